@@ -1,0 +1,420 @@
+// lmforge CPU backend: elementwise and row-wise float32 kernels (norms, activations,
+// softmax, RoPE); attention_head and argmax are in kernels_attention.cpp. See kernels.h for the contract. The SIMD bodies below are compiled once per
+// Highway target (foreach_target.h re-includes this file); the public functions at the
+// bottom split the work into fixed blocks over OpenMP threads and call the best target
+// through HWY_DYNAMIC_DISPATCH. Tails shorter than one vector go through a padded
+// buffer and the same vector code, so an element's result does not depend on where it
+// sits in the array; each row is reduced by one thread in a fixed order.
+
+#include "backend/cpu/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/kernels.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// foreach_target must come first.
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lmf::cpu {
+namespace HWY_NAMESPACE {
+namespace {  // per-target code has internal linkage: no clash with other kernel files
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// The first `count` (< Lanes) floats of p, the other lanes set to `pad`.
+HWY_INLINE VF LoadPadded(DF d, const float* p, size_t count, float pad) {
+  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
+  const size_t N = hn::Lanes(d);
+  for (size_t i = 0; i < N; ++i) buf[i] = i < count ? p[i] : pad;
+  return hn::Load(d, buf);
+}
+
+// Stores the first `count` (< Lanes) lanes of v to p.
+HWY_INLINE void StorePartial(DF d, VF v, float* p, size_t count) {
+  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
+  hn::Store(v, d, buf);
+  for (size_t i = 0; i < count; ++i) p[i] = buf[i];
+}
+
+// y[i] = f(a[i], b[i]) for i in [0, n). y may alias a or b.
+template <class F>
+HWY_INLINE void MapBinary(const float* a, const float* b, float* y, size_t n, const F& f) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, y + i);
+  if (i < n) {
+    const VF va = LoadPadded(d, a + i, n - i, 0.0f);
+    const VF vb = LoadPadded(d, b + i, n - i, 0.0f);
+    StorePartial(d, f(d, va, vb), y + i, n - i);
+  }
+}
+
+// y[i] = f(x[i]) for i in [0, n). y may alias x.
+template <class F>
+HWY_INLINE void MapUnary(const float* x, float* y, size_t n, const F& f) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, y + i);
+  if (i < n) StorePartial(d, f(d, LoadPadded(d, x + i, n - i, 0.0f)), y + i, n - i);
+}
+
+// Sum of x[0, n) over the lanes of 4 vector accumulators (a fixed order for a target).
+HWY_INLINE float SumOf(const float* x, size_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::Add(s0, hn::LoadU(d, x + i));
+    s1 = hn::Add(s1, hn::LoadU(d, x + i + N));
+    s2 = hn::Add(s2, hn::LoadU(d, x + i + 2 * N));
+    s3 = hn::Add(s3, hn::LoadU(d, x + i + 3 * N));
+  }
+  for (; i + N <= n; i += N) s0 = hn::Add(s0, hn::LoadU(d, x + i));
+  if (i < n) s1 = hn::Add(s1, LoadPadded(d, x + i, n - i, 0.0f));
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
+// Sum of (x[i] - c)^2 over [0, n), same accumulation order as SumOf.
+HWY_INLINE float SumSquaredDiff(const float* x, size_t n, float c) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF vc = hn::Set(d, c);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const VF d0 = hn::Sub(hn::LoadU(d, x + i), vc);
+    const VF d1 = hn::Sub(hn::LoadU(d, x + i + N), vc);
+    const VF d2 = hn::Sub(hn::LoadU(d, x + i + 2 * N), vc);
+    const VF d3 = hn::Sub(hn::LoadU(d, x + i + 3 * N), vc);
+    s0 = hn::MulAdd(d0, d0, s0);
+    s1 = hn::MulAdd(d1, d1, s1);
+    s2 = hn::MulAdd(d2, d2, s2);
+    s3 = hn::MulAdd(d3, d3, s3);
+  }
+  for (; i + N <= n; i += N) {
+    const VF d0 = hn::Sub(hn::LoadU(d, x + i), vc);
+    s0 = hn::MulAdd(d0, d0, s0);
+  }
+  if (i < n) {
+    const VF d0 = hn::Sub(LoadPadded(d, x + i, n - i, c), vc);  // padded lanes give 0
+    s1 = hn::MulAdd(d0, d0, s1);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
+// ---- elementwise ---------------------------------------------------------------------
+
+void AddRange(const float* a, const float* b, float* y, size_t n) {
+  MapBinary(a, b, y, n, [](DF, VF va, VF vb) HWY_ATTR { return hn::Add(va, vb); });
+}
+
+// gelu_new(x) = 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+// The exp argument is capped at 100 (inside Exp's valid range, beyond float's overflow):
+// for x < -10 the result is -0 where the exact value is below 1e-37 in magnitude.
+void GeluRange(const float* x, float* y, size_t n) {
+  MapUnary(x, y, n, [](DF d, VF v) HWY_ATTR {
+    const VF c1 = hn::Set(d, 1.5957691216057308f);    // 2 sqrt(2/pi)
+    const VF c3 = hn::Set(d, 0.07135481627260025f);   // 2 sqrt(2/pi) 0.044715
+    const VF z = hn::Mul(hn::Neg(v), hn::MulAdd(c3, hn::Mul(v, v), c1));  // -2u
+    const VF e = hn::Exp(d, hn::Min(z, hn::Set(d, 100.0f)));
+    return hn::Div(v, hn::Add(hn::Set(d, 1.0f), e));
+  });
+}
+
+// silu(g) * u = g / (1 + exp(-g)) * u; exp argument capped at 100 as in GeluRange.
+void SiluMulRange(const float* gate, const float* up, float* y, size_t n) {
+  MapBinary(gate, up, y, n, [](DF d, VF g, VF u) HWY_ATTR {
+    const VF e = hn::Exp(d, hn::Min(hn::Neg(g), hn::Set(d, 100.0f)));
+    return hn::Mul(hn::Div(g, hn::Add(hn::Set(d, 1.0f), e)), u);
+  });
+}
+
+// ---- row-wise ------------------------------------------------------------------------
+
+// Rows [r0, r1) of y (rows, cols) += bias (cols).
+void AddBiasRows(float* y, const float* bias, size_t r0, size_t r1, size_t cols) {
+  for (size_t r = r0; r < r1; ++r) AddRange(y + r * cols, bias, y + r * cols, cols);
+}
+
+void LayerNormRows(const float* x, const float* g, const float* b, float* y, size_t r0,
+                   size_t r1, size_t cols, float eps) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  for (size_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    const float mean = SumOf(xr, cols) / static_cast<float>(cols);
+    const float var = SumSquaredDiff(xr, cols, mean) / static_cast<float>(cols);
+    const VF vmean = hn::Set(d, mean);
+    const VF vrstd = hn::Set(d, 1.0f / std::sqrt(var + eps));
+    size_t i = 0;
+    for (; i + N <= cols; i += N) {
+      const VF xhat = hn::Mul(hn::Sub(hn::LoadU(d, xr + i), vmean), vrstd);
+      hn::StoreU(hn::MulAdd(xhat, hn::LoadU(d, g + i), hn::LoadU(d, b + i)), d, yr + i);
+    }
+    if (i < cols) {
+      const size_t m = cols - i;
+      const VF xhat = hn::Mul(hn::Sub(LoadPadded(d, xr + i, m, 0.0f), vmean), vrstd);
+      const VF out = hn::MulAdd(xhat, LoadPadded(d, g + i, m, 0.0f), LoadPadded(d, b + i, m, 0.0f));
+      StorePartial(d, out, yr + i, m);
+    }
+  }
+}
+
+void RmsNormRows(const float* x, const float* g, float* y, size_t r0, size_t r1, size_t cols,
+                 float eps) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  for (size_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    const float ms = SumSquaredDiff(xr, cols, 0.0f) / static_cast<float>(cols);
+    const VF vrstd = hn::Set(d, 1.0f / std::sqrt(ms + eps));
+    size_t i = 0;
+    for (; i + N <= cols; i += N) {
+      const VF v = hn::Mul(hn::LoadU(d, xr + i), vrstd);
+      hn::StoreU(hn::Mul(v, hn::LoadU(d, g + i)), d, yr + i);
+    }
+    if (i < cols) {
+      const size_t m = cols - i;
+      const VF v = hn::Mul(LoadPadded(d, xr + i, m, 0.0f), vrstd);
+      StorePartial(d, hn::Mul(v, LoadPadded(d, g + i, m, 0.0f)), yr + i, m);
+    }
+  }
+}
+
+// x[0, n) = exp(x - m); returns their sum (4 accumulators, fixed order).
+HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF vm = hn::Set(d, m);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const VF e0 = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    const VF e1 = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i + N), vm));
+    hn::StoreU(e0, d, x + i);
+    hn::StoreU(e1, d, x + i + N);
+    s0 = hn::Add(s0, e0);
+    s1 = hn::Add(s1, e1);
+  }
+  for (; i + N <= n; i += N) {
+    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    hn::StoreU(e, d, x + i);
+    s2 = hn::Add(s2, e);
+  }
+  if (i < n) {
+    // Padded lanes hold -inf: exp(-inf) = 0 adds nothing.
+    const VF e = hn::Exp(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
+    StorePartial(d, e, x + i, n - i);
+    s3 = hn::Add(s3, e);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
+HWY_INLINE float MaxOf(const float* x, size_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF m0 = hn::Set(d, -HUGE_VALF), m1 = m0;
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    m0 = hn::Max(m0, hn::LoadU(d, x + i));
+    m1 = hn::Max(m1, hn::LoadU(d, x + i + N));
+  }
+  for (; i + N <= n; i += N) m0 = hn::Max(m0, hn::LoadU(d, x + i));
+  if (i < n) m1 = hn::Max(m1, LoadPadded(d, x + i, n - i, -HUGE_VALF));
+  return hn::GetLane(hn::MaxOfLanes(d, hn::Max(m0, m1)));
+}
+
+HWY_INLINE void ScaleRange(float* x, size_t n, float s) {
+  const DF d;
+  const VF vs = hn::Set(d, s);
+  MapUnary(x, x, n, [vs](DF, VF v) HWY_ATTR { return hn::Mul(v, vs); });
+}
+
+void SoftmaxRows(float* x, size_t r0, size_t r1, size_t cols) {
+  for (size_t r = r0; r < r1; ++r) {
+    float* xr = x + r * cols;
+    const float m = MaxOf(xr, cols);
+    const float sum = ExpShiftSum(xr, cols, m);
+    ScaleRange(xr, cols, 1.0f / sum);
+  }
+}
+
+// ---- RoPE ----------------------------------------------------------------------------
+
+// a, b: the two halves (m floats each) of one head; rotates pair i by (cs[i], sn[i]).
+HWY_INLINE void RotateHalves(float* a, float* b, const float* cs, const float* sn, size_t m) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const auto rotate = [&](VF x1, VF x2, VF c, VF s, VF& o1, VF& o2) HWY_ATTR {
+    o1 = hn::NegMulAdd(x2, s, hn::Mul(x1, c));  // x1 cos - x2 sin
+    o2 = hn::MulAdd(x1, s, hn::Mul(x2, c));     // x2 cos + x1 sin
+  };
+  VF o1, o2;
+  size_t i = 0;
+  for (; i + N <= m; i += N) {
+    rotate(hn::LoadU(d, a + i), hn::LoadU(d, b + i), hn::Load(d, cs + i), hn::Load(d, sn + i),
+           o1, o2);
+    hn::StoreU(o1, d, a + i);
+    hn::StoreU(o2, d, b + i);
+  }
+  if (i < m) {
+    const size_t r = m - i;
+    rotate(LoadPadded(d, a + i, r, 0.0f), LoadPadded(d, b + i, r, 0.0f),
+           LoadPadded(d, cs + i, r, 0.0f), LoadPadded(d, sn + i, r, 0.0f), o1, o2);
+    StorePartial(d, o1, a + i, r);
+    StorePartial(d, o2, b + i, r);
+  }
+}
+
+// Tokens [t0, t1) of rope(); cos/sin are computed once per (token, pair) in double and
+// shared by all heads. Pairs go in chunks so the tables live on the stack.
+void RopeTokens(float* x, size_t t0, size_t t1, size_t tok_stride, size_t nheads, size_t D,
+                const int32_t* positions, float theta) {
+  constexpr size_t kChunk = 128;  // a multiple of every vector length
+  HWY_ALIGN float cs[kChunk];
+  HWY_ALIGN float sn[kChunk];
+  double inv_freq[kChunk];
+  const size_t half = D / 2;
+  for (size_t i0 = 0; i0 < half; i0 += kChunk) {
+    const size_t m = std::min(kChunk, half - i0);
+    for (size_t i = 0; i < m; ++i) {
+      inv_freq[i] = std::pow(static_cast<double>(theta),
+                             -2.0 * static_cast<double>(i0 + i) / static_cast<double>(D));
+    }
+    for (size_t t = t0; t < t1; ++t) {
+      const double pos = positions[t];
+      for (size_t i = 0; i < m; ++i) {
+        const double angle = pos * inv_freq[i];
+        cs[i] = static_cast<float>(std::cos(angle));
+        sn[i] = static_cast<float>(std::sin(angle));
+      }
+      float* xt = x + t * tok_stride;
+      for (size_t h = 0; h < nheads; ++h) {
+        RotateHalves(xt + h * D + i0, xt + h * D + half + i0, cs, sn, m);
+      }
+    }
+  }
+}
+
+}  // namespace
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lmf::cpu
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lmf::cpu {
+
+HWY_EXPORT(AddRange);
+HWY_EXPORT(GeluRange);
+HWY_EXPORT(SiluMulRange);
+HWY_EXPORT(AddBiasRows);
+HWY_EXPORT(LayerNormRows);
+HWY_EXPORT(RmsNormRows);
+HWY_EXPORT(SoftmaxRows);
+HWY_EXPORT(RopeTokens);
+
+namespace {
+
+// Work (in floats) from which a kernel splits over threads, and the size of one block.
+// Blocks depend only on the shape, never on the thread count.
+constexpr int64_t kParallelMinWork = int64_t{1} << 16;
+constexpr int64_t kBlockWork = int64_t{1} << 14;  // a multiple of every vector length
+
+// Calls f(r0, r1) for consecutive row blocks covering [0, rows), in parallel when the
+// work is large. Each row is handled by exactly one call.
+template <class F>
+void for_row_blocks(int64_t rows, int64_t cols, const F& f) {
+  if (rows <= 0 || cols <= 0) return;
+  const int64_t rows_per_block = std::max<int64_t>(1, kBlockWork / cols);
+  const int64_t nblocks = (rows + rows_per_block - 1) / rows_per_block;
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinWork && nblocks > 1)
+  for (int64_t blk = 0; blk < nblocks; ++blk) {
+    const int64_t r0 = blk * rows_per_block;
+    f(static_cast<size_t>(r0), static_cast<size_t>(std::min(rows, r0 + rows_per_block)));
+  }
+}
+
+// Calls f(offset, count) for consecutive blocks covering [0, n).
+template <class F>
+void for_elem_blocks(int64_t n, const F& f) {
+  if (n <= 0) return;
+  const int64_t nblocks = (n + kBlockWork - 1) / kBlockWork;
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork && nblocks > 1)
+  for (int64_t blk = 0; blk < nblocks; ++blk) {
+    const int64_t i0 = blk * kBlockWork;
+    f(static_cast<size_t>(i0), static_cast<size_t>(std::min(n, i0 + kBlockWork) - i0));
+  }
+}
+
+}  // namespace
+
+void layer_norm(const float* x, const float* g, const float* b, float* y, int64_t rows,
+                int64_t cols, float eps) {
+  for_row_blocks(rows, cols, [&](size_t r0, size_t r1) {
+    HWY_DYNAMIC_DISPATCH(LayerNormRows)(x, g, b, y, r0, r1, static_cast<size_t>(cols), eps);
+  });
+}
+
+void rms_norm(const float* x, const float* g, float* y, int64_t rows, int64_t cols, float eps) {
+  for_row_blocks(rows, cols, [&](size_t r0, size_t r1) {
+    HWY_DYNAMIC_DISPATCH(RmsNormRows)(x, g, y, r0, r1, static_cast<size_t>(cols), eps);
+  });
+}
+
+void gelu_tanh(const float* x, float* y, int64_t n) {
+  for_elem_blocks(n, [&](size_t i, size_t count) {
+    HWY_DYNAMIC_DISPATCH(GeluRange)(x + i, y + i, count);
+  });
+}
+
+void silu_mul(const float* gate, const float* up, float* y, int64_t n) {
+  for_elem_blocks(n, [&](size_t i, size_t count) {
+    HWY_DYNAMIC_DISPATCH(SiluMulRange)(gate + i, up + i, y + i, count);
+  });
+}
+
+void add(const float* a, const float* b, float* y, int64_t n) {
+  for_elem_blocks(n, [&](size_t i, size_t count) {
+    HWY_DYNAMIC_DISPATCH(AddRange)(a + i, b + i, y + i, count);
+  });
+}
+
+void add_bias(float* y, const float* bias, int64_t rows, int64_t cols) {
+  for_row_blocks(rows, cols, [&](size_t r0, size_t r1) {
+    HWY_DYNAMIC_DISPATCH(AddBiasRows)(y, bias, r0, r1, static_cast<size_t>(cols));
+  });
+}
+
+void softmax(float* x, int64_t rows, int64_t cols) {
+  for_row_blocks(rows, cols, [&](size_t r0, size_t r1) {
+    HWY_DYNAMIC_DISPATCH(SoftmaxRows)(x, r0, r1, static_cast<size_t>(cols));
+  });
+}
+
+void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
+          const int32_t* positions, float theta) {
+  if (D < 2 || nheads <= 0) return;
+  for_row_blocks(T, nheads * D, [&](size_t t0, size_t t1) {
+    HWY_DYNAMIC_DISPATCH(RopeTokens)(x, t0, t1, static_cast<size_t>(tok_stride),
+                                     static_cast<size_t>(nheads), static_cast<size_t>(D),
+                                     positions, theta);
+  });
+}
+
+int64_t kernel_simd_targets() { return HWY_TARGETS; }
+
+}  // namespace lmf::cpu
+#endif  // HWY_ONCE

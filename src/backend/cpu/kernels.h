@@ -1,0 +1,74 @@
+// lmforge CPU backend: float32 kernels for the transformer decode and prefill loops.
+//
+// Plain functions on raw pointers, called by the runtime once shapes are checked at the
+// op's front door. They never throw, allocate or log. SIMD goes through Highway's
+// run-time dispatch (kernels.cpp, kernels_attention.cpp compile one copy per target:
+// AVX-512, AVX2, SSE4, SSSE3, portable EMU128 on x86) so one binary uses the best
+// instructions the CPU has. Row-wise and elementwise kernels split large work over the
+// OpenMP threads of the current team in fixed blocks, one thread per row or block, so
+// the result is bit-identical whatever the thread count. attention_head and argmax are
+// single-threaded: the caller parallelizes over batch and heads. Results may differ in
+// the last bits between SIMD targets (different lane counts give different summation
+// orders), never between runs or thread counts on one machine.
+#pragma once
+
+#include <cstdint>
+
+namespace lmf::cpu {
+
+// x, y: (rows, cols). y = (x - mean) / sqrt(var + eps) * g + b per row (biased variance).
+// g, b: (cols). y may alias x.
+void layer_norm(const float* x, const float* g, const float* b, float* y, int64_t rows,
+                int64_t cols, float eps);
+
+// x, y: (rows, cols); g: (cols). y = x / sqrt(mean(x^2) + eps) * g per row. y may alias x.
+void rms_norm(const float* x, const float* g, float* y, int64_t rows, int64_t cols, float eps);
+
+// y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (GPT-2's gelu_new). y may alias x.
+// Computed as x / (1 + exp(-2u)), the same function without the cancellation of 1 + tanh
+// for negative x.
+void gelu_tanh(const float* x, float* y, int64_t n);
+
+// y = silu(gate) * up = gate / (1 + exp(-gate)) * up. y may alias gate or up.
+void silu_mul(const float* gate, const float* up, float* y, int64_t n);
+
+// y = a + b elementwise. y may alias a or b.
+void add(const float* a, const float* b, float* y, int64_t n);
+
+// y: (rows, cols); bias: (cols). y[r, c] += bias[c].
+void add_bias(float* y, const float* bias, int64_t rows, int64_t cols);
+
+// In-place numerically stable softmax over each row of x: (rows, cols). A row whose
+// largest element is -inf or +inf, or that holds a NaN, gives NaNs.
+void softmax(float* x, int64_t rows, int64_t cols);
+
+// RoPE in Hugging Face's rotate-half convention, in place. D even.
+// x: T tokens, token t starts at x + t*tok_stride and holds nheads heads of D floats each
+// (contiguous). For pair i in [0, D/2): freq = positions[t] * theta^(-2i/D);
+// x1 = x[i], x2 = x[i + D/2]; x[i] = x1*cos - x2*sin; x[i + D/2] = x2*cos + x1*sin.
+// The angle and its cos/sin are computed in double, then rounded to float (Hugging Face
+// computes the angle in float32, which differs by up to ~position * 6e-8 radians).
+void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
+          const int32_t* positions, float theta);
+
+// Fused causal attention for ONE sequence and ONE query head (the caller parallelizes
+// over batch and heads). q: T query rows of D floats, row t at q + t*q_stride.
+// k, v: (pos0 + T, D) contiguous, the cached keys/values of the matching kv head.
+// Query t sits at position pos0 + t and attends to rows 0..pos0+t inclusive.
+// out row t at out + t*out_stride = sum_s softmax_s(scale * q_t . k_s) v_s.
+// scratch: at least (pos0 + T) floats, caller-owned. out may be q itself (same base and
+// stride: row t of q is read completely before row t of out is written); out must not
+// overlap k, v or scratch.
+void attention_head(const float* q, int64_t q_stride, const float* k, const float* v,
+                    float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0,
+                    float scale, float* scratch);
+
+// Index of the largest element of x: (n), the first on ties. NaNs are skipped; returns 0
+// when every element is NaN and -1 when n <= 0.
+int64_t argmax(const float* x, int64_t n);
+
+// Highway target bits (HWY_AVX3, HWY_AVX2, ...) compiled into these kernels. Which one
+// runs is the best of them that hwy::SupportedTargets() reports.
+int64_t kernel_simd_targets();
+
+}  // namespace lmf::cpu

@@ -1,0 +1,251 @@
+// lmforge CPU backend: the single-threaded kernels, fused causal attention for one
+// (sequence, query head) and argmax. See kernels.h for the contract. Compiled once per
+// Highway target (foreach_target.h re-includes this file) and dispatched at run time.
+//
+// attention_head, per query row t: scores s = scale * q_t . k_s into scratch (dot
+// products vectorized over D), exp(s - max) and their sum, then out_t = sum_s p_s v_s /
+// sum, accumulated over the v rows with 4 vectors of D in registers (2 interleaved
+// accumulator sets to hide FMA latency). Decode (T = 1) is one pass over K and one
+// over V.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/cpu/kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/kernels_attention.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// foreach_target must come first.
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lmf::cpu {
+namespace HWY_NAMESPACE {
+namespace {  // per-target code has internal linkage: no clash with other kernel files
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// The first `count` (< Lanes) floats of p, the other lanes set to `pad`.
+HWY_INLINE VF LoadPadded(DF d, const float* p, size_t count, float pad) {
+  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
+  const size_t N = hn::Lanes(d);
+  for (size_t i = 0; i < N; ++i) buf[i] = i < count ? p[i] : pad;
+  return hn::Load(d, buf);
+}
+
+// Stores the first `count` (< Lanes) lanes of v to p.
+HWY_INLINE void StorePartial(DF d, VF v, float* p, size_t count) {
+  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
+  hn::Store(v, d, buf);
+  for (size_t i = 0; i < count; ++i) p[i] = buf[i];
+}
+
+// a . b over D floats.
+HWY_INLINE float Dot(const float* a, const float* b, size_t D) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= D; i += 2 * N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
+  }
+  if (i + N <= D) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+    i += N;
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  for (; i < D; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// x[0, n) = exp(x - m); returns their sum.
+HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF vm = hn::Set(d, m);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    hn::StoreU(e, d, x + i);
+    s0 = hn::Add(s0, e);
+  }
+  if (i < n) {
+    // Padded lanes hold -inf: exp(-inf) = 0 adds nothing.
+    const VF e = hn::Exp(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
+    StorePartial(d, e, x + i, n - i);
+    s1 = e;
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+}
+
+// out[j0, j0 + 4N) = scale * sum_s w[s] v[s, j0 + .]: 4 vectors of D kept in registers,
+// even and odd rows in separate accumulators. (No arrays of vectors: SVE/RVV vectors are
+// sizeless.)
+HWY_INLINE void WeightedRows4(const float* w, const float* v, size_t n, size_t D, size_t j0,
+                              float scale, float* out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  const float* vs = v + j0;
+  size_t s = 0;
+  for (; s + 2 <= n; s += 2, vs += 2 * D) {
+    const VF w0 = hn::Set(d, w[s]);
+    const VF w1 = hn::Set(d, w[s + 1]);
+    a0 = hn::MulAdd(w0, hn::LoadU(d, vs), a0);
+    a1 = hn::MulAdd(w0, hn::LoadU(d, vs + N), a1);
+    a2 = hn::MulAdd(w0, hn::LoadU(d, vs + 2 * N), a2);
+    a3 = hn::MulAdd(w0, hn::LoadU(d, vs + 3 * N), a3);
+    b0 = hn::MulAdd(w1, hn::LoadU(d, vs + D), b0);
+    b1 = hn::MulAdd(w1, hn::LoadU(d, vs + D + N), b1);
+    b2 = hn::MulAdd(w1, hn::LoadU(d, vs + D + 2 * N), b2);
+    b3 = hn::MulAdd(w1, hn::LoadU(d, vs + D + 3 * N), b3);
+  }
+  if (s < n) {
+    const VF w0 = hn::Set(d, w[s]);
+    a0 = hn::MulAdd(w0, hn::LoadU(d, vs), a0);
+    a1 = hn::MulAdd(w0, hn::LoadU(d, vs + N), a1);
+    a2 = hn::MulAdd(w0, hn::LoadU(d, vs + 2 * N), a2);
+    a3 = hn::MulAdd(w0, hn::LoadU(d, vs + 3 * N), a3);
+  }
+  const VF vscale = hn::Set(d, scale);
+  hn::StoreU(hn::Mul(hn::Add(a0, b0), vscale), d, out + j0);
+  hn::StoreU(hn::Mul(hn::Add(a1, b1), vscale), d, out + j0 + N);
+  hn::StoreU(hn::Mul(hn::Add(a2, b2), vscale), d, out + j0 + 2 * N);
+  hn::StoreU(hn::Mul(hn::Add(a3, b3), vscale), d, out + j0 + 3 * N);
+}
+
+// Same for one vector, out[j0, j0 + N).
+HWY_INLINE void WeightedRows1(const float* w, const float* v, size_t n, size_t D, size_t j0,
+                              float scale, float* out) {
+  const DF d;
+  VF a0 = hn::Zero(d), b0 = a0;
+  const float* vs = v + j0;
+  size_t s = 0;
+  for (; s + 2 <= n; s += 2, vs += 2 * D) {
+    a0 = hn::MulAdd(hn::Set(d, w[s]), hn::LoadU(d, vs), a0);
+    b0 = hn::MulAdd(hn::Set(d, w[s + 1]), hn::LoadU(d, vs + D), b0);
+  }
+  if (s < n) a0 = hn::MulAdd(hn::Set(d, w[s]), hn::LoadU(d, vs), a0);
+  hn::StoreU(hn::Mul(hn::Add(a0, b0), hn::Set(d, scale)), d, out + j0);
+}
+
+// out[0, D) = scale * sum_{s < n} w[s] v[s, :], v: (n, D).
+HWY_INLINE void WeightedRows(const float* w, const float* v, size_t n, size_t D, float scale,
+                             float* out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t j = 0;
+  for (; j + 4 * N <= D; j += 4 * N) WeightedRows4(w, v, n, D, j, scale, out);
+  for (; j + N <= D; j += N) WeightedRows1(w, v, n, D, j, scale, out);
+  for (; j < D; ++j) {  // D not a multiple of the vector length
+    float acc = 0.0f;
+    for (size_t s = 0; s < n; ++s) acc += w[s] * v[s * D + j];
+    out[j] = acc * scale;
+  }
+}
+
+void AttentionHead(const float* q, size_t q_stride, const float* k, const float* v, float* out,
+                   size_t out_stride, size_t T, size_t D, size_t pos0, float scale,
+                   float* scratch) {
+  for (size_t t = 0; t < T; ++t) {
+    const float* qt = q + t * q_stride;
+    const size_t n = pos0 + t + 1;
+    float m = -HUGE_VALF;
+    for (size_t s = 0; s < n; ++s) {
+      const float score = Dot(qt, k + s * D, D) * scale;
+      scratch[s] = score;
+      m = score > m ? score : m;
+    }
+    const float sum = ExpShiftSum(scratch, n, m);
+    WeightedRows(scratch, v, n, D, 1.0f / sum, out + t * out_stride);
+  }
+}
+
+// First index of the largest non-NaN element; 0 if all are NaN.
+int64_t ArgmaxScalar(const float* x, size_t n) {
+  int64_t best = -1;
+  float bv = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isnan(x[i])) continue;
+    if (best < 0 || x[i] > bv) {
+      best = static_cast<int64_t>(i);
+      bv = x[i];
+    }
+  }
+  return best < 0 ? 0 : best;
+}
+
+// Vector max, then the first index holding it. Falls back to the scalar loop when the
+// input holds a NaN or an infinity (x - x is then NaN), where vector Max is not reliable.
+int64_t Argmax(const float* x, size_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF m0 = hn::Set(d, -HUGE_VALF), m1 = m0, bad = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const VF v0 = hn::LoadU(d, x + i);
+    const VF v1 = hn::LoadU(d, x + i + N);
+    m0 = hn::Max(m0, v0);
+    m1 = hn::Max(m1, v1);
+    bad = hn::Add(bad, hn::Add(hn::Sub(v0, v0), hn::Sub(v1, v1)));
+  }
+  for (; i + N <= n; i += N) {
+    const VF v0 = hn::LoadU(d, x + i);
+    m0 = hn::Max(m0, v0);
+    bad = hn::Add(bad, hn::Sub(v0, v0));
+  }
+  if (i < n) {
+    const VF v0 = LoadPadded(d, x + i, n - i, -HUGE_VALF);
+    const VF v1 = LoadPadded(d, x + i, n - i, 0.0f);
+    m0 = hn::Max(m0, v0);
+    bad = hn::Add(bad, hn::Sub(v1, v1));
+  }
+  if (hn::GetLane(hn::SumOfLanes(d, bad)) != 0.0f) return ArgmaxScalar(x, n);
+  const VF vmax = hn::MaxOfLanes(d, hn::Max(m0, m1));
+  i = 0;
+  for (; i + N <= n; i += N) {
+    const intptr_t pos = hn::FindFirstTrue(d, hn::Eq(hn::LoadU(d, x + i), vmax));
+    if (pos >= 0) return static_cast<int64_t>(i) + pos;
+  }
+  const float mx = hn::GetLane(vmax);
+  for (; i < n; ++i) {
+    if (x[i] == mx) return static_cast<int64_t>(i);
+  }
+  return 0;  // not reached: the maximum is one of the elements
+}
+
+}  // namespace
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lmf::cpu
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lmf::cpu {
+
+HWY_EXPORT(AttentionHead);
+HWY_EXPORT(Argmax);
+
+void attention_head(const float* q, int64_t q_stride, const float* k, const float* v,
+                    float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0,
+                    float scale, float* scratch) {
+  if (T <= 0 || D <= 0) return;
+  HWY_DYNAMIC_DISPATCH(AttentionHead)(q, static_cast<size_t>(q_stride), k, v, out,
+                                      static_cast<size_t>(out_stride), static_cast<size_t>(T),
+                                      static_cast<size_t>(D), static_cast<size_t>(pos0), scale,
+                                      scratch);
+}
+
+int64_t argmax(const float* x, int64_t n) {
+  if (n <= 0) return -1;
+  return HWY_DYNAMIC_DISPATCH(Argmax)(x, static_cast<size_t>(n));
+}
+
+}  // namespace lmf::cpu
+#endif  // HWY_ONCE

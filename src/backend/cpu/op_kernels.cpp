@@ -1,0 +1,147 @@
+#include "backend/cpu/op_kernels.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/matmul.h"
+#include "core/error.h"
+
+namespace lmf {
+
+namespace {
+
+using In = const TensorView* const*;
+using Out = TensorView* const*;
+
+void k_embedding(const Node&, In in, Out out, ExecContext&) {
+  const float* table = in[0]->f32();
+  const int32_t* ids = in[1]->i32();
+  const int64_t n = in[1]->dims[0], c = in[0]->dims[1];
+  float* y = out[0]->f32();
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(y + i * c, table + static_cast<int64_t>(ids[i]) * c, static_cast<size_t>(c) * 4);
+}
+
+void k_add(const Node&, In in, Out out, ExecContext&) {
+  cpu::add(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->numel());
+}
+
+void k_gelu(const Node&, In in, Out out, ExecContext&) {
+  cpu::gelu_tanh(in[0]->f32(), out[0]->f32(), in[0]->numel());
+}
+
+void k_silu_mul(const Node&, In in, Out out, ExecContext&) {
+  cpu::silu_mul(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->numel());
+}
+
+void k_layer_norm(const Node& n, In in, Out out, ExecContext&) {
+  cpu::layer_norm(in[0]->f32(), in[1]->f32(), in[2]->f32(), out[0]->f32(), in[0]->dims[0],
+                  in[0]->dims[1], static_cast<float>(n.attr_float("eps")));
+}
+
+void k_rms_norm(const Node& n, In in, Out out, ExecContext&) {
+  cpu::rms_norm(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->dims[0], in[0]->dims[1],
+                static_cast<float>(n.attr_float("eps")));
+}
+
+void k_linear(const Node& n, In in, Out out, ExecContext&) {
+  const bool nk = n.attr_str("layout") == "nk";
+  const int64_t M = in[0]->dims[0], K = in[0]->dims[1];
+  const int64_t N = nk ? in[1]->dims[0] : in[1]->dims[1];
+  const float* bias = n.inputs.size() == 3 ? in[2]->f32() : nullptr;
+  cpu::linear(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, nk);
+}
+
+void k_split_cols(const Node& n, In in, Out out, ExecContext&) {
+  const int64_t b = n.attr_int("begin"), e = n.attr_int("end");
+  const int64_t rows = in[0]->dims[0], k = in[0]->dims[1], w = e - b;
+  const float* x = in[0]->f32();
+  float* y = out[0]->f32();
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * w, x + r * k + b, static_cast<size_t>(w) * 4);
+}
+
+void k_rope(const Node& n, In in, Out out, ExecContext&) {
+  const int64_t rows = in[0]->dims[0], cols = in[0]->dims[1];
+  float* y = out[0]->f32();
+  if (y != in[0]->f32()) std::memcpy(y, in[0]->f32(), static_cast<size_t>(rows * cols) * 4);
+  cpu::rope(y, rows, cols, n.attr_int("heads"), n.attr_int("head_dim"), in[1]->i32(),
+            static_cast<float>(n.attr_float("theta")));
+}
+
+void k_gather_rows(const Node&, In in, Out out, ExecContext&) {
+  const int64_t c = in[0]->dims[1], m = in[1]->dims[0];
+  const int32_t* rows = in[1]->i32();
+  for (int64_t i = 0; i < m; ++i)
+    std::memcpy(out[0]->f32() + i * c, in[0]->f32() + static_cast<int64_t>(rows[i]) * c,
+                static_cast<size_t>(c) * 4);
+}
+
+// q (N, H*D), k (N, Hkv*D), v (N, Hkv*D), caches (SLOTS, Hkv, S, D), slots (N), positions (N).
+void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
+  const int64_t H = n.attr_int("heads"), Hkv = n.attr_int("kv_heads"), D = n.attr_int("head_dim");
+  const float scale = static_cast<float>(n.attr_float("scale"));
+  const int64_t N = in[0]->dims[0], S = in[3]->dims[2];
+  const float* q = in[0]->f32();
+  const float* k = in[1]->f32();
+  const float* v = in[2]->f32();
+  float* kc = in[3]->f32();
+  float* vc = in[4]->f32();
+  const int32_t* slots = in[5]->i32();
+  const int32_t* pos = in[6]->i32();
+  float* y = out[0]->f32();
+  // Append this step's keys and values to the cache.
+  for (int64_t t = 0; t < N; ++t)
+    for (int64_t hk = 0; hk < Hkv; ++hk) {
+      const int64_t dst = ((static_cast<int64_t>(slots[t]) * Hkv + hk) * S + pos[t]) * D;
+      std::memcpy(kc + dst, k + (t * Hkv + hk) * D, static_cast<size_t>(D) * 4);
+      std::memcpy(vc + dst, v + (t * Hkv + hk) * D, static_cast<size_t>(D) * 4);
+    }
+  // Runs: maximal spans of tokens of one slot at consecutive positions.
+  int64_t nruns = 0;
+  for (int64_t t = 0; t < N; ++t) {
+    if (t > 0 && slots[t] == slots[t - 1] && pos[t] == pos[t - 1] + 1) {
+      ctx.runs[4 * (nruns - 1) + 1] += 1;
+      continue;
+    }
+    ctx.runs[4 * nruns + 0] = t;        // first token
+    ctx.runs[4 * nruns + 1] = 1;        // tokens
+    ctx.runs[4 * nruns + 2] = slots[t];
+    ctx.runs[4 * nruns + 3] = pos[t];   // position of the first token
+    ++nruns;
+  }
+  const int64_t group = H / Hkv, tasks = nruns * H;
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t* r = ctx.runs + 4 * (task / H);
+    const int64_t h = task % H, hk = h / group;
+    const int64_t t0 = r[0], T = r[1], slot = r[2], pos0 = r[3];
+    const int64_t cache = (slot * Hkv + hk) * S * D;
+    float* scratch = ctx.scratch + static_cast<int64_t>(omp_get_thread_num()) * ctx.scratch_per_thread;
+    cpu::attention_head(q + t0 * H * D + h * D, H * D, kc + cache, vc + cache, y + t0 * H * D + h * D,
+                        H * D, T, D, pos0, scale, scratch);
+  }
+}
+
+const std::map<std::string, KernelFn>& table() {
+  static const std::map<std::string, KernelFn> t = {
+      {"embedding", k_embedding}, {"add", k_add},           {"gelu_tanh", k_gelu},
+      {"silu_mul", k_silu_mul},   {"layer_norm", k_layer_norm}, {"rms_norm", k_rms_norm},
+      {"linear", k_linear},       {"split_cols", k_split_cols}, {"rope", k_rope},
+      {"attention", k_attention}, {"gather_rows", k_gather_rows},
+  };
+  return t;
+}
+
+}  // namespace
+
+KernelFn cpu_kernel(const std::string& op) {
+  auto it = table().find(op);
+  LMF_CHECK(it != table().end(), kUnsupported, "no CPU kernel for op '{}'", op);
+  return it->second;
+}
+
+}  // namespace lmf

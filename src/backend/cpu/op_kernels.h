@@ -1,0 +1,43 @@
+// lmforge CPU backend: the kernel of each IR op, for float32.
+//
+// The runtime hands a kernel plain views (pointer, dtype, up to 4 dims) whose
+// first dimension may change from step to step; kernels never allocate, throw or
+// log. Per-thread scratch comes from the ExecContext.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/dtype.h"
+#include "ir/graph.h"
+
+namespace lmf {
+
+struct TensorView {
+  void* data = nullptr;
+  DType dtype = DType::kF32;
+  int rank = 0;
+  int64_t dims[4] = {0, 0, 0, 0};
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= dims[i];
+    return n;
+  }
+  float* f32() const { return static_cast<float*>(data); }
+  int32_t* i32() const { return static_cast<int32_t*>(data); }
+};
+
+struct ExecContext {
+  int threads = 1;
+  float* scratch = nullptr;  // threads * scratch_per_thread floats
+  int64_t scratch_per_thread = 0;
+  int64_t* runs = nullptr;  // room for 4 * max tokens integers (attention's sequence runs)
+};
+
+using KernelFn = void (*)(const Node& node, const TensorView* const* in, TensorView* const* out,
+                          ExecContext& ctx);
+
+// The CPU kernel for `op` on float32 activations; throws lmf::Error(kUnsupported) if none.
+KernelFn cpu_kernel(const std::string& op);
+
+}  // namespace lmf

@@ -1,0 +1,154 @@
+// `lmforge bench MODEL`: prefill and decode speed, shaped like llama-bench's table,
+// with the machine's memory bandwidth and matmul peak as yardsticks.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/common.h"
+#include "core/error.h"
+#include "runtime/generate.h"
+#include "runtime/probe.h"
+
+#ifndef LMF_GIT_REV
+#define LMF_GIT_REV "unknown"
+#endif
+
+namespace lmf::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  int64_t p = 128, n = 128;
+  int reps = 5, threads = 1;
+  bool json = false, no_probe = false;
+};
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Stat { double mean = 0, sd = 0; };
+Stat stats(const std::vector<double>& xs) {
+  Stat s;
+  for (double x : xs) s.mean += x;
+  s.mean /= static_cast<double>(xs.size());
+  for (double x : xs) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = xs.size() > 1 ? std::sqrt(s.sd / static_cast<double>(xs.size() - 1)) : 0;
+  return s;
+}
+
+void run_bench(const BenchArgs& a) {
+  LMF_CHECK(a.p >= 0 && a.n >= 0 && (a.p > 0 || a.n > 0), kInvalidArgument, "-p and -n must be >= 0, not both 0");
+  LMF_CHECK(a.reps > 0, kInvalidArgument, "-r must be positive, got {}", a.reps);
+  Model m = load_model(a.model);
+  LMF_CHECK(a.p <= m.info.context && a.n + 1 <= m.info.context, kOutOfRange,
+            "-p {} / -n {} exceed the model's context of {}", a.p, a.n, m.info.context);
+  SessionOptions so;
+  so.max_batch = 1;
+  so.max_step_tokens = std::max<int64_t>(a.p, 1);
+  so.max_context = std::max(a.p, a.n + 1);
+  so.threads = a.threads;
+  Session session(m, so);
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(m.info.vocab - 1));
+  std::vector<int32_t> prompt(static_cast<size_t>(a.p));
+  for (auto& t : prompt) t = tok(rng);
+
+  std::vector<double> pp, tg;
+  std::vector<float> last;
+  for (int r = 0; r <= a.reps; ++r) {  // rep 0 warms up
+    if (a.p > 0) {
+      session.reset_all();
+      const double t0 = now();
+      prefill(session, {prompt}, last);
+      if (r > 0) pp.push_back(static_cast<double>(a.p) / (now() - t0));
+    }
+    if (a.n > 0) {
+      session.reset_all();
+      int32_t t = tok(rng);
+      SeqChunk c{0, std::span<const int32_t>(&t, 1)};
+      session.step(std::span<const SeqChunk>(&c, 1), false);
+      const double t0 = now();
+      for (int64_t i = 0; i < a.n; ++i) {
+        std::span<const float> lg = session.step(std::span<const SeqChunk>(&c, 1), false);
+        t = static_cast<int32_t>(std::max_element(lg.begin(), lg.end()) - lg.begin());
+      }
+      if (r > 0) tg.push_back(static_cast<double>(a.n) / (now() - t0));
+    }
+  }
+  const Stat spp = pp.empty() ? Stat{} : stats(pp), stg = tg.empty() ? Stat{} : stats(tg);
+  double bw = 0, peak = 0;
+  if (!a.no_probe) {
+    bw = measure_read_bandwidth(a.threads);
+    peak = measure_sgemm_flops(a.threads);
+  }
+  const double bytes_tok = static_cast<double>(weight_bytes_per_token(m.graph));
+  const double flops_pp = forward_flops(m.graph, a.p, 1);
+  const std::string name = fmt::format("{} {}", m.info.architecture, human_count(static_cast<double>(m.info.params)));
+  const std::string size = human_bytes(static_cast<double>(m.info.weight_bytes));
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+
+  if (a.json) {
+    nlohmann::json j = {{"model", a.model}, {"architecture", m.info.architecture}, {"params", m.info.params},
+                        {"size_bytes", m.info.weight_bytes}, {"dtype", dtype_name(m.info.dtype)},
+                        {"backend", "CPU"}, {"threads", a.threads}, {"reps", a.reps},
+                        {"git_rev", LMF_GIT_REV}, {"host", host}, {"tests", nlohmann::json::array()}};
+    if (a.p > 0) {
+      nlohmann::json t = {{"test", fmt::format("pp{}", a.p)}, {"tokens_per_s", spp.mean}, {"sd", spp.sd}, {"samples", pp}};
+      if (peak > 0) t["gflops"] = flops_pp * spp.mean / a.p / 1e9, t["fraction_of_matmul_peak"] = flops_pp * spp.mean / a.p / peak;
+      j["tests"].push_back(t);
+    }
+    if (a.n > 0) {
+      nlohmann::json t = {{"test", fmt::format("tg{}", a.n)}, {"tokens_per_s", stg.mean}, {"sd", stg.sd}, {"samples", tg}};
+      if (bw > 0) t["fraction_of_bandwidth_bound"] = stg.mean * bytes_tok / bw;
+      j["tests"].push_back(t);
+    }
+    j["weight_bytes_per_token"] = bytes_tok;
+    if (bw > 0) j["read_bandwidth_bytes_per_s"] = bw, j["sgemm_flops_per_s"] = peak;
+    fmt::print("{}\n", j.dump(2));
+    return;
+  }
+  fmt::print("| {:<28} | {:>10} | {:>9} | {:<7} | {:>7} | {:>6} | {:>20} |\n", "model", "size", "params", "backend",
+             "threads", "test", "t/s");
+  fmt::print("| {:-<28} | {:->10} | {:->9} | {:-<7} | {:->7} | {:->6} | {:->20} |\n", "", "", "", "", "", "", "");
+  auto row = [&](const std::string& test, Stat s) {
+    fmt::print("| {:<28} | {:>10} | {:>9} | {:<7} | {:>7} | {:>6} | {:>20} |\n", name, size,
+               human_count(static_cast<double>(m.info.params)), "CPU", a.threads, test,
+               fmt::format("{:.2f} ± {:.2f}", s.mean, s.sd));
+  };
+  if (a.p > 0) row(fmt::format("pp{}", a.p), spp);
+  if (a.n > 0) row(fmt::format("tg{}", a.n), stg);
+  if (!a.no_probe) {
+    fmt::print("\nread bandwidth {:.2f} GB/s; decode reads {} per token -> bound {:.2f} t/s", bw / 1e9,
+               human_bytes(bytes_tok), bw / bytes_tok);
+    if (a.n > 0) fmt::print("; tg{} at {:.1f}% of it", a.n, 100.0 * stg.mean * bytes_tok / bw);
+    fmt::print("\nsgemm peak {:.1f} GFLOP/s", peak / 1e9);
+    if (a.p > 0)
+      fmt::print("; pp{} runs {:.1f} GFLOP/s = {:.1f}% of it", a.p, flops_pp * spp.mean / a.p / 1e9,
+                 100.0 * flops_pp * spp.mean / a.p / peak);
+    fmt::print("\n");
+  }
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prefill (pp) and decode (tg) speed, like llama-bench");
+  cmd->add_option("model", a->model, "Hugging Face model folder")->required();
+  cmd->add_option("-p,--n-prompt", a->p, "Prompt tokens for the prefill test (default 128; 0 skips)");
+  cmd->add_option("-n,--n-gen", a->n, "Tokens for the decode test (default 128; 0 skips)");
+  cmd->add_option("-r,--repetitions", a->reps, "Repetitions (default 5)");
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--no-probe", a->no_probe, "Skip the bandwidth and matmul-peak probes");
+  add_threads_flag(cmd, &a->threads);
+  cmd->callback([a] { run_bench(*a); });
+}
+
+}  // namespace lmf::cli

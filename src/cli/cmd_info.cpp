@@ -1,0 +1,85 @@
+// `lmforge info MODEL` and `lmforge graph MODEL`.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "formats/hf_folder.h"
+
+namespace lmf::cli {
+
+namespace {
+
+struct InfoArgs {
+  std::string model;
+  bool tensors = false, json = false;
+};
+
+void run_info(const InfoArgs& a) {
+  Model m = load_model(a.model);
+  const ModelInfo& i = m.info;
+  std::optional<BpeTokenizer> tok = load_tokenizer(m);
+  HfFolder f = HfFolder::open(a.model);
+  if (a.json) {
+    nlohmann::json j = {{"model", a.model},           {"architecture", i.architecture},
+                        {"parameters", i.params},     {"dtype", dtype_name(i.dtype)},
+                        {"weight_bytes", i.weight_bytes}, {"context", i.context},
+                        {"vocab", i.vocab},           {"layers", i.layers},
+                        {"hidden", i.hidden},         {"heads", i.heads},
+                        {"kv_heads", i.kv_heads},     {"head_dim", i.head_dim},
+                        {"mlp", i.inner},             {"tied_head", i.tied_head},
+                        {"tokenizer", tok ? tok->path() : ""}};
+    if (a.tensors) {
+      j["tensors"] = nlohmann::json::array();
+      for (const auto& name : f.names()) {
+        Tensor t = f.take(name);
+        j["tensors"].push_back({{"name", name}, {"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}});
+      }
+    }
+    fmt::print("{}\n", j.dump(2));
+    return;
+  }
+  fmt::print("model:        {}\n", a.model);
+  fmt::print("architecture: {}\n", i.architecture);
+  fmt::print("parameters:   {} ({})\n", i.params, human_count(static_cast<double>(i.params)));
+  fmt::print("dtype:        {}\n", dtype_name(i.dtype));
+  fmt::print("size:         {} ({} bytes of tensors)\n", human_bytes(static_cast<double>(i.weight_bytes)), i.weight_bytes);
+  fmt::print("context:      {}\n", i.context);
+  fmt::print("vocabulary:   {}\n", i.vocab);
+  fmt::print("layers:       {}\n", i.layers);
+  fmt::print("hidden:       {}\n", i.hidden);
+  fmt::print("heads:        {} (kv heads {}, head dim {})\n", i.heads, i.kv_heads, i.head_dim);
+  fmt::print("mlp:          {}\n", i.inner);
+  fmt::print("head:         {}\n", i.tied_head ? "tied to the token embedding" : "separate");
+  fmt::print("tokenizer:    {}\n", tok ? tok->path() + fmt::format(" ({} tokens)", tok->vocab_size()) : "none");
+  if (a.tensors) {
+    fmt::print("tensors:\n");
+    for (const auto& name : f.names()) {
+      Tensor t = f.take(name);
+      fmt::print("  {:<48} {:<5} {}\n", name, dtype_name(t.dtype()), shape_str(t.shape()));
+    }
+  }
+}
+
+}  // namespace
+
+void register_info(CLI::App& app) {
+  auto a = std::make_shared<InfoArgs>();
+  CLI::App* cmd = app.add_subcommand("info", "Describe a model: architecture, parameters, dtype, size, context, vocabulary");
+  cmd->add_option("model", a->model, "Hugging Face model folder")->required();
+  cmd->add_flag("--tensors", a->tensors, "List every tensor with dtype and shape");
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->callback([a] { run_info(*a); });
+}
+
+void register_graph(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("graph", "Print the model's graph: inputs, weights, ops with shapes and dtypes");
+  cmd->add_option("model", *model, "Hugging Face model folder")->required();
+  cmd->callback([model] {
+    Model m = load_model(*model);
+    fmt::print("{}", m.graph.to_string());
+  });
+}
+
+}  // namespace lmf::cli

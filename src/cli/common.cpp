@@ -1,0 +1,63 @@
+#include "cli/common.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace lmf::cli {
+
+int default_threads() { return std::max(1, omp_get_num_procs()); }
+
+void add_threads_flag(CLI::App* cmd, int* threads) {
+  *threads = default_threads();
+  cmd->add_option("-t,--threads", *threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+}
+
+std::optional<BpeTokenizer> load_tokenizer(const Model& m) {
+  const std::string path = m.dir + "/tokenizer.json";
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  BpeTokenizer tok = BpeTokenizer::from_file(path);
+  if (m.info.eos_id && *m.info.eos_id >= 0 && *m.info.eos_id < tok.vocab_size())
+    tok.set_eos_id(static_cast<int32_t>(*m.info.eos_id));
+  return tok;
+}
+
+std::vector<int32_t> parse_ids(const std::string& s, const std::string& flag) {
+  std::vector<int32_t> ids;
+  size_t i = 0;
+  while (i < s.size()) {
+    if (s[i] == ',' || std::isspace(static_cast<unsigned char>(s[i]))) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+    LMF_CHECK(j > i && (j == s.size() || s[j] == ',' || std::isspace(static_cast<unsigned char>(s[j]))),
+              kInvalidArgument, "{}: '{}' is not a list of token ids", flag, s);
+    LMF_CHECK(j - i <= 9, kInvalidArgument, "{}: token id '{}' is too large", flag, s.substr(i, j - i));
+    ids.push_back(std::stoi(s.substr(i, j - i)));
+    i = j;
+  }
+  return ids;
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) b /= 1024, ++u;
+  return fmt::format("{:.2f} {}", b, units[u]);
+}
+
+std::string human_count(double n) {
+  if (n >= 1e9) return fmt::format("{:.2f} B", n / 1e9);
+  if (n >= 1e6) return fmt::format("{:.2f} M", n / 1e6);
+  if (n >= 1e3) return fmt::format("{:.2f} K", n / 1e3);
+  return fmt::format("{:.0f}", n);
+}
+
+bool stdout_is_tty() { return isatty(STDOUT_FILENO) != 0; }
+
+}  // namespace lmf::cli

@@ -1,0 +1,31 @@
+// lmforge CLI: helpers shared by the subcommands.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+#include "tokenizer/bpe_tokenizer.h"
+
+namespace lmf::cli {
+
+int default_threads();
+// Adds -t/--threads to a subcommand.
+void add_threads_flag(CLI::App* cmd, int* threads);
+// The tokenizer.json next to the model, if any.
+std::optional<BpeTokenizer> load_tokenizer(const Model& m);
+// Parses "1,2 3" into ids; throws lmf::Error naming `flag` on bad input.
+std::vector<int32_t> parse_ids(const std::string& s, const std::string& flag);
+std::string human_bytes(double bytes);
+std::string human_count(double n);
+bool stdout_is_tty();
+
+void register_info(CLI::App& app);
+void register_graph(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_bench(CLI::App& app);
+
+}  // namespace lmf::cli

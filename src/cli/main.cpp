@@ -1,0 +1,33 @@
+// lmforge: the command-line tool. Each subcommand parses its flags and calls the
+// library; only this file catches lmf::Error, printing one line and exiting 1.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/common.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lmforge: make transformer language models small, fast and distributed"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lmforge 0.1.0");
+  lmf::cli::register_info(app);
+  lmf::cli::register_graph(app);
+  lmf::cli::register_generate(app);
+  lmf::cli::register_bench(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    return 2;
+  } catch (const lmf::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,34 @@
+// lmforge core: read-only memory-mapped files.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace lmf {
+
+class MappedFile {
+ public:
+  // Maps the whole file read-only; throws lmf::Error naming the path on failure.
+  static std::shared_ptr<MappedFile> open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const unsigned char* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile() = default;
+  std::string path_;
+  unsigned char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Reads a whole (small) text file; throws lmf::Error naming the path on failure.
+std::string read_text_file(const std::string& path);
+// Writes `contents` to path atomically: a temporary file in the same folder, then rename.
+void write_file_atomic(const std::string& path, const std::string& contents);
+
+}  // namespace lmf

@@ -1,0 +1,67 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace lmf {
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + ")";
+}
+
+void* alloc_aligned(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (!p) fail(ErrorCode::kIo, "out of memory allocating {} bytes", bytes);
+  return p;
+}
+
+void free_aligned(void* p) { std::free(p); }
+
+Tensor Tensor::empty(DType dtype, Shape shape, bool zero) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  size_t bytes = t.nbytes();
+  void* p = alloc_aligned(bytes);
+  if (zero) std::memset(p, 0, bytes);
+  t.data_ = p;
+  t.owner_ = std::shared_ptr<void>(p, free_aligned);
+  return t;
+}
+
+Tensor Tensor::borrow(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.data_ = data;
+  t.owner_ = std::move(owner);
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  LMF_CHECK(shape_numel(shape) == numel(), kInternal, "cannot reshape {} to {}", shape_str(shape_),
+            shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::to_f32() const {
+  if (dtype_ == DType::kF32) return *this;
+  Tensor t = empty(DType::kF32, shape_);
+  convert_to_f32(dtype_, data_, t.data_as<float>(), static_cast<size_t>(numel()));
+  return t;
+}
+
+}  // namespace lmf

@@ -1,0 +1,59 @@
+// lmforge core: tensors and the storage behind them.
+//
+// A Tensor is a dtype, a shape and a pointer into a Storage. Storage is either
+// owned (64-byte aligned heap memory) or borrowed (a memory-mapped file region,
+// kept alive by a shared handle), so weights read from safetensors are used in
+// place, never copied. Tensors are contiguous and row-major.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace lmf {
+
+using Shape = std::vector<int64_t>;
+
+int64_t shape_numel(const Shape& s);
+std::string shape_str(const Shape& s);
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // A new owning tensor with uninitialized (zero-filled when `zero`) contents.
+  static Tensor empty(DType dtype, Shape shape, bool zero = false);
+  // A borrowed view of memory kept alive by `owner` (e.g. a mapped file).
+  static Tensor borrow(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner);
+
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t dim(size_t i) const { return shape_[i]; }
+  size_t rank() const { return shape_.size(); }
+  int64_t numel() const { return shape_numel(shape_); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
+  bool defined() const { return data_ != nullptr || numel() == 0; }
+
+  void* data() const { return data_; }
+  template <typename T>
+  T* data_as() const { return static_cast<T*>(data_); }
+
+  // Same storage, different shape with the same element count.
+  Tensor reshaped(Shape shape) const;
+  // A float32 copy (or this tensor itself when it already is float32).
+  Tensor to_f32() const;
+
+ private:
+  DType dtype_ = DType::kF32;
+  Shape shape_;
+  void* data_ = nullptr;
+  std::shared_ptr<void> owner_;
+};
+
+// 64-byte aligned allocation released by free_aligned.
+void* alloc_aligned(size_t bytes);
+void free_aligned(void* p);
+
+}  // namespace lmf

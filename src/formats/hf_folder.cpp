@@ -1,0 +1,133 @@
+#include "formats/hf_folder.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace lmf {
+
+namespace fs = std::filesystem;
+
+HfFolder HfFolder::open(const std::string& dir) {
+  HfFolder f;
+  f.dir_ = dir;
+  LMF_CHECK(fs::is_directory(dir), kBadFile, "{}: not a model folder (expected config.json and model.safetensors)", dir);
+  const std::string cfg_path = dir + "/config.json";
+  LMF_CHECK(fs::exists(cfg_path), kBadFile, "{}: missing", cfg_path);
+  try {
+    f.config_ = nlohmann::json::parse(read_text_file(cfg_path));
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorCode::kBadFile, "{}: not valid JSON: {}", cfg_path, e.what());
+  }
+  LMF_CHECK(f.config_.is_object(), kBadFile, "{}: not a JSON object", cfg_path);
+
+  std::vector<std::string> shard_names;
+  const std::string index_path = dir + "/model.safetensors.index.json";
+  if (fs::exists(dir + "/model.safetensors")) {
+    shard_names.push_back("model.safetensors");
+  } else if (fs::exists(index_path)) {
+    nlohmann::json index;
+    try {
+      index = nlohmann::json::parse(read_text_file(index_path));
+    } catch (const nlohmann::json::exception& e) {
+      fail(ErrorCode::kBadFile, "{}: not valid JSON: {}", index_path, e.what());
+    }
+    LMF_CHECK(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),
+              kBadFile, "{}: missing weight_map", index_path);
+    std::set<std::string> seen;
+    for (const auto& [name, file] : index["weight_map"].items()) {
+      LMF_CHECK(file.is_string(), kBadFile, "{}: weight_map['{}'] is not a file name", index_path, name);
+      std::string s = file.get<std::string>();
+      LMF_CHECK(s.find('/') == std::string::npos, kBadFile, "{}: weight_map['{}'] names a path outside the folder", index_path, name);
+      if (seen.insert(s).second) shard_names.push_back(s);
+    }
+  } else {
+    fail(ErrorCode::kBadFile, "{}: no model.safetensors or model.safetensors.index.json", dir);
+  }
+  for (const auto& name : shard_names) {
+    f.files_.push_back(SafetensorsFile::open(dir + "/" + name));
+    for (const auto& [tname, e] : f.files_.back().entries()) {
+      LMF_CHECK(!f.where_.count(tname), kBadFile, "{}/{}: tensor '{}' also appears in {}", dir, name,
+                tname, f.files_[f.where_[tname]].path());
+      f.where_[tname] = f.files_.size() - 1;
+    }
+  }
+  return f;
+}
+
+Tensor HfFolder::take(const std::string& name) {
+  auto it = where_.find(name);
+  LMF_CHECK(it != where_.end(), kBadFile, "{}: missing tensor '{}'", dir_, name);
+  used_.insert(name);
+  return files_[it->second].tensor(name);
+}
+
+Tensor HfFolder::take(const std::string& name, const Shape& expected) {
+  Tensor t = take(name);
+  LMF_CHECK(t.shape() == expected, kBadFile, "{}: tensor '{}' has shape {} but config.json implies {}",
+            dir_, name, shape_str(t.shape()), shape_str(expected));
+  return t;
+}
+
+std::vector<std::string> HfFolder::unused() const {
+  std::vector<std::string> out;
+  for (const auto& [name, idx] : where_)
+    if (!used_.count(name)) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> HfFolder::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, idx] : where_) out.push_back(name);
+  return out;
+}
+
+DType HfFolder::main_dtype() const {
+  std::map<DType, size_t> bytes;
+  for (const auto& f : files_)
+    for (const auto& [n, e] : f.entries()) bytes[e.dtype] += e.end - e.begin;
+  DType best = DType::kF32;
+  size_t most = 0;
+  for (auto [t, b] : bytes)
+    if (b > most) most = b, best = t;
+  return best;
+}
+
+size_t HfFolder::weight_bytes() const {
+  size_t total = 0;
+  for (const auto& f : files_)
+    for (const auto& [n, e] : f.entries()) total += e.end - e.begin;
+  return total;
+}
+
+int64_t HfFolder::cfg_int(const std::string& key) const {
+  LMF_CHECK(config_.contains(key), kBadFile, "{}: missing field '{}'", config_path(), key);
+  const auto& v = config_[key];
+  LMF_CHECK(v.is_number_integer(), kBadFile, "{}: field '{}' must be an integer", config_path(), key);
+  return v.get<int64_t>();
+}
+
+int64_t HfFolder::cfg_int(const std::string& key, int64_t fallback) const {
+  if (!config_.contains(key) || config_[key].is_null()) return fallback;
+  return cfg_int(key);
+}
+
+double HfFolder::cfg_float(const std::string& key, double fallback) const {
+  if (!config_.contains(key) || config_[key].is_null()) return fallback;
+  LMF_CHECK(config_[key].is_number(), kBadFile, "{}: field '{}' must be a number", config_path(), key);
+  return config_[key].get<double>();
+}
+
+std::string HfFolder::cfg_str(const std::string& key, const std::string& fallback) const {
+  if (!config_.contains(key) || config_[key].is_null()) return fallback;
+  LMF_CHECK(config_[key].is_string(), kBadFile, "{}: field '{}' must be a string", config_path(), key);
+  return config_[key].get<std::string>();
+}
+
+bool HfFolder::cfg_bool(const std::string& key, bool fallback) const {
+  if (!config_.contains(key) || config_[key].is_null()) return fallback;
+  LMF_CHECK(config_[key].is_boolean(), kBadFile, "{}: field '{}' must be true or false", config_path(), key);
+  return config_[key].get<bool>();
+}
+
+}  // namespace lmf

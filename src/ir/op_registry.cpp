@@ -1,0 +1,157 @@
+// The op schemas of lmforge's IR. Shapes in comments: N tokens in the step,
+// M logit rows, C model dim, V vocabulary, H heads, Hkv kv heads, D head dim.
+#include "ir/op_registry.h"
+
+#include <map>
+
+#include "core/error.h"
+
+namespace lmf {
+
+namespace {
+
+using Infer = std::pair<DType, SymShape>;
+
+const Value& in(const Graph& g, const Node& n, size_t i) { return g.value(n.inputs.at(i)); }
+
+void expect_rank(const Node& n, const Value& v, size_t rank) {
+  LMF_CHECK(v.shape.size() == rank, kInternal, "op {}: input {} has rank {}, expected {}", n.op, v.name,
+            v.shape.size(), rank);
+}
+
+void expect_f32(const Node& n, const Value& v) {
+  LMF_CHECK(v.dtype == DType::kF32, kInternal, "op {}: input {} is {}, expected f32", n.op, v.name,
+            dtype_name(v.dtype));
+}
+
+Infer same_as_first(const Graph& g, const Node& n) {
+  const Value& x = in(g, n, 0);
+  for (size_t i = 1; i < n.inputs.size(); ++i) {
+    const Value& y = in(g, n, i);
+    LMF_CHECK(y.shape == x.shape, kInternal, "op {}: {} {} and {} {} differ", n.op, x.name,
+              sym_shape_str(x.shape), y.name, sym_shape_str(y.shape));
+  }
+  expect_f32(n, x);
+  return {x.dtype, x.shape};
+}
+
+Infer norm(const Graph& g, const Node& n) {
+  const Value& x = in(g, n, 0);
+  expect_rank(n, x, 2);
+  for (size_t i = 1; i < n.inputs.size(); ++i) {
+    const Value& w = in(g, n, i);
+    LMF_CHECK(w.shape.size() == 1 && w.shape[0] == x.shape[1], kInternal,
+              "op {}: {} {} does not match {} {}", n.op, w.name, sym_shape_str(w.shape), x.name,
+              sym_shape_str(x.shape));
+  }
+  return {DType::kF32, x.shape};
+}
+
+std::map<std::string, OpSchema> make_registry() {
+  std::map<std::string, OpSchema> r;
+  auto add = [&](OpSchema s) { r[s.name] = std::move(s); };
+
+  add({"embedding", 2, 2, "rows of table (V, C) picked by ids (N) -> (N, C)",
+       [](const Graph& g, const Node& n) -> Infer {
+         const Value& table = in(g, n, 0);
+         const Value& ids = in(g, n, 1);
+         expect_rank(n, table, 2);
+         expect_rank(n, ids, 1);
+         LMF_CHECK(ids.dtype == DType::kI32, kInternal, "op embedding: ids must be i32");
+         return {DType::kF32, {ids.shape[0], table.shape[1]}};
+       }});
+  add({"add", 2, 2, "a + b, same shapes", same_as_first});
+  add({"gelu_tanh", 1, 1, "GPT-2's gelu_new (tanh approximation)", same_as_first});
+  add({"silu_mul", 2, 2, "silu(gate) * up", same_as_first});
+  add({"layer_norm", 3, 3, "x (N, C), weight (C), bias (C); attr eps", norm});
+  add({"rms_norm", 2, 2, "x (N, C), weight (C); attr eps", norm});
+  add({"linear", 2, 3,
+       "x (N, K) times weight, plus optional bias (out). attr layout: 'nk' = weight (out, K) as in "
+       "torch.nn.Linear, 'kn' = weight (K, out) as in GPT-2's Conv1D",
+       [](const Graph& g, const Node& n) -> Infer {
+         const Value& x = in(g, n, 0);
+         const Value& w = in(g, n, 1);
+         expect_rank(n, x, 2);
+         expect_rank(n, w, 2);
+         expect_f32(n, x);
+         const std::string& layout = n.attr_str("layout");
+         LMF_CHECK(layout == "nk" || layout == "kn", kInternal, "op linear: bad layout '{}'", layout);
+         Dim k = layout == "nk" ? w.shape[1] : w.shape[0];
+         Dim out = layout == "nk" ? w.shape[0] : w.shape[1];
+         LMF_CHECK(x.shape[1] == k, kInternal, "op linear: {} {} does not fit weight {} {}", x.name,
+                   sym_shape_str(x.shape), w.name, sym_shape_str(w.shape));
+         if (n.inputs.size() == 3) {
+           const Value& b = in(g, n, 2);
+           LMF_CHECK(b.shape.size() == 1 && b.shape[0] == out, kInternal, "op linear: bias {} is {}",
+                     b.name, sym_shape_str(b.shape));
+         }
+         return {DType::kF32, {x.shape[0], out}};
+       }});
+  add({"split_cols", 1, 1, "columns [begin, end) of x (N, K) -> (N, end - begin)",
+       [](const Graph& g, const Node& n) -> Infer {
+         const Value& x = in(g, n, 0);
+         expect_rank(n, x, 2);
+         int64_t b = n.attr_int("begin"), e = n.attr_int("end");
+         LMF_CHECK(!x.shape[1].symbolic() && 0 <= b && b < e && e <= x.shape[1].n, kInternal,
+                   "op split_cols: bad range [{}, {}) of {}", b, e, sym_shape_str(x.shape));
+         return {DType::kF32, {x.shape[0], e - b}};
+       }});
+  add({"rope", 2, 2,
+       "rotary position embedding (rotate-half) of x (N, heads*D) at positions (N); attrs heads, "
+       "head_dim, theta",
+       [](const Graph& g, const Node& n) -> Infer {
+         const Value& x = in(g, n, 0);
+         expect_rank(n, x, 2);
+         int64_t h = n.attr_int("heads"), d = n.attr_int("head_dim");
+         LMF_CHECK(x.shape[1] == Dim(h * d) && d % 2 == 0, kInternal, "op rope: {} is not heads*head_dim",
+                   sym_shape_str(x.shape));
+         return {DType::kF32, x.shape};
+       }});
+  add({"attention", 7, 7,
+       "causal attention with a KV cache: q (N, H*D), k (N, Hkv*D), v (N, Hkv*D), k_cache and "
+       "v_cache (SLOTS, Hkv, S, D), slots (N), positions (N) -> (N, H*D). Writes k, v into the "
+       "cache at (slot, position), then each token attends to its sequence's positions 0..its own",
+       [](const Graph& g, const Node& n) -> Infer {
+         const Value& q = in(g, n, 0);
+         int64_t h = n.attr_int("heads"), hkv = n.attr_int("kv_heads"), d = n.attr_int("head_dim");
+         LMF_CHECK(h % hkv == 0, kInternal, "op attention: heads {} not a multiple of kv_heads {}", h, hkv);
+         LMF_CHECK(q.shape.size() == 2 && q.shape[1] == Dim(h * d), kInternal, "op attention: q is {}",
+                   sym_shape_str(q.shape));
+         for (size_t i : {1, 2})
+           LMF_CHECK(in(g, n, i).shape == SymShape({q.shape[0], hkv * d}), kInternal,
+                     "op attention: {} is {}", in(g, n, i).name, sym_shape_str(in(g, n, i).shape));
+         for (size_t i : {3, 4}) {
+           const Value& c = in(g, n, i);
+           LMF_CHECK(c.kind == ValueKind::kState && c.shape.size() == 4 && c.shape[1] == Dim(hkv) &&
+                         c.shape[3] == Dim(d),
+                     kInternal, "op attention: cache {} is {}", c.name, sym_shape_str(c.shape));
+         }
+         return {DType::kF32, q.shape};
+       }});
+  add({"gather_rows", 2, 2, "rows (M) of x (N, C) -> (M, C)",
+       [](const Graph& g, const Node& n) -> Infer {
+         const Value& x = in(g, n, 0);
+         const Value& rows = in(g, n, 1);
+         expect_rank(n, x, 2);
+         expect_rank(n, rows, 1);
+         return {DType::kF32, {rows.shape[0], x.shape[1]}};
+       }});
+  return r;
+}
+
+const std::map<std::string, OpSchema>& registry() {
+  static const std::map<std::string, OpSchema> r = make_registry();
+  return r;
+}
+
+}  // namespace
+
+const OpSchema& op_schema(const std::string& op) {
+  auto it = registry().find(op);
+  LMF_CHECK(it != registry().end(), kInternal, "unknown op '{}'", op);
+  return it->second;
+}
+
+bool op_known(const std::string& op) { return registry().count(op) != 0; }
+
+}  // namespace lmf

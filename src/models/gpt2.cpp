@@ -1,0 +1,81 @@
+// GPT2LMHeadModel: learned positions, pre-LayerNorm blocks, gelu_new MLP, Conv1D
+// weights stored (in, out), head tied to the token embedding. Tensor names with or
+// without the `transformer.` prefix; the attention-mask buffers older checkpoints
+// carry (attn.bias, attn.masked_bias) are ignored.
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "models/model.h"
+
+namespace lmf::detail {
+
+Model build_gpt2(HfFolder& f) {
+  Model m;
+  ModelInfo& info = m.info;
+  info.layers = f.cfg_int("n_layer");
+  info.hidden = f.cfg_int("n_embd");
+  info.heads = f.cfg_int("n_head");
+  info.vocab = f.cfg_int("vocab_size");
+  info.context = f.cfg_int("n_positions");
+  info.inner = f.cfg_int("n_inner", 4 * info.hidden);
+  const std::string act = f.cfg_str("activation_function", "gelu_new");
+  LMF_CHECK(act == "gelu_new" || act == "gelu_pytorch_tanh", kUnsupported,
+            "{}: activation_function '{}' is not supported (gelu_new)", f.config_path(), act);
+  const double eps = f.cfg_float("layer_norm_epsilon", 1e-5);
+  for (const char* key : {"n_layer", "n_embd", "n_head", "vocab_size", "n_positions"})
+    LMF_CHECK(f.cfg_int(key) > 0, kBadFile, "{}: field '{}' must be positive", f.config_path(), key);
+  LMF_CHECK(info.hidden % info.heads == 0, kBadFile, "{}: n_embd {} is not a multiple of n_head {}",
+            f.config_path(), info.hidden, info.heads);
+  info.kv_heads = info.heads;
+  info.head_dim = info.hidden / info.heads;
+  info.tied_head = true;
+  const int64_t C = info.hidden, F = info.inner, L = info.layers, V = info.vocab, D = info.head_dim;
+
+  const std::string p = f.has("transformer.wte.weight") ? "transformer." : "";
+  Graph& g = m.graph;
+  StepInputs in = add_step_inputs(g);
+  int wte = weight(f, g, p + "wte.weight", {V, C});
+  int wpe = weight(f, g, p + "wpe.weight", {info.context, C});
+  int x = g.add("add", {g.add("embedding", {wte, in.tokens}), g.add("embedding", {wpe, in.positions})});
+  for (int64_t l = 0; l < L; ++l) {
+    const std::string b = fmt::format("{}h.{}.", p, l);
+    f.ignore(b + "attn.bias");
+    f.ignore(b + "attn.masked_bias");
+    int kc = g.add_state(fmt::format("cache.{}.k", l), DType::kF32, {"SLOTS", info.kv_heads, "S", D});
+    int vc = g.add_state(fmt::format("cache.{}.v", l), DType::kF32, {"SLOTS", info.kv_heads, "S", D});
+    int h = g.add("layer_norm", {x, weight(f, g, b + "ln_1.weight", {C}), weight(f, g, b + "ln_1.bias", {C})},
+                  {{"eps", eps}});
+    int qkv = g.add("linear", {h, weight(f, g, b + "attn.c_attn.weight", {C, 3 * C}),
+                               weight(f, g, b + "attn.c_attn.bias", {3 * C})},
+                    {{"layout", std::string("kn")}});
+    int q = g.add("split_cols", {qkv}, {{"begin", int64_t{0}}, {"end", C}});
+    int k = g.add("split_cols", {qkv}, {{"begin", C}, {"end", 2 * C}});
+    int v = g.add("split_cols", {qkv}, {{"begin", 2 * C}, {"end", 3 * C}});
+    int a = g.add("attention", {q, k, v, kc, vc, in.slots, in.positions},
+                  {{"heads", info.heads}, {"kv_heads", info.kv_heads}, {"head_dim", D},
+                   {"scale", 1.0 / std::sqrt(static_cast<double>(D))}});
+    a = g.add("linear", {a, weight(f, g, b + "attn.c_proj.weight", {C, C}),
+                         weight(f, g, b + "attn.c_proj.bias", {C})},
+              {{"layout", std::string("kn")}});
+    x = g.add("add", {x, a});
+    h = g.add("layer_norm", {x, weight(f, g, b + "ln_2.weight", {C}), weight(f, g, b + "ln_2.bias", {C})},
+              {{"eps", eps}});
+    h = g.add("linear", {h, weight(f, g, b + "mlp.c_fc.weight", {C, F}), weight(f, g, b + "mlp.c_fc.bias", {F})},
+              {{"layout", std::string("kn")}});
+    h = g.add("gelu_tanh", {h});
+    h = g.add("linear", {h, weight(f, g, b + "mlp.c_proj.weight", {F, C}),
+                         weight(f, g, b + "mlp.c_proj.bias", {C})},
+              {{"layout", std::string("kn")}});
+    x = g.add("add", {x, h});
+  }
+  x = g.add("gather_rows", {x, in.logit_rows});
+  x = g.add("layer_norm", {x, weight(f, g, p + "ln_f.weight", {C}), weight(f, g, p + "ln_f.bias", {C})},
+            {{"eps", eps}});
+  // The head is tied to wte; a checkpoint may still carry an identical lm_head.weight.
+  f.ignore("lm_head.weight");
+  int logits = g.add("linear", {x, wte}, {{"layout", std::string("nk")}}, "logits");
+  g.mark_output(logits);
+  return m;
+}
+
+}  // namespace lmf::detail

@@ -1,0 +1,79 @@
+// LlamaForCausalLM and Qwen2ForCausalLM: RMSNorm, rotary positions (Hugging Face's
+// rotate-half convention, rope_theta), SwiGLU MLP, grouped-query attention, tied or
+// untied head. Qwen2 adds biases to the q, k and v projections.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "models/model.h"
+
+namespace lmf::detail {
+
+Model build_llama(HfFolder& f, bool qkv_bias) {
+  Model m;
+  ModelInfo& info = m.info;
+  info.layers = f.cfg_int("num_hidden_layers");
+  info.hidden = f.cfg_int("hidden_size");
+  info.heads = f.cfg_int("num_attention_heads");
+  info.kv_heads = f.cfg_int("num_key_value_heads", info.heads);
+  info.inner = f.cfg_int("intermediate_size");
+  info.vocab = f.cfg_int("vocab_size");
+  info.context = f.cfg_int("max_position_embeddings");
+  for (const char* key : {"num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
+                          "vocab_size", "max_position_embeddings"})
+    LMF_CHECK(f.cfg_int(key) > 0, kBadFile, "{}: field '{}' must be positive", f.config_path(), key);
+  LMF_CHECK(info.kv_heads > 0 && info.heads % info.kv_heads == 0, kBadFile,
+            "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", f.config_path(),
+            info.heads, info.kv_heads);
+  info.head_dim = f.cfg_int("head_dim", info.hidden / info.heads);
+  LMF_CHECK(info.head_dim > 0 && info.head_dim % 2 == 0, kBadFile, "{}: head_dim {} must be even and positive",
+            f.config_path(), info.head_dim);
+  const std::string act = f.cfg_str("hidden_act", "silu");
+  LMF_CHECK(act == "silu", kUnsupported, "{}: hidden_act '{}' is not supported (silu)", f.config_path(), act);
+  const auto& c = f.config();
+  LMF_CHECK(!c.contains("rope_scaling") || c["rope_scaling"].is_null(), kUnsupported,
+            "{}: rope_scaling is not supported yet", f.config_path());
+  const double eps = f.cfg_float("rms_norm_eps", 1e-6);
+  const double theta = f.cfg_float("rope_theta", 10000.0);
+  info.tied_head = f.cfg_bool("tie_word_embeddings", false) && !f.has("lm_head.weight");
+  const int64_t C = info.hidden, F = info.inner, V = info.vocab, D = info.head_dim;
+  const int64_t H = info.heads, Hkv = info.kv_heads;
+
+  Graph& g = m.graph;
+  StepInputs in = add_step_inputs(g);
+  int embed = weight(f, g, "model.embed_tokens.weight", {V, C});
+  int x = g.add("embedding", {embed, in.tokens});
+  auto proj = [&](int h, const std::string& name, int64_t out, int64_t k, bool bias) {
+    std::vector<int> ins{h, weight(f, g, name + ".weight", {out, k})};
+    if (bias) ins.push_back(weight(f, g, name + ".bias", {out}));
+    return g.add("linear", ins, {{"layout", std::string("nk")}});
+  };
+  for (int64_t l = 0; l < info.layers; ++l) {
+    const std::string b = fmt::format("model.layers.{}.", l);
+    int kc = g.add_state(fmt::format("cache.{}.k", l), DType::kF32, {"SLOTS", Hkv, "S", D});
+    int vc = g.add_state(fmt::format("cache.{}.v", l), DType::kF32, {"SLOTS", Hkv, "S", D});
+    int h = g.add("rms_norm", {x, weight(f, g, b + "input_layernorm.weight", {C})}, {{"eps", eps}});
+    int q = proj(h, b + "self_attn.q_proj", H * D, C, qkv_bias);
+    int k = proj(h, b + "self_attn.k_proj", Hkv * D, C, qkv_bias);
+    int v = proj(h, b + "self_attn.v_proj", Hkv * D, C, qkv_bias);
+    q = g.add("rope", {q, in.positions}, {{"heads", H}, {"head_dim", D}, {"theta", theta}});
+    k = g.add("rope", {k, in.positions}, {{"heads", Hkv}, {"head_dim", D}, {"theta", theta}});
+    int a = g.add("attention", {q, k, v, kc, vc, in.slots, in.positions},
+                  {{"heads", H}, {"kv_heads", Hkv}, {"head_dim", D},
+                   {"scale", 1.0 / std::sqrt(static_cast<double>(D))}});
+    x = g.add("add", {x, proj(a, b + "self_attn.o_proj", C, H * D, false)});
+    h = g.add("rms_norm", {x, weight(f, g, b + "post_attention_layernorm.weight", {C})}, {{"eps", eps}});
+    int gate = proj(h, b + "mlp.gate_proj", F, C, false);
+    int up = proj(h, b + "mlp.up_proj", F, C, false);
+    x = g.add("add", {x, proj(g.add("silu_mul", {gate, up}), b + "mlp.down_proj", C, F, false)});
+  }
+  x = g.add("gather_rows", {x, in.logit_rows});
+  x = g.add("rms_norm", {x, weight(f, g, "model.norm.weight", {C})}, {{"eps", eps}});
+  int head = info.tied_head ? embed : weight(f, g, "lm_head.weight", {V, C});
+  int logits = g.add("linear", {x, head}, {{"layout", std::string("nk")}}, "logits");
+  g.mark_output(logits);
+  return m;
+}
+
+}  // namespace lmf::detail

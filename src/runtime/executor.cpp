@@ -1,0 +1,146 @@
+#include "runtime/executor.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace lmf {
+
+Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph), opts_(opts) {
+  LMF_CHECK(opts.max_tokens > 0 && opts.max_rows > 0 && opts.slots > 0 && opts.cache_len > 0, kInvalidArgument,
+            "plan: capacities must be positive");
+  const auto& values = graph.values();
+  views_.resize(values.size());
+  dim0_kind_.assign(values.size(), 0);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const Value& v = values[i];
+    TensorView& tv = views_[i];
+    tv.dtype = v.dtype;
+    tv.rank = static_cast<int>(v.shape.size());
+    LMF_CHECK(tv.rank <= 4, kInternal, "plan: value {} has rank {} > 4", v.name, tv.rank);
+    for (int d = 0; d < tv.rank; ++d) {
+      const Dim& dim = v.shape[static_cast<size_t>(d)];
+      LMF_CHECK(d == 0 || !dim.symbolic() || v.kind == ValueKind::kState, kInternal,
+                "plan: value {} has a symbolic dimension after the first", v.name);
+      tv.dims[d] = bind(dim);
+    }
+    if (tv.rank > 0 && v.kind != ValueKind::kState) {
+      if (v.shape[0].sym == "N") dim0_kind_[i] = 1;
+      if (v.shape[0].sym == "M") dim0_kind_[i] = 2;
+    }
+    if (v.kind == ValueKind::kWeight) {
+      tv.data = v.data.data();
+    } else if (v.kind == ValueKind::kInput || v.kind == ValueKind::kState) {
+      size_t bytes = static_cast<size_t>(tv.numel()) * dtype_size(v.dtype);
+      void* p = alloc_aligned(bytes);
+      std::memset(p, 0, bytes);
+      owned_.push_back(p);
+      tv.data = p;
+      if (v.kind == ValueKind::kState) state_bytes_ += bytes;
+    }
+  }
+  for (const Node& n : graph.nodes()) {
+    kernels_.push_back(cpu_kernel(n.op));
+    std::vector<const TensorView*> ins;
+    std::vector<TensorView*> outs;
+    for (int i : n.inputs) ins.push_back(&views_[static_cast<size_t>(i)]);
+    for (int o : n.outputs) outs.push_back(&views_[static_cast<size_t>(o)]);
+    node_in_.push_back(std::move(ins));
+    node_out_.push_back(std::move(outs));
+  }
+  plan_memory();
+  ctx_.threads = opts.threads;
+  ctx_.scratch_per_thread = (opts.cache_len + 15) / 16 * 16;
+  const int pool = std::max(opts.threads, omp_get_max_threads());
+  ctx_.scratch = static_cast<float*>(alloc_aligned(static_cast<size_t>(pool * ctx_.scratch_per_thread) * 4));
+  owned_.push_back(ctx_.scratch);
+  ctx_.runs = static_cast<int64_t*>(alloc_aligned(static_cast<size_t>(4 * opts.max_tokens) * 8));
+  owned_.push_back(ctx_.runs);
+}
+
+Executor::~Executor() {
+  for (void* p : owned_) free_aligned(p);
+}
+
+int64_t Executor::bind(const Dim& d) const {
+  if (!d.symbolic()) return d.n;
+  if (d.sym == "N") return opts_.max_tokens;
+  if (d.sym == "M") return opts_.max_rows;
+  if (d.sym == "SLOTS") return opts_.slots;
+  if (d.sym == "S") return opts_.cache_len;
+  fail(ErrorCode::kInternal, "plan: unknown symbolic dimension '{}'", d.sym);
+}
+
+// Places every activation in one arena. Live ranges are [producer, last use];
+// values are placed largest first at the lowest offset not overlapping any
+// already placed value whose live range intersects.
+void Executor::plan_memory() {
+  const auto& values = graph_.values();
+  const auto& nodes = graph_.nodes();
+  const int end = static_cast<int>(nodes.size());
+  std::vector<int> last(values.size(), -1);
+  for (int ni = 0; ni < end; ++ni)
+    for (int i : nodes[static_cast<size_t>(ni)].inputs) last[static_cast<size_t>(i)] = ni;
+  for (int o : graph_.outputs()) last[static_cast<size_t>(o)] = end;
+  struct Item { size_t id, bytes, offset; int first, last; };
+  std::vector<Item> items;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].kind != ValueKind::kActivation) continue;
+    size_t bytes = (static_cast<size_t>(views_[i].numel()) * dtype_size(values[i].dtype) + 63) / 64 * 64;
+    items.push_back({i, bytes, 0, values[i].producer, std::max(last[i], values[i].producer)});
+  }
+  std::vector<size_t> order(items.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return items[a].bytes > items[b].bytes; });
+  std::vector<size_t> placed;
+  size_t total = 0;
+  for (size_t idx : order) {
+    Item& it = items[idx];
+    std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of overlapping-in-time values
+    for (size_t p : placed) {
+      const Item& o = items[p];
+      if (o.first <= it.last && it.first <= o.last) busy.emplace_back(o.offset, o.offset + o.bytes);
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (auto [b, e] : busy) {
+      if (offset + it.bytes <= b) break;
+      offset = std::max(offset, e);
+    }
+    it.offset = offset;
+    total = std::max(total, offset + it.bytes);
+    placed.push_back(idx);
+  }
+  arena_bytes_ = total;
+  auto* arena = static_cast<unsigned char*>(alloc_aligned(std::max<size_t>(total, 64)));
+  owned_.push_back(arena);
+  for (const Item& it : items) views_[it.id].data = arena + it.offset;
+}
+
+int32_t* Executor::input_i32(const std::string& name) {
+  for (int i : graph_.inputs())
+    if (graph_.value(i).name == name) return views_[static_cast<size_t>(i)].i32();
+  fail(ErrorCode::kInternal, "plan: no step input '{}'", name);
+}
+
+void Executor::run(int64_t n, int64_t m) {
+  for (size_t i = 0; i < views_.size(); ++i) {
+    if (dim0_kind_[i] == 1) views_[i].dims[0] = n;
+    if (dim0_kind_[i] == 2) views_[i].dims[0] = m;
+  }
+  const int saved = omp_get_max_threads();
+  if (saved != opts_.threads) omp_set_num_threads(opts_.threads);
+  const auto& nodes = graph_.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) kernels_[i](nodes[i], node_in_[i].data(), node_out_[i].data(), ctx_);
+  if (saved != opts_.threads) omp_set_num_threads(saved);
+}
+
+const float* Executor::output() const { return views_[static_cast<size_t>(graph_.outputs().at(0))].f32(); }
+
+int64_t Executor::output_cols() const { return views_[static_cast<size_t>(graph_.outputs().at(0))].dims[1]; }
+
+}  // namespace lmf

@@ -1,0 +1,63 @@
+// lmforge runtime: build a graph into a plan and execute it on the CPU.
+//
+// Building binds the symbolic dimensions to capacities (N <= max_tokens,
+// M <= max_rows, SLOTS, S), picks a kernel per node, allocates the state (KV
+// cache) and plans activation memory: one arena, each activation placed at an
+// offset so that values alive at the same time never overlap (liveness over the
+// node order). A step then writes the inputs, sets the actual N and M, and runs
+// the kernels: it allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/op_kernels.h"
+#include "ir/graph.h"
+
+namespace lmf {
+
+struct PlanOptions {
+  int64_t max_tokens = 512;  // N capacity: tokens in one step, all sequences together
+  int64_t max_rows = 512;    // M capacity: logit rows per step
+  int64_t slots = 1;         // sequences held in the cache at once
+  int64_t cache_len = 1024;  // S: positions per sequence
+  int threads = 1;
+};
+
+class Executor {
+ public:
+  Executor(const Graph& graph, const PlanOptions& opts);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Buffer of the step input `name` (capacity from the plan). Throws if absent.
+  int32_t* input_i32(const std::string& name);
+  // Runs the graph for n tokens and m logit rows.
+  void run(int64_t n, int64_t m);
+  // The graph's first output after run(): (M, V) floats.
+  const float* output() const;
+  int64_t output_cols() const;
+
+  const PlanOptions& options() const { return opts_; }
+  size_t arena_bytes() const { return arena_bytes_; }
+  size_t state_bytes() const { return state_bytes_; }
+
+ private:
+  int64_t bind(const Dim& d) const;
+  void plan_memory();
+
+  const Graph& graph_;
+  PlanOptions opts_;
+  std::vector<TensorView> views_;              // one per value
+  std::vector<int> dim0_kind_;                 // per value: 0 fixed, 1 = N, 2 = M in dim 0
+  std::vector<KernelFn> kernels_;              // per node
+  std::vector<std::vector<const TensorView*>> node_in_;
+  std::vector<std::vector<TensorView*>> node_out_;
+  std::vector<void*> owned_;                   // arena, inputs, state, scratch
+  size_t arena_bytes_ = 0, state_bytes_ = 0;
+  ExecContext ctx_;
+};
+
+}  // namespace lmf

@@ -1,0 +1,39 @@
+// lmforge runtime: the generation loop for a batch of prompts.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+namespace lmf {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 64;
+  SamplingOptions sampling;
+  std::optional<int32_t> eos;  // stop a sequence when it produces this token
+};
+
+struct GenerateStats {
+  int64_t prompt_tokens = 0, new_tokens = 0;
+  double prefill_seconds = 0, decode_seconds = 0;
+};
+
+// Prefills all prompts (batched, in chunks of the session's step size), then
+// decodes every unfinished sequence together, one forward pass per step.
+// on_token(sequence, token) is called as each token is chosen. Returns the new
+// tokens of each prompt. The session is reset first; prompts.size() <= max_batch.
+std::vector<std::vector<int32_t>> generate(Session& session, const std::vector<std::vector<int32_t>>& prompts,
+                                           const GenerateOptions& opts,
+                                           const std::function<void(size_t, int32_t)>& on_token,
+                                           GenerateStats* stats = nullptr);
+
+// Feeds all prompts through the model in as few forward passes as the step size
+// allows; returns, for each prompt, its last token's logits copied into `last`
+// (prompts.size() x vocab). Used by generate and by benchmarks.
+void prefill(Session& session, const std::vector<std::vector<int32_t>>& prompts, std::vector<float>& last);
+
+}  // namespace lmf

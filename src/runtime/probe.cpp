@@ -1,0 +1,93 @@
+#include "runtime/probe.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "backend/cpu/matmul.h"
+#include "core/tensor.h"
+
+namespace lmf {
+
+namespace {
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+double measure_read_bandwidth(int threads, double seconds) {
+  const size_t bytes = size_t{512} << 20;  // 512 MiB: far beyond any cache
+  const size_t n = bytes / 8;
+  auto* buf = static_cast<uint64_t*>(alloc_aligned(bytes));
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t i = 0; i < n; ++i) buf[i] = i;
+  volatile uint64_t sink = 0;
+  double best = 0;
+  const double t_end = now() + seconds;
+  int reps = 0;
+  while (reps < 3 || now() < t_end) {
+    const double t0 = now();
+    uint64_t total = 0;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
+    for (size_t i = 0; i < n; i += 8) {
+      total += (buf[i] ^ buf[i + 1]) + (buf[i + 2] ^ buf[i + 3]) + (buf[i + 4] ^ buf[i + 5]) + (buf[i + 6] ^ buf[i + 7]);
+    }
+    const double dt = now() - t0;
+    sink = sink + total;
+    best = std::max(best, static_cast<double>(bytes) / dt);
+    ++reps;
+  }
+  free_aligned(buf);
+  return best;
+}
+
+double measure_sgemm_flops(int threads, double seconds) {
+  const int64_t s = 1024;
+  std::vector<float> a(static_cast<size_t>(s * s), 0.5f), b(static_cast<size_t>(s * s), 0.25f),
+      c(static_cast<size_t>(s * s));
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  cpu::linear(a.data(), b.data(), nullptr, c.data(), s, s, s, true);  // warm-up
+  double best = 0;
+  const double t_end = now() + seconds;
+  int reps = 0;
+  while (reps < 3 || now() < t_end) {
+    const double t0 = now();
+    cpu::linear(a.data(), b.data(), nullptr, c.data(), s, s, s, true);
+    best = std::max(best, 2.0 * s * s * s / (now() - t0));
+    ++reps;
+  }
+  omp_set_num_threads(saved);
+  return best;
+}
+
+int64_t weight_bytes_per_token(const Graph& g) {
+  std::set<int> seen;
+  int64_t total = 0;
+  for (const Node& n : g.nodes()) {
+    if (n.op == "embedding") continue;
+    for (int i : n.inputs) {
+      const Value& v = g.value(i);
+      if (v.kind == ValueKind::kWeight && seen.insert(i).second) total += static_cast<int64_t>(v.data.nbytes());
+    }
+  }
+  return total;
+}
+
+double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows) {
+  double flops = 0;
+  for (const Node& n : g.nodes()) {
+    if (n.op != "linear") continue;
+    const Value& w = g.value(n.inputs[1]);
+    const double kn = static_cast<double>(w.data.numel());
+    const Value& x = g.value(n.inputs[0]);
+    const int64_t rows = x.shape[0].sym == "M" ? logit_rows : tokens;
+    flops += 2.0 * kn * static_cast<double>(rows);
+  }
+  return flops;
+}
+
+}  // namespace lmf

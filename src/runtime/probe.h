@@ -1,0 +1,23 @@
+// lmforge runtime: machine probes that give benchmark figures their yardstick:
+// the memory read bandwidth (bounds decode speed: every weight is read once per
+// token) and the float32 matmul peak (bounds prefill speed).
+#pragma once
+
+#include <cstdint>
+
+#include "ir/graph.h"
+
+namespace lmf {
+
+// Bytes per second read from a buffer much larger than the caches, `threads` threads.
+double measure_read_bandwidth(int threads, double seconds = 0.5);
+// Float32 matmul FLOP/s of the dense-matmul library at a large square shape.
+double measure_sgemm_flops(int threads, double seconds = 0.5);
+
+// Bytes of weights a decode step reads (every weight consumed by an op other than an
+// embedding lookup, each once).
+int64_t weight_bytes_per_token(const Graph& g);
+// Matmul FLOPs of a forward pass over `tokens` tokens with `logit_rows` head rows.
+double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows);
+
+}  // namespace lmf

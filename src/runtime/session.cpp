@@ -1,0 +1,62 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace lmf {
+
+Session::Session(const Model& model, const SessionOptions& opts) : model_(model), opts_(opts) {
+  LMF_CHECK(opts.max_batch > 0, kInvalidArgument, "batch size must be positive, got {}", opts.max_batch);
+  LMF_CHECK(opts.threads > 0, kInvalidArgument, "threads must be positive, got {}", opts.threads);
+  LMF_CHECK(opts.max_step_tokens > 0, kInvalidArgument, "step tokens must be positive");
+  context_ = opts.max_context > 0 ? std::min(opts.max_context, model.info.context) : model.info.context;
+  PlanOptions p;
+  p.max_tokens = opts.max_step_tokens;
+  p.max_rows = opts.max_step_tokens;
+  p.slots = opts.max_batch;
+  p.cache_len = context_;
+  p.threads = opts.threads;
+  exec_ = std::make_unique<Executor>(model.graph, p);
+  lengths_.assign(static_cast<size_t>(opts.max_batch), 0);
+  tokens_ = exec_->input_i32("tokens");
+  positions_ = exec_->input_i32("positions");
+  slots_ = exec_->input_i32("slots");
+  rows_ = exec_->input_i32("logit_rows");
+}
+
+void Session::reset_all() { std::fill(lengths_.begin(), lengths_.end(), 0); }
+
+std::span<const float> Session::step(std::span<const SeqChunk> chunks, bool all_logits) {
+  int64_t n = 0, m = 0;
+  for (const SeqChunk& c : chunks) {
+    LMF_CHECK(c.slot >= 0 && c.slot < opts_.max_batch, kInvalidArgument, "slot {} is outside the batch of {}",
+              c.slot, opts_.max_batch);
+    const int64_t len = lengths_[static_cast<size_t>(c.slot)];
+    LMF_CHECK(len + static_cast<int64_t>(c.tokens.size()) <= context_, kOutOfRange,
+              "sequence {} would reach {} tokens, more than the context of {}", c.slot,
+              len + static_cast<int64_t>(c.tokens.size()), context_);
+    for (int32_t id : c.tokens)
+      LMF_CHECK(id >= 0 && id < model_.info.vocab, kOutOfRange, "token id {} is outside the vocabulary of {}", id,
+                model_.info.vocab);
+    n += static_cast<int64_t>(c.tokens.size());
+  }
+  LMF_CHECK(n <= opts_.max_step_tokens, kInvalidArgument, "step of {} tokens exceeds the plan's {}", n,
+            opts_.max_step_tokens);
+  int64_t t = 0;
+  for (const SeqChunk& c : chunks) {
+    int64_t& len = lengths_[static_cast<size_t>(c.slot)];
+    for (size_t i = 0; i < c.tokens.size(); ++i, ++t) {
+      tokens_[t] = c.tokens[i];
+      positions_[t] = static_cast<int32_t>(len + static_cast<int64_t>(i));
+      slots_[t] = c.slot;
+      if (all_logits) rows_[m++] = static_cast<int32_t>(t);
+    }
+    if (!all_logits && !c.tokens.empty()) rows_[m++] = static_cast<int32_t>(t - 1);
+    len += static_cast<int64_t>(c.tokens.size());
+  }
+  exec_->run(n, m);
+  return {exec_->output(), static_cast<size_t>(m * model_.info.vocab)};
+}
+
+}  // namespace lmf

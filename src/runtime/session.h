@@ -1,0 +1,58 @@
+// lmforge runtime: a Session runs one model for a batch of sequences.
+//
+// It owns the executor (plan, arena, KV cache) and where each sequence (slot)
+// stands. step() feeds new tokens of any subset of the slots in ONE forward pass
+// and returns logits: every token's row, or each sequence's last row only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "models/model.h"
+#include "runtime/executor.h"
+
+namespace lmf {
+
+struct SessionOptions {
+  int64_t max_batch = 1;    // sequences at once
+  int64_t max_context = 0;  // positions per sequence; 0 = the model's context length
+  int64_t max_step_tokens = 256;  // tokens per forward pass (longer prompts go in chunks)
+  int threads = 1;
+};
+
+struct SeqChunk {
+  int slot = 0;
+  std::span<const int32_t> tokens;
+};
+
+class Session {
+ public:
+  Session(const Model& model, const SessionOptions& opts);
+
+  // One forward pass over chunks (total tokens <= max_step_tokens, each slot at most
+  // once). all_logits: rows for every token, in order; otherwise one row per chunk
+  // (its last token). Returns the (rows, vocab) logits, valid until the next step.
+  // Throws lmf::Error if a sequence would outgrow the context. Allocates nothing.
+  std::span<const float> step(std::span<const SeqChunk> chunks, bool all_logits);
+
+  int64_t length(int slot) const { return lengths_.at(static_cast<size_t>(slot)); }
+  void reset(int slot) { lengths_.at(static_cast<size_t>(slot)) = 0; }
+  void reset_all();
+  int64_t vocab() const { return model_.info.vocab; }
+  int64_t context() const { return context_; }
+  const SessionOptions& options() const { return opts_; }
+  const Model& model() const { return model_; }
+  const Executor& executor() const { return *exec_; }
+
+ private:
+  const Model& model_;
+  SessionOptions opts_;
+  int64_t context_ = 0;
+  std::unique_ptr<Executor> exec_;
+  std::vector<int64_t> lengths_;
+  int32_t *tokens_, *positions_, *slots_, *rows_;
+};
+
+}  // namespace lmf
