@@ -69,8 +69,11 @@ void run_generate(const GenerateArgs& a) {
 
   const bool stream = prompts.size() == 1;
   if (stream) {
-    if (a.ids) fmt::print("{}", texts[0]);
-    else fmt::print("{}", texts[0]);
+    if (a.ids) {
+      for (size_t i = 0; i < prompts[0].size(); ++i) fmt::print("{}{}", i ? " " : "", prompts[0][i]);
+    } else {
+      fmt::print("{}", texts[0]);
+    }
     std::fflush(stdout);
   }
   auto on_token = [&](size_t, int32_t t) {
@@ -87,8 +90,9 @@ void run_generate(const GenerateArgs& a) {
     for (size_t i = 0; i < out.size(); ++i) {
       if (a.ids) {
         std::string s;
+        for (int32_t t : prompts[i]) s += fmt::format("{}{}", s.empty() ? "" : " ", t);
         for (int32_t t : out[i]) s += fmt::format(" {}", t);
-        fmt::print("[{}] {}{}\n", i + 1, texts[i], s);
+        fmt::print("[{}] {}\n", i + 1, s);
       } else {
         fmt::print("[{}] {}{}\n", i + 1, texts[i], tok->decode(out[i]));
       }

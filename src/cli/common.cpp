@@ -13,7 +13,7 @@ int default_threads() { return std::max(1, omp_get_num_procs()); }
 
 void add_threads_flag(CLI::App* cmd, int* threads) {
   *threads = default_threads();
-  cmd->add_option("-t,--threads", *threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("-t,--threads", *threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 4096));
 }
 
 std::optional<BpeTokenizer> load_tokenizer(const Model& m) {

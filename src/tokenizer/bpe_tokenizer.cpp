@@ -130,6 +130,30 @@ std::string compute_digest(const BpeTokenizer::Impl& t, const std::vector<std::p
   return fmt::format("{:016x}", f.h);
 }
 
+void index_added_tokens(BpeTokenizer::Impl& t, std::vector<AddedToken> added) {
+  for (auto& a : added) {
+    LMF_CHECK(!a.content.empty(), kBadFile, "{}: added token {} has empty content", t.path, a.id);
+    add_token(t, t.path, a.content, a.id, a.content);
+    t.special[a.id] = a.special;
+    t.added.push_back(std::move(a));
+  }
+  for (uint32_t i = 0; i < t.added.size(); ++i) {
+    t.added_by_first_byte[static_cast<unsigned char>(t.added[i].content[0])].push_back(i);
+  }
+  for (auto& list : t.added_by_first_byte) {
+    std::stable_sort(list.begin(), list.end(), [&t](uint32_t x, uint32_t y) {
+      return t.added[x].content.size() > t.added[y].content.size();
+    });
+  }
+  for (const char* eos : {"<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "<|eos|>"}) {
+    auto it = t.by_token.find(std::string_view(eos));
+    if (it != t.by_token.end()) {
+      t.default_eos = it->second;
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<BpeTokenizer::Impl> build_bpe(BpeSpec spec) {
@@ -172,27 +196,7 @@ std::shared_ptr<BpeTokenizer::Impl> build_bpe(BpeSpec spec) {
               *spec.unk_token);
     t->unk_id = it->second;
   }
-  for (auto& a : spec.added) {
-    LMF_CHECK(!a.content.empty(), kBadFile, "{}: added token {} has empty content", path, a.id);
-    add_token(*t, path, a.content, a.id, a.content);
-    t->special[a.id] = a.special;
-    t->added.push_back(std::move(a));
-  }
-  for (uint32_t i = 0; i < t->added.size(); ++i) {
-    t->added_by_first_byte[static_cast<unsigned char>(t->added[i].content[0])].push_back(i);
-  }
-  for (auto& list : t->added_by_first_byte) {
-    std::stable_sort(list.begin(), list.end(), [&](uint32_t x, uint32_t y) {
-      return t->added[x].content.size() > t->added[y].content.size();
-    });
-  }
-  for (const char* eos : {"<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "<|eos|>"}) {
-    auto it = t->by_token.find(std::string_view(eos));
-    if (it != t->by_token.end()) {
-      t->default_eos = it->second;
-      break;
-    }
-  }
+  index_added_tokens(*t, std::move(spec.added));
   t->digest = compute_digest(*t, merge_ids);
   return t;
 }

@@ -1,0 +1,112 @@
+// Google Benchmark for the float32 CPU kernels at real model shapes, single-threaded
+// (OMP_NUM_THREADS=1 is set by main below unless the caller overrides it).
+//
+// Build by hand until bench/ has a CMake target:
+//   g++ -std=c++20 -O2 -fopenmp -Isrc bench/kernels_bench.cpp build-kern/liblmforge.a \
+//       -lhwy -lbenchmark -lfmt -lpthread -o /tmp/kernels_bench
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Decode (T = 1) or prefill (T = S) attention for one head: S cache rows of D.
+void BM_AttentionHead(benchmark::State& state) {
+  const int64_t S = state.range(0), D = state.range(1), T = state.range(2);
+  const auto q = randn(T * D, 1), k = randn(S * D, 2), v = randn(S * D, 3);
+  std::vector<float> out(T * D), scratch(S);
+  for (auto _ : state) {
+    lmf::cpu::attention_head(q.data(), D, k.data(), v.data(), out.data(), D, T, D, S - T,
+                             1.0f / std::sqrt(float(D)), scratch.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_AttentionHead)->Args({512, 64, 1})->Args({2048, 128, 1})->Args({128, 64, 128});
+
+void BM_RmsNorm(benchmark::State& state) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const auto x = randn(rows * cols, 4), g = randn(cols, 5);
+  std::vector<float> y(rows * cols);
+  for (auto _ : state) {
+    lmf::cpu::rms_norm(x.data(), g.data(), y.data(), rows, cols, 1e-5f);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * cols * 8);
+}
+BENCHMARK(BM_RmsNorm)->Args({1, 768})->Args({128, 768});
+
+void BM_LayerNorm(benchmark::State& state) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const auto x = randn(rows * cols, 4), g = randn(cols, 5), b = randn(cols, 6);
+  std::vector<float> y(rows * cols);
+  for (auto _ : state) {
+    lmf::cpu::layer_norm(x.data(), g.data(), b.data(), y.data(), rows, cols, 1e-5f);
+    benchmark::DoNotOptimize(y.data());
+  }
+}
+BENCHMARK(BM_LayerNorm)->Args({128, 768});
+
+void BM_GeluTanh(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const auto x = randn(n, 7);
+  std::vector<float> y(n);
+  for (auto _ : state) {
+    lmf::cpu::gelu_tanh(x.data(), y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_GeluTanh)->Arg(3072)->Arg(128 * 3072);
+
+void BM_Softmax(benchmark::State& state) {
+  const int64_t cols = state.range(0);
+  const auto x0 = randn(cols, 8);
+  auto x = x0;
+  for (auto _ : state) {
+    lmf::cpu::softmax(x.data(), 1, cols);
+    benchmark::DoNotOptimize(x.data());
+  }
+}
+BENCHMARK(BM_Softmax)->Arg(50257);
+
+void BM_Rope(benchmark::State& state) {
+  const int64_t T = state.range(0), H = 32, D = 128;
+  auto x = randn(T * H * D, 9);
+  std::vector<int32_t> pos(T);
+  for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(1000 + t);
+  for (auto _ : state) {
+    lmf::cpu::rope(x.data(), T, H * D, H, D, pos.data(), 10000.0f);
+    benchmark::DoNotOptimize(x.data());
+  }
+}
+BENCHMARK(BM_Rope)->Arg(1);
+
+void BM_Argmax(benchmark::State& state) {
+  const auto x = randn(state.range(0), 10);
+  for (auto _ : state) benchmark::DoNotOptimize(lmf::cpu::argmax(x.data(), state.range(0)));
+}
+BENCHMARK(BM_Argmax)->Arg(50257);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) omp_set_num_threads(1);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Bad input: each malformed file or flag gets one error line naming the file or
+# flag and the problem, and a non-zero exit; never a crash or a hang.
+source "$(dirname "$0")/lib.bash"
+G="$LMF_GOLDEN"
+T="$LMF_TMP/bad"; rm -rf "$T"; mkdir -p "$T"
+copy() { rm -rf "$T/$1"; cp -r "$G/$2" "$T/$1"; echo "$T/$1"; }
+
+# Rewrites DIR/model.safetensors with a modified header (python: h is the header dict).
+patch_header() {
+  "$PY" - "$1/model.safetensors" "$2" <<'PY'
+import json, struct, sys
+path, code = sys.argv[1], sys.argv[2]
+raw = open(path, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+names = sorted(k for k in h if k != "__metadata__")
+exec(code)
+hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
+open(path, "wb").write(struct.pack("<Q", len(hb)) + hb + data)
+PY
+}
+
+expect_error "missing folder" "does/not/exist: not a model folder" "$LMF" info "$T/does/not/exist"
+d=$(copy garbled gpt2); echo '{"architectures": [' > "$d/config.json"
+expect_error "garbled config.json" "config.json: not valid JSON" "$LMF" info "$d"
+d=$(copy nofield gpt2); "$PY" -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); del c['n_layer']; json.dump(c,open(p,'w'))" "$d/config.json"
+expect_error "missing config field" "config.json: missing field 'n_layer'" "$LMF" info "$d"
+d=$(copy wrongtype llama); "$PY" -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['hidden_size']='64'; json.dump(c,open(p,'w'))" "$d/config.json"
+expect_error "config field of the wrong type" "field 'hidden_size' must be an integer" "$LMF" info "$d"
+d=$(copy arch gpt2); "$PY" -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['architectures']=['BertModel']; json.dump(c,open(p,'w'))" "$d/config.json"
+expect_error "unknown architecture" "architecture 'BertModel' is not supported" "$LMF" info "$d"
+d=$(copy noweights gpt2); rm "$d/model.safetensors"
+expect_error "no weights" "no model.safetensors" "$LMF" info "$d"
+
+d=$(copy hdrlen gpt2); "$PY" - "$d/model.safetensors" <<'PY'
+import struct, sys
+p = sys.argv[1]; raw = bytearray(open(p, "rb").read()); raw[:8] = struct.pack("<Q", len(raw) * 2); open(p, "wb").write(raw)
+PY
+expect_error "header length past the end" "model.safetensors: header length .* runs past the end" "$LMF" info "$d"
+d=$(copy shortfile gpt2); head -c 5 "$G/gpt2/model.safetensors" > "$d/model.safetensors"
+expect_error "truncated file" "model.safetensors: too short" "$LMF" info "$d"
+d=$(copy badjson gpt2); "$PY" - "$d/model.safetensors" <<'PY'
+import struct, sys
+p = sys.argv[1]; raw = bytearray(open(p, "rb").read()); raw[8] = ord("x"); open(p, "wb").write(raw)
+PY
+expect_error "header not JSON" "model.safetensors: header is not valid JSON" "$LMF" info "$d"
+d=$(copy range gpt2); patch_header "$d" 'h[names[0]]["data_offsets"][1] = len(data) + 4'
+expect_error "offsets out of range" "data_offsets .* run past the end" "$LMF" info "$d"
+d=$(copy overlap gpt2); patch_header "$d" '
+a, b = names[0], names[1]
+size = h[b]["data_offsets"][1] - h[b]["data_offsets"][0]
+h[b]["data_offsets"] = [h[a]["data_offsets"][0], h[a]["data_offsets"][0] + size]'
+expect_error "overlapping tensors" "tensors '.*' and '.*' overlap" "$LMF" info "$d"
+d=$(copy dtype gpt2); patch_header "$d" 'h[names[0]]["dtype"] = "F8_E9M9"'
+expect_error "unknown dtype" "unknown dtype 'F8_E9M9'" "$LMF" info "$d"
+d=$(copy shape gpt2); patch_header "$d" 'h[names[0]]["shape"][0] += 1'
+expect_error "shape x dtype != byte range" "needs .* bytes but data_offsets give" "$LMF" info "$d"
+d=$(copy wrongshape gpt2); patch_header "$d" '
+n = "transformer.wpe.weight"; s = h[n]["shape"]; h[n]["shape"] = [s[1], s[0]]'
+expect_error "tensor shape disagrees with config" "tensor 'transformer.wpe.weight' has shape \(64, 128\)" "$LMF" info "$d"
+d=$(copy missing gpt2); patch_header "$d" 'del h["transformer.ln_f.bias"]'
+expect_error "missing tensor" "missing tensor 'transformer.ln_f.bias'" "$LMF" info "$d"
+d=$(copy extra gpt2); patch_header "$d" 'h["transformer.h.7.mlp.extra"] = dict(h[names[0]])
+h["transformer.h.7.mlp.extra"]["data_offsets"] = [len(data), len(data)]; h["transformer.h.7.mlp.extra"]["shape"] = [0]'
+expect_error "unexpected tensor" "unexpected tensors for GPT2LMHeadModel: transformer.h.7.mlp.extra" "$LMF" info "$d"
+
+d=$(copy wordpiece gpt2); echo '{"model": {"type": "WordPiece", "vocab": {"a": 0}}}' > "$d/tokenizer.json"
+expect_error "unsupported tokenizer" "tokenizer.json: .*WordPiece" "$LMF" generate "$d" -p "hello" -n 2
+expect_error "no tokenizer" "tokenizer.json: missing" "$LMF" generate "$G/gpt2" -p "hello" -n 2
+
+long="$(seq -s, 1 200)"
+expect_error "prompt longer than the context" "prompt 1 has 200 tokens, more than the context of 128" "$LMF" generate "$G/gpt2" --ids -p "$long" -n 2
+expect_error "token id outside the vocabulary" "token id 9999 is outside the vocabulary of 512" "$LMF" generate "$G/gpt2" --ids -p "1,9999" -n 2
+expect_error "bad id list" "--prompt: '1,x' is not a list of token ids" "$LMF" generate "$G/gpt2" --ids -p "1,x" -n 2
+expect_error "bad -n" "-n" "$LMF" generate "$G/gpt2" --ids -p 1 -n abc
+expect_error "negative -n" "-n must be >= 0" "$LMF" generate "$G/gpt2" --ids -p 1 -n -3
+expect_error "bad --top-p" "--top-p must be in \(0, 1\]" "$LMF" generate "$G/gpt2" --ids -p 1 --top-p 2
+expect_error "bad --temperature" "--temperature must be >= 0" "$LMF" generate "$G/gpt2" --ids -p 1 --temperature -1
+expect_error "bad --threads" "threads" "$LMF" generate "$G/gpt2" --ids -p 1 -t 0
+expect_error "missing prompt file" "--file $T/nope.txt: cannot open" "$LMF" generate "$G/gpt2" --ids --file "$T/nope.txt"
+expect_error "bench -p beyond context" "exceed the model's context of 128" "$LMF" bench "$G/gpt2" -p 500 -n 1
+expect_error "unknown subcommand" "frobnicate" "$LMF" frobnicate
+finish
