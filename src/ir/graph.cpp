@@ -137,6 +137,31 @@ std::string Graph::to_string() const {
   return s;
 }
 
+int Graph::remove_unused_values() {
+  std::vector<bool> keep(values_.size(), false);
+  for (size_t i = 0; i < values_.size(); ++i)
+    keep[i] = values_[i].kind == ValueKind::kInput || values_[i].kind == ValueKind::kActivation;
+  for (const Node& n : nodes_)
+    for (int i : n.inputs) keep[static_cast<size_t>(i)] = true;
+  for (int o : outputs_) keep[static_cast<size_t>(o)] = true;
+  std::vector<int> remap(values_.size(), -1);
+  std::vector<Value> kept;
+  for (size_t i = 0; i < values_.size(); ++i)
+    if (keep[i]) {
+      remap[i] = static_cast<int>(kept.size());
+      kept.push_back(std::move(values_[i]));
+    }
+  const int removed = static_cast<int>(values_.size() - kept.size());
+  values_ = std::move(kept);
+  auto fix = [&](std::vector<int>& ids) {
+    for (int& id : ids) id = remap[static_cast<size_t>(id)];
+  };
+  for (Node& n : nodes_) fix(n.inputs), fix(n.outputs);
+  fix(inputs_);
+  fix(outputs_);
+  return removed;
+}
+
 int64_t Graph::parameter_count() const {
   int64_t n = 0;
   for (const Value& v : values_)

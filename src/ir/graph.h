@@ -70,6 +70,7 @@ class Graph {
   const std::vector<Value>& values() const { return values_; }
   std::vector<Value>& values() { return values_; }
   const std::vector<Node>& nodes() const { return nodes_; }
+  std::vector<Node>& mutable_nodes() { return nodes_; }  // for passes; verify() afterwards
   const std::vector<int>& inputs() const { return inputs_; }
   const std::vector<int>& outputs() const { return outputs_; }
   const Value& value(int id) const { return values_.at(static_cast<size_t>(id)); }
@@ -81,6 +82,9 @@ class Graph {
   // Human-readable listing: one line per input, weight and node.
   std::string to_string() const;
   int64_t parameter_count() const;
+  // Removes weights and state no node reads (e.g. after a pass replaced them) and
+  // renumbers the rest. Returns how many values were removed.
+  int remove_unused_values();
 
  private:
   int new_value(Value v);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/cpu/prepack.h"
 #include "core/error.h"
 #include "core/tensor.h"
 
@@ -13,7 +14,8 @@ namespace lmf {
 Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph), opts_(opts) {
   LMF_CHECK(opts.max_tokens > 0 && opts.max_rows > 0 && opts.slots > 0 && opts.cache_len > 0, kInvalidArgument,
             "plan: capacities must be positive");
-  const auto& values = graph.values();
+  prepack_for_cpu(graph_);
+  const auto& values = graph_.values();
   views_.resize(values.size());
   dim0_kind_.assign(values.size(), 0);
   for (size_t i = 0; i < values.size(); ++i) {
@@ -43,7 +45,7 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
       if (v.kind == ValueKind::kState) state_bytes_ += bytes;
     }
   }
-  for (const Node& n : graph.nodes()) {
+  for (const Node& n : graph_.nodes()) {
     kernels_.push_back(cpu_kernel(n.op));
     std::vector<const TensorView*> ins;
     std::vector<TensorView*> outs;

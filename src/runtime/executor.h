@@ -4,7 +4,8 @@
 // M <= max_rows, SLOTS, S), picks a kernel per node, allocates the state (KV
 // cache) and plans activation memory: one arena, each activation placed at an
 // offset so that values alive at the same time never overlap (liveness over the
-// node order). A step then writes the inputs, sets the actual N and M, and runs
+// node order). Weights are pre-packed for the kernels (prepack.h) in the
+// executor's own copy of the graph. A step then writes the inputs, sets the actual N and M, and runs
 // the kernels: it allocates nothing.
 #pragma once
 
@@ -48,7 +49,7 @@ class Executor {
   int64_t bind(const Dim& d) const;
   void plan_memory();
 
-  const Graph& graph_;
+  Graph graph_;  // the caller's graph with weights pre-packed for the CPU kernels
   PlanOptions opts_;
   std::vector<TensorView> views_;              // one per value
   std::vector<int> dim0_kind_;                 // per value: 0 fixed, 1 = N, 2 = M in dim 0

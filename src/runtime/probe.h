@@ -10,7 +10,7 @@
 namespace lmf {
 
 // Bytes per second read from a buffer much larger than the caches, `threads` threads.
-double measure_read_bandwidth(int threads, double seconds = 0.5);
+double measure_read_bandwidth(int threads, double seconds = 0.5, bool huge_pages = false);
 // Float32 matmul FLOP/s of the dense-matmul library at a large square shape.
 double measure_sgemm_flops(int threads, double seconds = 0.5);
 

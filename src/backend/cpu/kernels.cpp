@@ -1,10 +1,11 @@
 // lmforge CPU backend: elementwise and row-wise float32 kernels (norms, activations,
-// softmax, RoPE); attention_head and argmax are in kernels_attention.cpp. See kernels.h for the contract. The SIMD bodies below are compiled once per
-// Highway target (foreach_target.h re-includes this file); the public functions at the
-// bottom split the work into fixed blocks over OpenMP threads and call the best target
-// through HWY_DYNAMIC_DISPATCH. Tails shorter than one vector go through a padded
-// buffer and the same vector code, so an element's result does not depend on where it
-// sits in the array; each row is reduced by one thread in a fixed order.
+// softmax, RoPE); attention_head and argmax are in kernels_attention.cpp. See kernels.h
+// for the contract. The SIMD bodies below are compiled once per Highway target
+// (foreach_target.h re-includes this file); the public functions at the bottom split
+// large work into fixed blocks over OpenMP threads and call the best target through
+// HWY_DYNAMIC_DISPATCH. Tails shorter than one vector go through a padded buffer and the
+// same vector code, so an element's result does not depend on where it sits in the
+// array; each row is reduced by one thread in a fixed order.
 
 #include "backend/cpu/kernels.h"
 
@@ -120,8 +121,8 @@ void AddRange(const float* a, const float* b, float* y, size_t n) {
 }
 
 // gelu_new(x) = 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3).
-// The exp argument is capped at 100 (inside Exp's valid range, beyond float's overflow):
-// for x < -10 the result is -0 where the exact value is below 1e-37 in magnitude.
+// The exp argument is capped at 100 (inside Exp's valid range, past float's overflow):
+// below x ~ -10 the result is denormal or -0, where the exact value is under 1e-37.
 void GeluRange(const float* x, float* y, size_t n) {
   MapUnary(x, y, n, [](DF d, VF v) HWY_ATTR {
     const VF c1 = hn::Set(d, 1.5957691216057308f);    // 2 sqrt(2/pi)

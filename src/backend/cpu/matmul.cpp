@@ -9,6 +9,10 @@ namespace lmf::cpu {
 void linear(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
             int64_t N, bool w_nk) {
   if (M == 0) return;
+  if (w_nk && M <= kFewRows) {
+    linear_few_rows(x, w, bias, y, M, K, N);
+    return;
+  }
   // Row-major sgemm: y = x · op(W); op(W) = W^T for the (N, K) layout.
   dnnl_sgemm('N', w_nk ? 'T' : 'N', M, N, K, 1.0f, x, K, w, w_nk ? K : N, 0.0f, y, N);
   if (bias) add_bias(y, bias, M, N);

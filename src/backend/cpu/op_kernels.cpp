@@ -114,8 +114,7 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
     ++nruns;
   }
   const int64_t group = H / Hkv, tasks = nruns * H;
-#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
-  for (int64_t task = 0; task < tasks; ++task) {
+  auto head = [&](int64_t task) {
     const int64_t* r = ctx.runs + 4 * (task / H);
     const int64_t h = task % H, hk = h / group;
     const int64_t t0 = r[0], T = r[1], slot = r[2], pos0 = r[3];
@@ -123,7 +122,15 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
     float* scratch = ctx.scratch + static_cast<int64_t>(omp_get_thread_num()) * ctx.scratch_per_thread;
     cpu::attention_head(q + t0 * H * D + h * D, H * D, kc + cache, vc + cache, y + t0 * H * D + h * D,
                         H * D, T, D, pos0, scale, scratch);
+  };
+  // No parallel region at all for one thread: libgomp allocates a team of one per
+  // region, even under a false if() clause.
+  if (tasks == 1 || omp_get_max_threads() == 1) {
+    for (int64_t task = 0; task < tasks; ++task) head(task);
+    return;
   }
+#pragma omp parallel for schedule(static, 1)
+  for (int64_t task = 0; task < tasks; ++task) head(task);
 }
 
 const std::map<std::string, KernelFn>& table() {

@@ -1,0 +1,40 @@
+#include "backend/cpu/prepack.h"
+
+#include <map>
+
+#include "core/error.h"
+
+namespace lmf {
+
+int prepack_for_cpu(Graph& g) {
+  std::map<int, int> done;  // old weight -> transposed weight
+  int count = 0;
+  for (Node& n : g.mutable_nodes()) {
+    if (n.op != "linear" || n.attr_str("layout") != "kn") continue;
+    const int w = n.inputs[1];
+    auto it = done.find(w);
+    if (it == done.end()) {
+      const Value& v = g.value(w);
+      LMF_CHECK(v.kind == ValueKind::kWeight && v.dtype == DType::kF32, kInternal,
+                "prepack: {} is not a float32 weight", v.name);
+      const int64_t K = v.data.dim(0), N = v.data.dim(1);
+      Tensor t = Tensor::empty(DType::kF32, {N, K});
+      const float* src = v.data.data_as<float>();
+      float* dst = t.data_as<float>();
+      constexpr int64_t kB = 32;  // blocked transpose
+      for (int64_t k0 = 0; k0 < K; k0 += kB)
+        for (int64_t n0 = 0; n0 < N; n0 += kB)
+          for (int64_t k = k0; k < std::min(K, k0 + kB); ++k)
+            for (int64_t j = n0; j < std::min(N, n0 + kB); ++j) dst[j * K + k] = src[k * N + j];
+      const std::string name = v.name;
+      it = done.emplace(w, g.add_weight(name + ".T", std::move(t))).first;
+      ++count;
+    }
+    n.inputs[1] = it->second;
+    n.attrs["layout"] = std::string("nk");
+  }
+  g.remove_unused_values();
+  return count;
+}
+
+}  // namespace lmf
