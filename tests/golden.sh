@@ -32,3 +32,18 @@ if [[ ! -f "$OUT/gpt2_tok/.done" ]]; then
   "$PY" "$SRC/tests/reference/gpt2_tokenizer_json.py" "$ENC/encoder.json" "$ENC/vocab.bpe" "$OUT/gpt2-tokenizer.json"
   make_case gpt2_tok --arch gpt2 --seed 8 --vocab 50257 --tokenizer "$OUT/gpt2-tokenizer.json"
 fi
+
+# Perplexity and KL references on random token ids (tests/reference/ref_ppl.py).
+PPL="$SRC/tests/reference/ref_ppl.py"
+ppl_case() {  # model, ctx, stride
+  local m="$1" ctx="$2" stride="$3"
+  local out="$OUT/$m/ppl_${ctx}_${stride}.json"
+  [[ -f "$out" ]] && return 0
+  "$PY" "$PPL" ids --n 300 --vocab 512 --seed 11 --out "$OUT/ppl_ids.txt"
+  [[ -f "$OUT/${m}_perturbed/model.safetensors" ]] || "$PY" "$PPL" perturb --model "$OUT/$m" --out "$OUT/${m}_perturbed" --noise 0.05 --seed 3
+  "$PY" "$PPL" ppl --model "$OUT/${m}_perturbed" --base "$OUT/$m" --ids "$OUT/ppl_ids.txt" --ctx "$ctx" --stride "$stride" --out "$out.tmp"
+  mv "$out.tmp" "$out"
+}
+ppl_case gpt2 64 64
+ppl_case gpt2 64 32
+ppl_case llama 48 16

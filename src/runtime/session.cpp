@@ -46,13 +46,14 @@ std::span<const float> Session::step(std::span<const SeqChunk> chunks, bool all_
   int64_t t = 0;
   for (const SeqChunk& c : chunks) {
     int64_t& len = lengths_[static_cast<size_t>(c.slot)];
-    for (size_t i = 0; i < c.tokens.size(); ++i, ++t) {
-      tokens_[t] = c.tokens[i];
-      positions_[t] = static_cast<int32_t>(len + static_cast<int64_t>(i));
+    const int64_t size = static_cast<int64_t>(c.tokens.size());
+    const int64_t from = all_logits ? 0 : (c.logits_from < 0 ? size - 1 : std::min(c.logits_from, size));
+    for (int64_t i = 0; i < size; ++i, ++t) {
+      tokens_[t] = c.tokens[static_cast<size_t>(i)];
+      positions_[t] = static_cast<int32_t>(len + i);
       slots_[t] = c.slot;
-      if (all_logits) rows_[m++] = static_cast<int32_t>(t);
+      if (i >= from) rows_[m++] = static_cast<int32_t>(t);
     }
-    if (!all_logits && !c.tokens.empty()) rows_[m++] = static_cast<int32_t>(t - 1);
     len += static_cast<int64_t>(c.tokens.size());
   }
   exec_->run(n, m);

@@ -25,6 +25,9 @@ struct SessionOptions {
 struct SeqChunk {
   int slot = 0;
   std::span<const int32_t> tokens;
+  // Tokens [logits_from, size) of this chunk get logit rows; -1: only the last
+  // token (generation), 0: every token (scoring).
+  int64_t logits_from = -1;
 };
 
 class Session {
@@ -32,10 +35,11 @@ class Session {
   Session(const Model& model, const SessionOptions& opts);
 
   // One forward pass over chunks (total tokens <= max_step_tokens, each slot at most
-  // once). all_logits: rows for every token, in order; otherwise one row per chunk
-  // (its last token). Returns the (rows, vocab) logits, valid until the next step.
-  // Throws lmf::Error if a sequence would outgrow the context. Allocates nothing.
-  std::span<const float> step(std::span<const SeqChunk> chunks, bool all_logits);
+  // once). Rows come in chunk order: each chunk's tokens from its logits_from on
+  // (all_logits forces every token). Returns the (rows, vocab) logits, valid until
+  // the next step. Throws lmf::Error if a sequence would outgrow the context.
+  // Allocates nothing.
+  std::span<const float> step(std::span<const SeqChunk> chunks, bool all_logits = false);
 
   int64_t length(int slot) const { return lengths_.at(static_cast<size_t>(slot)); }
   void reset(int slot) { lengths_.at(static_cast<size_t>(slot)) = 0; }
