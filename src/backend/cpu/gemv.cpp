@@ -1,9 +1,15 @@
-// lmforge CPU backend: float32 matmul for few rows (decode): y (M, N) = x (M, K) ·
-// W^T + bias with W stored (N, K). Decode is bound by reading W, so each thread
-// streams its own contiguous block of W's rows exactly once per call, four rows at
-// a time, while the M <= 8 rows of x stay in L1. Compiled per Highway target and
-// dispatched at run time; allocates nothing and enters no parallel region when
-// one thread is used (OpenMP teams of one are allocated per region by libgomp).
+// lmforge CPU backend: float32 matmul for few rows (decode): y (M, N) = x (M, K) · W +
+// bias with W stored (K, N). Decode is bound by reading W, so W is read exactly once
+// per call while the M <= 8 rows of x and of y stay in L1/L2.
+//
+// Each thread owns a range of columns of y (whole 64-byte lines) and walks all of K.
+// K is cut in four quarters walked side by side, two rows of each per pass, so a
+// thread reads W as four long sequential streams; each pass adds 8 rows of W, times
+// their x coefficients, into the thread's y columns. Every y element is summed in the
+// same order whatever the thread count, so the result does not depend on it. Compiled
+// per Highway target and dispatched at run time; allocates nothing and enters no
+// parallel region when one thread is used (OpenMP teams of one are allocated per
+// region by libgomp).
 
 #include <omp.h>
 
@@ -25,75 +31,60 @@ namespace HWY_NAMESPACE {
 namespace {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Dot products of the 4 W rows w + idx[j] * K with R (1 or 2) rows of x at x0.
-template <int R>
-HWY_INLINE void Four(const float* HWY_RESTRICT x0, size_t K, const float* HWY_RESTRICT w, const size_t idx[4],
-                     const float* bias, float* HWY_RESTRICT y0, size_t ldy) {
+// y (M, ld) columns [c0, c1) += sum over s < S of coef[m][s] * rows[s][c], the terms
+// added in order of s.
+template <int M, int S>
+HWY_INLINE void AddRows(const float* const* rows, const float (*coef)[8], float* HWY_RESTRICT y, size_t ld,
+                        size_t c0, size_t c1) {
   const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
   const size_t L = hn::Lanes(d);
-  const size_t kv = K / L * L;
-  const float* w0 = w + idx[0] * K;
-  const float* w1 = w + idx[1] * K;
-  const float* w2 = w + idx[2] * K;
-  const float* w3 = w + idx[3] * K;
-  auto a00 = hn::Zero(d), a01 = hn::Zero(d), a02 = hn::Zero(d), a03 = hn::Zero(d);
-  auto a10 = hn::Zero(d), a11 = hn::Zero(d), a12 = hn::Zero(d), a13 = hn::Zero(d);
-  for (size_t k = 0; k < kv; k += L) {
-    const auto v0 = hn::LoadU(d, w0 + k), v1 = hn::LoadU(d, w1 + k);
-    const auto v2 = hn::LoadU(d, w2 + k), v3 = hn::LoadU(d, w3 + k);
-    const auto xa = hn::LoadU(d, x0 + k);
-    a00 = hn::MulAdd(v0, xa, a00), a01 = hn::MulAdd(v1, xa, a01);
-    a02 = hn::MulAdd(v2, xa, a02), a03 = hn::MulAdd(v3, xa, a03);
-    if (R == 2) {
-      const auto xb = hn::LoadU(d, x0 + K + k);
-      a10 = hn::MulAdd(v0, xb, a10), a11 = hn::MulAdd(v1, xb, a11);
-      a12 = hn::MulAdd(v2, xb, a12), a13 = hn::MulAdd(v3, xb, a13);
+  V xb[M][S];
+  for (int m = 0; m < M; ++m)
+    for (int s = 0; s < S; ++s) xb[m][s] = hn::Set(d, coef[m][s]);
+  size_t c = c0;
+  for (; c + L <= c1; c += L) {
+    V w[S];
+    for (int s = 0; s < S; ++s) w[s] = hn::LoadU(d, rows[s] + c);
+    for (int m = 0; m < M; ++m) {
+      V a = hn::LoadU(d, y + m * ld + c);
+      for (int s = 0; s < S; ++s) a = hn::MulAdd(xb[m][s], w[s], a);
+      hn::StoreU(a, d, y + m * ld + c);
     }
   }
-  const float* rows[4] = {w0, w1, w2, w3};
-  float s[2][4] = {{hn::GetLane(hn::SumOfLanes(d, a00)), hn::GetLane(hn::SumOfLanes(d, a01)),
-                    hn::GetLane(hn::SumOfLanes(d, a02)), hn::GetLane(hn::SumOfLanes(d, a03))},
-                   {0, 0, 0, 0}};
-  if (R == 2) {
-    s[1][0] = hn::GetLane(hn::SumOfLanes(d, a10)), s[1][1] = hn::GetLane(hn::SumOfLanes(d, a11));
-    s[1][2] = hn::GetLane(hn::SumOfLanes(d, a12)), s[1][3] = hn::GetLane(hn::SumOfLanes(d, a13));
-  }
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < 4; ++j) {
-      float acc = s[r][j];
-      for (size_t k = kv; k < K; ++k) acc += rows[j][k] * x0[r * K + k];
-      y0[r * ldy + idx[j]] = acc + (bias ? bias[idx[j]] : 0.0f);
+  // The last columns one at a time, with the same (fused) multiply-adds; no masked
+  // store, which some targets emulate by rewriting the whole vector.
+  const hn::CappedTag<float, 1> d1;
+  for (; c < c1; ++c) {
+    for (int m = 0; m < M; ++m) {
+      auto a = hn::LoadU(d1, y + m * ld + c);
+      for (int s = 0; s < S; ++s) a = hn::MulAdd(hn::Set(d1, coef[m][s]), hn::LoadU(d1, rows[s] + c), a);
+      hn::StoreU(a, d1, y + m * ld + c);
     }
+  }
 }
 
-// Rows [n0, n1) of W against R rows of x. The block is cut in four quarters walked
-// side by side, so the memory system sees four long sequential streams (measured:
-// faster than four adjacent rows at a time, whose streams keep jumping).
-template <int R>
-HWY_INLINE void Block(const float* HWY_RESTRICT x0, size_t K, const float* HWY_RESTRICT w, const float* bias,
-                      float* HWY_RESTRICT y0, size_t ldy, size_t n0, size_t n1) {
-  const size_t q = (n1 - n0) / 4;
-  for (size_t i = 0; i < q; ++i) {
-    const size_t idx[4] = {n0 + i, n0 + q + i, n0 + 2 * q + i, n0 + 3 * q + i};
-    Four<R>(x0, K, w, idx, bias, y0, ldy);
+// y (M, N) columns [c0, c1) += x (M, K) · W (K, N), W read as four quarter streams.
+template <int M>
+HWY_INLINE void Columns(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float* HWY_RESTRICT y,
+                        size_t K, size_t N, size_t c0, size_t c1) {
+  constexpr int kRows = 2;  // rows of each stream per pass
+  const size_t q = K / 4 / kRows * kRows;
+  const float* rows[4 * kRows];
+  float coef[M][8];
+  for (size_t i = 0; i < q; i += kRows) {
+    for (int j = 0; j < 4; ++j)
+      for (int r = 0; r < kRows; ++r) {
+        const size_t k = j * q + i + r;
+        rows[j * kRows + r] = w + k * N;
+        for (int m = 0; m < M; ++m) coef[m][j * kRows + r] = x[m * K + k];
+      }
+    AddRows<M, 4 * kRows>(rows, coef, y, N, c0, c1);
   }
-  size_t n = n0 + 4 * q;
-  for (; n + 4 <= n1; n += 4) {
-    const size_t idx[4] = {n, n + 1, n + 2, n + 3};
-    Four<R>(x0, K, w, idx, bias, y0, ldy);
-  }
-  const hn::ScalableTag<float> d;
-  const size_t L = hn::Lanes(d);
-  const size_t kv = K / L * L;
-  for (; n < n1; ++n) {
-    const float* wr = w + n * K;
-    for (int r = 0; r < R; ++r) {
-      auto a = hn::Zero(d);
-      for (size_t k = 0; k < kv; k += L) a = hn::MulAdd(hn::LoadU(d, wr + k), hn::LoadU(d, x0 + r * K + k), a);
-      float acc = hn::GetLane(hn::SumOfLanes(d, a));
-      for (size_t k = kv; k < K; ++k) acc += wr[k] * x0[r * K + k];
-      y0[r * ldy + n] = acc + (bias ? bias[n] : 0.0f);
-    }
+  for (size_t k = 4 * q; k < K; ++k) {
+    rows[0] = w + k * N;
+    for (int m = 0; m < M; ++m) coef[m][0] = x[m * K + k];
+    AddRows<M, 1>(rows, coef, y, N, c0, c1);
   }
 }
 
@@ -116,11 +107,27 @@ float SumStreams(const float* p, size_t n) {
   return s;
 }
 
-void GemvRows(const float* x, const float* w, const float* bias, float* y, size_t M, size_t K, size_t N, size_t n0,
-              size_t n1) {
-  size_t m = 0;
-  for (; m + 2 <= M; m += 2) Block<2>(x + m * K, K, w, bias, y + m * N, N, n0, n1);
-  if (m < M) Block<1>(x + m * K, K, w, bias, y + m * N, N, n0, n1);
+// y columns [c0, c1) = bias (or 0) + x · W. Rows in groups of up to 8 (kFewRows), each
+// group reading W once.
+void GemvColumns(const float* x, const float* w, const float* bias, float* y, size_t M, size_t K, size_t N,
+                 size_t c0, size_t c1) {
+  for (size_t m = 0; m < M; ++m)
+    for (size_t c = c0; c < c1; ++c) y[m * N + c] = bias ? bias[c] : 0.0f;
+  for (size_t m0 = 0; m0 < M; m0 += 8) {
+    const float* xm = x + m0 * K;
+    float* ym = y + m0 * N;
+    switch (std::min<size_t>(8, M - m0)) {
+#define LMF_GEMV_CASE(R)                   \
+  case R:                                  \
+    Columns<R>(xm, w, ym, K, N, c0, c1);   \
+    break;
+      LMF_GEMV_CASE(1) LMF_GEMV_CASE(2) LMF_GEMV_CASE(3) LMF_GEMV_CASE(4)
+      LMF_GEMV_CASE(5) LMF_GEMV_CASE(6) LMF_GEMV_CASE(7) LMF_GEMV_CASE(8)
+#undef LMF_GEMV_CASE
+      default:
+        break;
+    }
+  }
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
@@ -131,27 +138,29 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace lmf::cpu {
 
-HWY_EXPORT(GemvRows);
+HWY_EXPORT(GemvColumns);
 HWY_EXPORT(SumStreams);
 
 float sum_streams(const float* p, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumStreams)(p, static_cast<size_t>(n)); }
 
-void linear_few_rows(const float* x, const float* w_nk, const float* bias, float* y, int64_t M, int64_t K,
-                     int64_t N) {
+void linear_few_rows_kn(const float* x, const float* w_kn, const float* bias, float* y, int64_t M, int64_t K,
+                        int64_t N) {
   const int threads = omp_get_max_threads();
-  // Blocks of whole groups of 4 rows, one per thread.
-  const int64_t per = ((N + threads - 1) / threads + 3) / 4 * 4;
+  const auto m = static_cast<size_t>(M), k = static_cast<size_t>(K), n = static_cast<size_t>(N);
   if (threads == 1 || N < 64) {
-    HWY_DYNAMIC_DISPATCH(GemvRows)(x, w_nk, bias, y, M, K, N, 0, N);
+    HWY_DYNAMIC_DISPATCH(GemvColumns)(x, w_kn, bias, y, m, k, n, 0, n);
     return;
   }
 #pragma omp parallel num_threads(threads)
   {
-    const int64_t t = omp_get_thread_num();
-    const int64_t n0 = std::min(N, t * per), n1 = std::min(N, n0 + per);
-    if (n0 < n1)
-      HWY_DYNAMIC_DISPATCH(GemvRows)(x, w_nk, bias, y, static_cast<size_t>(M), static_cast<size_t>(K),
-                                     static_cast<size_t>(N), static_cast<size_t>(n0), static_cast<size_t>(n1));
+    // Column blocks of whole 64-byte lines (16 floats), one per thread of the team
+    // (which may be smaller than asked for, e.g. inside another parallel region).
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t per = ((N + team - 1) / team + 15) / 16 * 16;
+    const int64_t c0 = std::min(N, t * per), c1 = std::min(N, c0 + per);
+    if (c0 < c1)
+      HWY_DYNAMIC_DISPATCH(GemvColumns)(x, w_kn, bias, y, m, k, n, static_cast<size_t>(c0),
+                                        static_cast<size_t>(c1));
   }
 }
 

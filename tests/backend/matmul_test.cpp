@@ -1,0 +1,269 @@
+// Tests for the float32 CPU matmul (src/backend/cpu/matmul.h): cpu::linear on both its
+// paths (the few-row streaming kernel for M <= kFewRows, oneDNN's sgemm above) and the
+// few-row kernel linear_few_rows_kn directly, against a double-precision scalar
+// reference, on every Highway target compiled in and supported by this CPU, with 1
+// and 2 threads; plus thread-count invariance and the pre-pack pass that puts every
+// linear weight in (K, N) layout.
+//
+// Error is measured per element relative to the scale of the terms that make it up:
+//   err = |y - ref| / scale, scale = sum_k |x_k| |w_k| + |b|.
+// The tolerance is the worst-case bound of float32 accumulation in any order,
+// gamma(K + 1) = (K + 1) u / (1 - (K + 1) u), u = 2^-24 (K products summed, then or
+// onto the bias), so it holds for any correct
+// float32 kernel, while a term dropped or counted twice (about 1/K of the scale)
+// or a wrong element fails it. Each test prints its measured maximum.
+#include "backend/cpu/matmul.h"
+
+#include <gtest/gtest.h>
+#include <hwy/targets.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/prepack.h"
+#include "ir/graph.h"
+
+namespace lmf::cpu {
+namespace {
+
+const std::vector<int64_t> kRows = {1, 2, 3, 5, 8, 9, 64};
+const std::vector<int64_t> kDims = {1, 7, 63, 65, 769};
+constexpr float kSentinel = -12345.0f;
+
+std::vector<float> randn(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Runs f with omp_get_max_threads() == threads, restoring the previous count.
+template <class F>
+void with_threads(int threads, F&& f) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  f();
+  omp_set_num_threads(saved);
+}
+
+struct Problem {
+  int64_t M, K, N;
+  std::vector<float> x, w_kn, bias;  // x (M, K), W (K, N), bias (N)
+  std::vector<double> ref, scale;    // (M, N)
+  Problem(int64_t m, int64_t k, int64_t n, uint32_t seed) : M(m), K(k), N(n) {
+    x = randn(static_cast<size_t>(M * K), seed);
+    w_kn = randn(static_cast<size_t>(K * N), seed + 1);
+    bias = randn(static_cast<size_t>(N), seed + 2);
+    ref.assign(static_cast<size_t>(M * N), 0.0);
+    scale.assign(static_cast<size_t>(M * N), 0.0);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k2 = 0; k2 < K; ++k2) {
+        const double xv = x[i * K + k2];
+        for (int64_t j = 0; j < N; ++j) {
+          ref[i * N + j] += xv * w_kn[k2 * N + j];
+          scale[i * N + j] += std::fabs(xv * w_kn[k2 * N + j]);
+        }
+      }
+  }
+  std::vector<float> w_nk() const {
+    std::vector<float> t(w_kn.size());
+    for (int64_t k2 = 0; k2 < K; ++k2)
+      for (int64_t j = 0; j < N; ++j) t[j * K + k2] = w_kn[k2 * N + j];
+    return t;
+  }
+  double tol() const {
+    const double nu = static_cast<double>(K + 1) * std::ldexp(1.0, -24);
+    return nu / (1 - nu);
+  }
+  // Largest relative error of y (M, N, plus sentinels after it) against the reference.
+  double max_err(const std::vector<float>& y, bool with_bias, std::string* where) const {
+    double worst = 0;
+    for (int64_t i = 0; i < M * N; ++i) {
+      const double b = with_bias ? bias[i % N] : 0.0;
+      const double s = scale[i] + std::fabs(b);
+      const double err = std::fabs(y[i] - (ref[i] + b)) / (s > 0 ? s : 1.0);
+      if (!(err <= worst)) {  // NaN too
+        worst = err;
+        *where = "row " + std::to_string(i / N) + " col " + std::to_string(i % N);
+      }
+    }
+    for (size_t i = static_cast<size_t>(M * N); i < y.size(); ++i)
+      if (y[i] != kSentinel) {
+        *where = "write past y at " + std::to_string(i);
+        return std::numeric_limits<double>::infinity();
+      }
+    return worst;
+  }
+  std::string str() const {
+    return "M=" + std::to_string(M) + " K=" + std::to_string(K) + " N=" + std::to_string(N);
+  }
+};
+
+// Problems are built once and shared by the per-target runs (the reference dominates).
+const Problem& problem(int64_t M, int64_t K, int64_t N, uint32_t seed) {
+  static std::map<std::tuple<int64_t, int64_t, int64_t, uint32_t>, Problem> cache;
+  const auto key = std::make_tuple(M, K, N, seed);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, Problem(M, K, N, seed)).first;
+  return it->second;
+}
+
+std::string target_name() {
+  const int64_t t = hwy::SupportedTargets() & kernel_simd_targets();
+  return hwy::TargetName(t & -t);
+}
+
+std::vector<int64_t> targets_to_test() {
+  std::vector<int64_t> out;
+  const int64_t all = hwy::SupportedTargets() & kernel_simd_targets();
+  for (int64_t t = all; t != 0; t &= t - 1) out.push_back(t & -t);
+  return out;
+}
+
+class Matmul : public ::testing::TestWithParam<int64_t> {
+ protected:
+  void SetUp() override { hwy::SetSupportedTargetsForTest(GetParam()); }
+  void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Targets, Matmul, ::testing::ValuesIn(targets_to_test()),
+                         [](const ::testing::TestParamInfo<int64_t>& info) {
+                           return std::string(hwy::TargetName(info.param));
+                         });
+
+// Calls run(y) for each thread count and bias choice and checks y against p.
+template <class Run>
+void check_all(const Problem& p, const char* what, double* worst_ratio, Run&& run) {
+  for (int threads : {1, 2}) {
+    for (bool with_bias : {false, true}) {
+      std::vector<float> y(static_cast<size_t>(p.M * p.N + 19), kSentinel);
+      with_threads(threads, [&] { run(y.data(), with_bias ? p.bias.data() : nullptr); });
+      std::string where;
+      const double err = p.max_err(y, with_bias, &where);
+      *worst_ratio = std::max(*worst_ratio, err / p.tol());
+      ASSERT_LE(err, p.tol()) << what << " " << p.str() << (with_bias ? " bias" : " no bias") << " threads "
+                              << threads << " target " << target_name() << " at " << where;
+    }
+  }
+}
+
+TEST_P(Matmul, LinearMatchesReference) {
+  double worst = 0;  // largest err / tolerance seen
+  uint32_t seed = 1;
+  for (int64_t M : kRows)
+    for (int64_t K : kDims)
+      for (int64_t N : kDims) {
+        const Problem& p = problem(M, K, N, seed += 3);
+        check_all(p, "linear", &worst, [&](float* y, const float* bias) {
+          linear(p.x.data(), p.w_kn.data(), bias, y, M, K, N, false);
+        });
+      }
+  std::printf("[ error ] linear (K, N) %-7s max %.3g of tolerance gamma(K + 1)\n", target_name().c_str(), worst);
+}
+
+TEST_P(Matmul, LinearNkMatchesReference) {
+  double worst = 0;
+  uint32_t seed = 500;
+  for (int64_t M : {1, 9})
+    for (int64_t K : {7, 65})
+      for (int64_t N : {1, 63, 769}) {
+        const Problem& p = problem(M, K, N, seed += 3);
+        const auto w_nk = p.w_nk();
+        check_all(p, "linear nk", &worst, [&](float* y, const float* bias) {
+          linear(p.x.data(), w_nk.data(), bias, y, M, K, N, true);
+        });
+      }
+  std::printf("[ error ] linear (N, K) %-7s max %.3g of tolerance\n", target_name().c_str(), worst);
+}
+
+TEST_P(Matmul, FewRowsKnMatchesReference) {
+  double worst = 0;
+  uint32_t seed = 1000;
+  for (int64_t M = 1; M <= kFewRows; ++M)
+    for (int64_t K : {1, 2, 7, 8, 9, 63, 65, 769})
+      for (int64_t N : {1, 7, 16, 63, 65, 100, 769, 1030}) {
+        const Problem& p = problem(M, K, N, seed += 3);
+        check_all(p, "linear_few_rows_kn", &worst, [&](float* y, const float* bias) {
+          linear_few_rows_kn(p.x.data(), p.w_kn.data(), bias, y, M, K, N);
+        });
+      }
+  for (int64_t M : {9, 17})  // more than kFewRows rows: W is read once per group of 8
+    for (int64_t N : {7, 769}) {
+      const Problem& p = problem(M, 65, N, seed += 3);
+      check_all(p, "linear_few_rows_kn", &worst, [&](float* y, const float* bias) {
+        linear_few_rows_kn(p.x.data(), p.w_kn.data(), bias, y, M, 65, N);
+      });
+    }
+  std::printf("[ error ] few rows (K, N) %-7s max %.3g of tolerance\n", target_name().c_str(), worst);
+}
+
+// The few-row kernel sums every element in the same order whatever the thread count
+// (threads own columns), so its output is bit-identical for 1, 2, 3 and 4 threads.
+TEST_P(Matmul, FewRowsKnThreadCountInvariance) {
+  for (int64_t M : {1, 4, 8})
+    for (int64_t N : {65, 769, 1030}) {
+      const int64_t K = 193;
+      const Problem& p = problem(M, K, N, 77);
+      std::vector<std::vector<float>> out;
+      for (int threads : {1, 2, 3, 4}) {
+        std::vector<float> y(static_cast<size_t>(M * N));
+        with_threads(threads, [&] {
+          linear(p.x.data(), p.w_kn.data(), p.bias.data(), y.data(), M, K, N, false);
+        });
+        out.push_back(y);
+      }
+      for (size_t t = 1; t < out.size(); ++t)
+        for (size_t i = 0; i < out[0].size(); ++i)
+          ASSERT_EQ(out[t][i], out[0][i]) << p.str() << " thread counts 1 vs " << t + 1 << " at " << i;
+    }
+}
+
+// ---- pre-pack --------------------------------------------------------------------------
+
+// (N, K) linear weights become their (K, N) transpose; (K, N) ones stay in place (same
+// memory, no copy); a weight also read by an embedding (a tied head) is kept for it.
+TEST(Prepack, EveryLinearWeightBecomesKn) {
+  const int64_t C = 5, V = 7;
+  Graph g;
+  const auto table_data = randn(static_cast<size_t>(V * C), 1), w_data = randn(static_cast<size_t>(C * C), 2);
+  Tensor table = Tensor::empty(DType::kF32, {V, C}), w = Tensor::empty(DType::kF32, {C, C});
+  std::copy(table_data.begin(), table_data.end(), table.data_as<float>());
+  std::copy(w_data.begin(), w_data.end(), w.data_as<float>());
+  const float* w_mem = w.data_as<float>();
+  const int ids = g.add_input("ids", DType::kI32, {"N"});
+  const int tv = g.add_weight("wte", std::move(table));
+  const int wv = g.add_weight("w", std::move(w));
+  int x = g.add("embedding", {tv, ids});
+  x = g.add("linear", {x, wv}, {{"layout", std::string("kn")}});
+  const int logits = g.add("linear", {x, tv}, {{"layout", std::string("nk")}}, "logits");
+  g.mark_output(logits);
+
+  EXPECT_EQ(prepack_for_cpu(g), 1);
+  g.verify();
+  std::vector<const Node*> linears;
+  for (const Node& n : g.nodes())
+    if (n.op == "linear") linears.push_back(&n);
+  ASSERT_EQ(linears.size(), 2u);
+  for (const Node* n : linears) EXPECT_EQ(n->attr_str("layout"), "kn");
+  EXPECT_EQ(g.value(linears[0]->inputs[1]).data.data_as<float>(), w_mem) << "a (K, N) weight was copied";
+  const Value& head = g.value(linears[1]->inputs[1]);
+  ASSERT_EQ(head.data.dim(0), C);
+  ASSERT_EQ(head.data.dim(1), V);
+  for (int64_t v = 0; v < V; ++v)
+    for (int64_t c = 0; c < C; ++c) EXPECT_EQ(head.data.data_as<float>()[c * V + v], table_data[v * C + c]);
+  EXPECT_NE(g.find("wte"), -1) << "the embedding's table was removed";
+}
+
+}  // namespace
+}  // namespace lmf::cpu
