@@ -41,15 +41,24 @@ void run_generate(const GenerateArgs& a) {
   check_sampling(so);
   LMF_CHECK(a.n >= 0, kInvalidArgument, "-n must be >= 0, got {}", a.n);
   Model m = load_model(a.model);
-  std::optional<BpeTokenizer> tok;
+  std::unique_ptr<Tokenizer> tok;
   if (!a.ids) {
     tok = load_tokenizer(m);
-    LMF_CHECK(tok.has_value(), kBadFile, "{}/tokenizer.json: missing (use --ids to give token ids)", a.model);
+    LMF_CHECK(tok != nullptr, kBadFile, "{}/tokenizer.json: missing (use --ids to give token ids)", a.model);
   }
   std::vector<std::string> texts = a.file.empty() ? std::vector<std::string>{a.prompt} : read_prompt_file(a.file);
   std::vector<std::vector<int32_t>> prompts;
   for (const auto& t : texts) {
-    prompts.push_back(a.ids ? parse_ids(t, a.file.empty() ? "--prompt" : "--file " + a.file) : tok->encode(t));
+    if (a.ids) {
+      prompts.push_back(parse_ids(t, a.file.empty() ? "--prompt" : "--file " + a.file));
+    } else {
+      // Tokenizers with a begin-of-sequence token (SentencePiece, Llama-2 style) start
+      // every prompt with it, as Hugging Face's tokenizers do by default.
+      prompts.emplace_back();
+      if (tok->bos_id()) prompts.back().push_back(*tok->bos_id());
+      std::vector<int32_t> ids = tok->encode(t);
+      prompts.back().insert(prompts.back().end(), ids.begin(), ids.end());
+    }
     LMF_CHECK(!prompts.back().empty(), kInvalidArgument, "prompt {} is empty", prompts.size());
   }
   SessionOptions opts;

@@ -18,7 +18,7 @@ struct InfoArgs {
 void run_info(const InfoArgs& a) {
   Model m = load_model(a.model);
   const ModelInfo& i = m.info;
-  std::optional<BpeTokenizer> tok = load_tokenizer(m);
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(m);
   HfFolder f = HfFolder::open(a.model);
   if (a.json) {
     nlohmann::json j = {{"model", a.model},           {"architecture", i.architecture},

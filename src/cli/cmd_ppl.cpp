@@ -3,11 +3,15 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "data/token_dataset.h"
+#include "tokenizer/tokenizer.h"
 #include "runtime/perplexity.h"
 
 namespace lmf::cli {
@@ -15,7 +19,7 @@ namespace lmf::cli {
 namespace {
 
 struct PplArgs {
-  std::string model, data, base;
+  std::string model, data, base, split = "valid";
   int64_t ctx = 256, stride = 0, batch = 4, max_tokens = 0;
   int threads = 1;
   bool json = false, quiet = false;
@@ -31,12 +35,22 @@ Progress progress_bar(bool enabled, const char* what) {
   };
 }
 
-std::vector<int32_t> load_tokens(const PplArgs& a, const Model& m) {
-  std::optional<BpeTokenizer> tok = load_tokenizer(m);
-  LMF_CHECK(tok.has_value(), kBadFile, "{}/tokenizer.json: missing (needed to tokenize --data)", a.model);
-  std::string text = read_text_file(a.data);
-  LMF_CHECK(!text.empty(), kBadFile, "--data {}: empty file", a.data);
-  std::vector<int32_t> ids = tok->encode(text);
+// --data is a folder prepared by `lmforge data prepare` (its --split is read and its
+// tokenizer must be the model's) or a text file, tokenized with the model's tokenizer.
+std::vector<int32_t> load_tokens(const PplArgs& a) {
+  std::unique_ptr<Tokenizer> tok = load_tokenizer_for_model(a.model);
+  std::vector<int32_t> ids;
+  if (std::filesystem::is_directory(a.data)) {
+    data::TokenDataset ds = data::TokenDataset::open(a.data, a.split);
+    LMF_CHECK(ds.tokenizer_hash() == tok->hash(), kInvalidArgument,
+              "--data {}: prepared with tokenizer {} but the model's tokenizer is {} (run data prepare with --tokenizer {})",
+              a.data, ds.tokenizer_hash(), tok->hash(), a.model);
+    ids = ds.read_all();
+  } else {
+    std::string text = read_text_file(a.data);
+    LMF_CHECK(!text.empty(), kBadFile, "--data {}: empty file", a.data);
+    ids = tok->encode(text);
+  }
   if (a.max_tokens > 0 && static_cast<int64_t>(ids.size()) > a.max_tokens) ids.resize(static_cast<size_t>(a.max_tokens));
   return ids;
 }
@@ -46,7 +60,7 @@ void run_ppl(const PplArgs& a) {
   const int64_t stride = a.stride > 0 ? a.stride : a.ctx;
   Model m = load_model(a.model);
   LMF_CHECK(a.ctx <= m.info.context, kOutOfRange, "--ctx {} exceeds the model's context of {}", a.ctx, m.info.context);
-  std::vector<int32_t> tokens = load_tokens(a, m);
+  std::vector<int32_t> tokens = load_tokens(a);
   make_windows(static_cast<int64_t>(tokens.size()), a.ctx, stride);  // validates --ctx/--stride early
   SessionOptions so;
   so.max_batch = a.batch;
@@ -94,7 +108,10 @@ void register_ppl(CLI::App& app) {
   auto a = std::make_shared<PplArgs>();
   CLI::App* cmd = app.add_subcommand("ppl", "Perplexity on text (± standard error); with --base, KL divergence from an original");
   cmd->add_option("model", a->model, "Hugging Face model folder")->required();
-  cmd->add_option("--data", a->data, "Text file to score (tokenized with the model's tokenizer)")->required();
+  cmd->add_option("--data", a->data,
+                  "Text file (tokenized with the model's tokenizer) or a folder from `lmforge data prepare`")
+      ->required();
+  cmd->add_option("--split", a->split, "Split of a prepared folder: train, valid (default) or test");
   cmd->add_option("-c,--ctx", a->ctx, "Window length in tokens (default 256)");
   cmd->add_option("--stride", a->stride,
                   "Window step; each window scores only its last STRIDE tokens (default: --ctx, non-overlapping)");

@@ -16,13 +16,10 @@ void add_threads_flag(CLI::App* cmd, int* threads) {
   cmd->add_option("-t,--threads", *threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 4096));
 }
 
-std::optional<BpeTokenizer> load_tokenizer(const Model& m) {
-  const std::string path = m.dir + "/tokenizer.json";
-  if (!std::filesystem::exists(path)) return std::nullopt;
-  BpeTokenizer tok = BpeTokenizer::from_file(path);
-  if (m.info.eos_id && *m.info.eos_id >= 0 && *m.info.eos_id < tok.vocab_size())
-    tok.set_eos_id(static_cast<int32_t>(*m.info.eos_id));
-  return tok;
+std::unique_ptr<Tokenizer> load_tokenizer(const Model& m) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(m.dir + "/tokenizer.json") && !fs::exists(m.dir + "/tokenizer.model")) return nullptr;
+  return load_tokenizer_for_model(m.dir);
 }
 
 std::vector<int32_t> parse_ids(const std::string& s, const std::string& flag) {

@@ -8,15 +8,15 @@
 #include <vector>
 
 #include "models/model.h"
-#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmf::cli {
 
 int default_threads();
 // Adds -t/--threads to a subcommand.
 void add_threads_flag(CLI::App* cmd, int* threads);
-// The tokenizer.json next to the model, if any.
-std::optional<BpeTokenizer> load_tokenizer(const Model& m);
+// The model's tokenizer (tokenizer.json or tokenizer.model in its folder), or null.
+std::unique_ptr<Tokenizer> load_tokenizer(const Model& m);
 // Parses "1,2 3" into ids; throws lmf::Error naming `flag` on bad input.
 std::vector<int32_t> parse_ids(const std::string& s, const std::string& flag);
 std::string human_bytes(double bytes);
@@ -27,5 +27,8 @@ void register_info(CLI::App& app);
 void register_graph(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_ppl(CLI::App& app);
+void register_tokenizer(CLI::App& app);
+void register_data(CLI::App& app);
 
 }  // namespace lmf::cli

@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   lmf::cli::register_graph(app);
   lmf::cli::register_generate(app);
   lmf::cli::register_bench(app);
+  lmf::cli::register_ppl(app);
+  lmf::cli::register_tokenizer(app);
+  lmf::cli::register_data(app);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     std::string names;

@@ -338,6 +338,11 @@ std::string BpeTokenizer::decode(const std::vector<int32_t>& ids) const {
 
 std::string BpeTokenizer::token_text(int32_t id) const { return impl_->bytes_of(id); }
 
+std::string BpeTokenizer::token_piece(int32_t id) const {
+  impl_->bytes_of(id);  // throws for an unknown id
+  return impl_->token_strings[id];
+}
+
 int32_t BpeTokenizer::vocab_size() const { return static_cast<int32_t>(impl_->present.size()); }
 
 std::optional<int32_t> BpeTokenizer::token_id(std::string_view token) const {

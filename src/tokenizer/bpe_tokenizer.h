@@ -25,41 +25,48 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/tokenizer.h"
+
 namespace lmf {
 
-class BpeTokenizer {
+class BpeTokenizer final : public Tokenizer {
  public:
   // Loads a Hugging Face tokenizer.json (merges as "a b" strings or [a, b] pairs).
   static BpeTokenizer from_file(const std::string& tokenizer_json_path);
+  // The same from the text of a tokenizer.json; `name` stands for the path in messages.
+  static BpeTokenizer from_json_text(const std::string& json_text, const std::string& name);
   // Loads OpenAI's GPT-2 files; "<|endoftext|>" becomes a special added token.
   static BpeTokenizer from_gpt2_files(const std::string& encoder_json, const std::string& vocab_bpe);
 
-  std::vector<int32_t> encode(std::string_view text) const;
+  const char* kind() const override { return "bpe"; }
+  std::vector<int32_t> encode(std::string_view text) const override;
   // Concatenated bytes of the tokens; an id outside the vocabulary throws kOutOfRange.
-  std::string decode(const std::vector<int32_t>& ids) const;
+  std::string decode(const std::vector<int32_t>& ids) const override;
   // The bytes one token stands for (may be a partial UTF-8 sequence), for streaming.
-  std::string token_text(int32_t id) const;
+  std::string token_text(int32_t id) const override;
+  // The token as written in the file ("Ġthe", "<|endoftext|>"); throws like decode().
+  std::string token_piece(int32_t id) const override;
 
   // One more than the largest id of the vocabulary and the added tokens (HF's
   // get_vocab_size(with_added_tokens=true)).
-  int32_t vocab_size() const;
+  int32_t vocab_size() const override;
   // Id of a token as written in the file: the byte-level form for the vocabulary
   // ("Ġthe" for " the") or the content of an added token ("<|endoftext|>").
-  std::optional<int32_t> token_id(std::string_view token) const;
+  std::optional<int32_t> token_id(std::string_view token) const override;
   // True for added tokens marked "special".
   bool is_special(int32_t id) const;
   // End-of-sequence id. Rule: the "eos_token" of a tokenizer_config.json next to the
   // tokenizer.json when it names a known token; otherwise the first known token of
   // "<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "<|eos|>"; otherwise none.
   // set_eos_id() overrides it (e.g. with a model config's eos_token_id).
-  std::optional<int32_t> eos_id() const { return eos_id_; }
-  void set_eos_id(std::optional<int32_t> id);
+  std::optional<int32_t> eos_id() const override { return eos_id_; }
+  void set_eos_id(std::optional<int32_t> id) override;
   // FNV-1a 64 (16 hex digits) over the vocabulary (id, bytes, special flag), the merges in
   // rank order and the pre-tokenizer settings; equal for equal tokenizers whatever the file
   // format.
-  std::string hash() const;
+  std::string hash() const override;
   // The file it was loaded from (tokenizer.json, or encoder.json).
-  const std::string& path() const;
+  const std::string& path() const override;
 
   struct Impl;
 

@@ -28,14 +28,15 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-json read_json(const std::string& path) {
-  const std::string text = read_file(path);
+json parse_json(const std::string& text, const std::string& path) {
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
     fail(ErrorCode::kBadFile, "{}: invalid JSON: {}", path, e.what());
   }
 }
+
+json read_json(const std::string& path) { return parse_json(read_file(path), path); }
 
 std::string type_of(const json& j) {
   if (j.is_null()) return "null";
@@ -183,7 +184,15 @@ std::optional<std::string> configured_eos(const std::string& tokenizer_json) {
 }  // namespace
 
 BpeTokenizer BpeTokenizer::from_file(const std::string& path) {
-  const json root = read_json(path);
+  BpeTokenizer t = from_json_text(read_file(path), path);
+  if (auto eos = configured_eos(path)) {
+    if (auto id = t.token_id(*eos)) t.eos_id_ = id;
+  }
+  return t;
+}
+
+BpeTokenizer BpeTokenizer::from_json_text(const std::string& text, const std::string& path) {
+  const json root = parse_json(text, path);
   LMF_CHECK(root.is_object(), kBadFile, "{}: not a tokenizer.json (the top level is not an object)", path);
   BpeSpec spec;
   spec.path = path;
@@ -195,11 +204,7 @@ BpeTokenizer BpeTokenizer::from_file(const std::string& path) {
   } catch (const json::exception& e) {  // a field of the wrong JSON type
     fail(ErrorCode::kBadFile, "{}: malformed tokenizer.json: {}", path, e.what());
   }
-  BpeTokenizer t(tok::build_bpe(std::move(spec)));
-  if (auto eos = configured_eos(path)) {
-    if (auto id = t.token_id(*eos)) t.eos_id_ = id;
-  }
-  return t;
+  return BpeTokenizer(tok::build_bpe(std::move(spec)));
 }
 
 BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json, const std::string& vocab_bpe) {
