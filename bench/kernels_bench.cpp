@@ -1,9 +1,7 @@
 // Google Benchmark for the float32 CPU kernels at real model shapes, single-threaded
 // (OMP_NUM_THREADS=1 is set by main below unless the caller overrides it).
 //
-// Build by hand until bench/ has a CMake target:
-//   g++ -std=c++20 -O2 -fopenmp -Isrc bench/kernels_bench.cpp build-kern/liblmforge.a \
-//       -lhwy -lbenchmark -lfmt -lpthread -o /tmp/kernels_bench
+// Built by bench/CMakeLists.txt as build/bench/kernels_bench.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 

@@ -9,8 +9,8 @@ namespace lmf::cpu {
 void linear(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
             int64_t N, bool w_nk) {
   if (M == 0) return;
-  if (!w_nk && M <= kFewRows) {
-    linear_few_rows_kn(x, w, bias, y, M, K, N);
+  if (w_nk && M <= kFewRows) {
+    linear_few_rows(x, w, bias, y, M, K, N);
     return;
   }
   // Row-major sgemm: y = x · op(W); op(W) = W^T for the (N, K) layout.
