@@ -47,3 +47,16 @@ ppl_case() {  # model, ctx, stride
 ppl_case gpt2 64 64
 ppl_case gpt2 64 32
 ppl_case llama 48 16
+
+# One, then three, AdamW training steps (tests/reference/ref_train.py).
+TRAIN="$SRC/tests/reference/ref_train.py"
+train_case() {  # model, batch, seq
+  local m="$1" b="$2" t="$3"
+  local out="$OUT/$m/train_${b}_${t}.safetensors"
+  [[ -f "$out" ]] && return 0
+  "$PY" "$TRAIN" --model "$OUT/$m" --out "$out.tmp" --batch "$b" --seq "$t" --steps 3 --lr 1e-3 --weight-decay 0.1
+  mv "$out.tmp" "$out"
+}
+train_case gpt2 2 16
+train_case llama 2 16
+train_case qwen2 3 7

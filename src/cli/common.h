@@ -30,5 +30,6 @@ void register_bench(CLI::App& app);
 void register_ppl(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 void register_data(CLI::App& app);
+void register_train(CLI::App& app);
 
 }  // namespace lmf::cli

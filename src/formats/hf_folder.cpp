@@ -11,6 +11,7 @@ namespace fs = std::filesystem;
 HfFolder HfFolder::open(const std::string& dir) {
   HfFolder f;
   f.dir_ = dir;
+  f.config_path_ = dir + "/config.json";
   LMF_CHECK(fs::is_directory(dir), kBadFile, "{}: not a model folder (expected config.json and model.safetensors)", dir);
   const std::string cfg_path = dir + "/config.json";
   LMF_CHECK(fs::exists(cfg_path), kBadFile, "{}: missing", cfg_path);
@@ -55,7 +56,18 @@ HfFolder HfFolder::open(const std::string& dir) {
   return f;
 }
 
+HfFolder HfFolder::synthetic(nlohmann::json config, const std::string& config_file, TensorMaker make) {
+  HfFolder f;
+  f.dir_ = fs::path(config_file).parent_path().string();
+  f.config_path_ = config_file;
+  LMF_CHECK(config.is_object(), kBadFile, "{}: not a JSON object", config_file);
+  f.config_ = std::move(config);
+  f.make_ = std::move(make);
+  return f;
+}
+
 Tensor HfFolder::take(const std::string& name) {
+  LMF_CHECK(!make_, kInternal, "{}: a synthetic folder makes tensors only with a shape ('{}')", config_path_, name);
   auto it = where_.find(name);
   LMF_CHECK(it != where_.end(), kBadFile, "{}: missing tensor '{}'", dir_, name);
   used_.insert(name);
@@ -63,6 +75,12 @@ Tensor HfFolder::take(const std::string& name) {
 }
 
 Tensor HfFolder::take(const std::string& name, const Shape& expected) {
+  if (make_) {
+    used_.insert(name);
+    Tensor t = make_(name, expected);
+    made_[name] = t.nbytes();
+    return t;
+  }
   Tensor t = take(name);
   LMF_CHECK(t.shape() == expected, kBadFile, "{}: tensor '{}' has shape {} but config.json implies {}",
             dir_, name, shape_str(t.shape()), shape_str(expected));
@@ -95,6 +113,7 @@ DType HfFolder::main_dtype() const {
 
 size_t HfFolder::weight_bytes() const {
   size_t total = 0;
+  for (const auto& [n, b] : made_) total += b;
   for (const auto& f : files_)
     for (const auto& [n, e] : f.entries()) total += e.end - e.begin;
   return total;

@@ -6,6 +6,8 @@
 // it did not expect.
 #pragma once
 
+#include <functional>
+
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -20,10 +22,15 @@ class HfFolder {
  public:
   // Opens DIR (config.json + weights). Throws lmf::Error naming the file on any problem.
   static HfFolder open(const std::string& dir);
+  // A folder that exists only in memory: `config` stands for config.json (messages name
+  // `config_file`), there are no weight files, and take(name, shape) makes each tensor
+  // with `make` (e.g. a random initialization). has() is false for every name.
+  using TensorMaker = std::function<Tensor(const std::string& name, const Shape& shape)>;
+  static HfFolder synthetic(nlohmann::json config, const std::string& config_file, TensorMaker make);
 
   const std::string& dir() const { return dir_; }
   const nlohmann::json& config() const { return config_; }
-  std::string config_path() const { return dir_ + "/config.json"; }
+  const std::string& config_path() const { return config_path_; }
 
   bool has(const std::string& name) const { return where_.count(name) != 0; }
   // The tensor `name` (borrowed from the mapped file); marks it as used.
@@ -47,8 +54,10 @@ class HfFolder {
   bool cfg_bool(const std::string& key, bool fallback) const;
 
  private:
-  std::string dir_;
+  std::string dir_, config_path_;
   nlohmann::json config_;
+  TensorMaker make_;                     // synthetic folders only
+  std::map<std::string, size_t> made_;   // synthetic: name -> bytes made
   std::vector<SafetensorsFile> files_;
   std::map<std::string, size_t> where_;  // tensor name -> index in files_
   std::set<std::string> used_;

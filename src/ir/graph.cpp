@@ -60,6 +60,13 @@ int Graph::add_weight(const std::string& name, Tensor data) {
 
 int Graph::add(const std::string& op, std::vector<int> inputs, std::map<std::string, Attr> attrs,
                const std::string& out_name) {
+  std::vector<int> outs = add_n(op, std::move(inputs), std::move(attrs), {out_name});
+  LMF_CHECK(outs.size() == 1, kInternal, "op {} has {} outputs: use add_n", op, outs.size());
+  return outs[0];
+}
+
+std::vector<int> Graph::add_n(const std::string& op, std::vector<int> inputs, std::map<std::string, Attr> attrs,
+                              const std::vector<std::string>& out_names) {
   const OpSchema& schema = op_schema(op);
   Node n{op, std::move(inputs), {}, std::move(attrs)};
   LMF_CHECK(static_cast<int>(n.inputs.size()) >= schema.min_inputs &&
@@ -68,13 +75,16 @@ int Graph::add(const std::string& op, std::vector<int> inputs, std::map<std::str
             n.inputs.size());
   for (int i : n.inputs)
     LMF_CHECK(i >= 0 && i < static_cast<int>(values_.size()), kInternal, "op {}: bad input id {}", op, i);
-  auto [dtype, shape] = schema.infer(*this, n);
-  std::string name = out_name.empty() ? fmt::format("%{}", values_.size()) : out_name;
-  int out = new_value(Value{name, dtype, std::move(shape), ValueKind::kActivation, {},
-                            static_cast<int>(nodes_.size())});
-  n.outputs.push_back(out);
+  auto outs = schema.outputs(*this, n);
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const std::string& given = k < out_names.size() ? out_names[k] : std::string();
+    std::string name = given.empty() ? fmt::format("%{}", values_.size()) : given;
+    n.outputs.push_back(new_value(Value{name, outs[k].first, std::move(outs[k].second), ValueKind::kActivation, {},
+                                        static_cast<int>(nodes_.size())}));
+  }
+  std::vector<int> ids = n.outputs;
   nodes_.push_back(std::move(n));
-  return out;
+  return ids;
 }
 
 int Graph::find(const std::string& name) const {
@@ -92,8 +102,12 @@ void Graph::verify() const {
     for (int in : n.inputs)
       LMF_CHECK(ready[static_cast<size_t>(in)], kInternal, "graph: node {} ({}) reads {} before it is produced",
                 ni, n.op, values_[static_cast<size_t>(in)].name);
-    auto [dtype, shape] = op_schema(n.op).infer(*this, n);
-    for (int out : n.outputs) {
+    const auto expect = op_schema(n.op).outputs(*this, n);
+    LMF_CHECK(expect.size() == n.outputs.size(), kInternal, "graph: node {} ({}) has {} outputs, the schema {}", ni,
+              n.op, n.outputs.size(), expect.size());
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      const int out = n.outputs[k];
+      const auto& [dtype, shape] = expect[k];
       const Value& v = values_[static_cast<size_t>(out)];
       LMF_CHECK(v.dtype == dtype && v.shape == shape, kInternal,
                 "graph: node {} ({}) output {} is {} {} but the schema gives {} {}", ni, n.op, v.name,

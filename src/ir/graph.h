@@ -65,7 +65,11 @@ class Graph {
   // Adds a node whose single output's dtype and shape come from the op's schema.
   int add(const std::string& op, std::vector<int> inputs, std::map<std::string, Attr> attrs = {},
           const std::string& out_name = "");
+  // The same for an op with several outputs (names optional, in order); returns their ids.
+  std::vector<int> add_n(const std::string& op, std::vector<int> inputs, std::map<std::string, Attr> attrs = {},
+                         const std::vector<std::string>& out_names = {});
   void mark_output(int v) { outputs_.push_back(v); }
+  void set_outputs(std::vector<int> v) { outputs_ = std::move(v); }
 
   const std::vector<Value>& values() const { return values_; }
   std::vector<Value>& values() { return values_; }

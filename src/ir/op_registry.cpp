@@ -8,6 +8,10 @@
 
 namespace lmf {
 
+namespace detail {
+void add_training_ops(std::map<std::string, OpSchema>& r);  // op_registry_train.cpp
+}  // namespace detail
+
 namespace {
 
 using Infer = std::pair<DType, SymShape>;
@@ -136,6 +140,7 @@ std::map<std::string, OpSchema> make_registry() {
          expect_rank(n, rows, 1);
          return {DType::kF32, {rows.shape[0], x.shape[1]}};
        }});
+  detail::add_training_ops(r);
   return r;
 }
 
@@ -145,6 +150,11 @@ const std::map<std::string, OpSchema>& registry() {
 }
 
 }  // namespace
+
+std::vector<std::pair<DType, SymShape>> OpSchema::outputs(const Graph& g, const Node& n) const {
+  if (infer_n) return infer_n(g, n);
+  return {infer(g, n)};
+}
 
 const OpSchema& op_schema(const std::string& op) {
   auto it = registry().find(op);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "ir/graph.h"
 
@@ -17,6 +18,12 @@ struct OpSchema {
   std::string doc;
   // Output dtype and shape; throws lmf::Error(kInternal) when inputs do not fit.
   std::function<std::pair<DType, SymShape>(const Graph&, const Node&)> infer;
+  // For ops with several outputs (e.g. a gradient op giving dx, dg and db): all of
+  // them, in order; `infer` is then unset.
+  std::function<std::vector<std::pair<DType, SymShape>>(const Graph&, const Node&)> infer_n = nullptr;
+
+  // Dtype and shape of every output.
+  std::vector<std::pair<DType, SymShape>> outputs(const Graph& g, const Node& n) const;
 };
 
 const OpSchema& op_schema(const std::string& op);  // throws for an unknown op

@@ -9,7 +9,7 @@
 
 namespace lmf::detail {
 
-Model build_gpt2(HfFolder& f) {
+Model build_gpt2(HfFolder& f, const BuildOptions& o) {
   Model m;
   ModelInfo& info = m.info;
   info.layers = f.cfg_int("n_layer");
@@ -33,7 +33,7 @@ Model build_gpt2(HfFolder& f) {
 
   const std::string p = f.has("transformer.wte.weight") ? "transformer." : "";
   Graph& g = m.graph;
-  StepInputs in = add_step_inputs(g);
+  StepInputs in = add_step_inputs(g, o);
   int wte = weight(f, g, p + "wte.weight", {V, C});
   int wpe = weight(f, g, p + "wpe.weight", {info.context, C});
   int x = g.add("add", {g.add("embedding", {wte, in.tokens}), g.add("embedding", {wpe, in.positions})});
@@ -41,8 +41,6 @@ Model build_gpt2(HfFolder& f) {
     const std::string b = fmt::format("{}h.{}.", p, l);
     f.ignore(b + "attn.bias");
     f.ignore(b + "attn.masked_bias");
-    int kc = g.add_state(fmt::format("cache.{}.k", l), DType::kF32, {"SLOTS", info.kv_heads, "S", D});
-    int vc = g.add_state(fmt::format("cache.{}.v", l), DType::kF32, {"SLOTS", info.kv_heads, "S", D});
     int h = g.add("layer_norm", {x, weight(f, g, b + "ln_1.weight", {C}), weight(f, g, b + "ln_1.bias", {C})},
                   {{"eps", eps}});
     int qkv = g.add("linear", {h, weight(f, g, b + "attn.c_attn.weight", {C, 3 * C}),
@@ -51,9 +49,7 @@ Model build_gpt2(HfFolder& f) {
     int q = g.add("split_cols", {qkv}, {{"begin", int64_t{0}}, {"end", C}});
     int k = g.add("split_cols", {qkv}, {{"begin", C}, {"end", 2 * C}});
     int v = g.add("split_cols", {qkv}, {{"begin", 2 * C}, {"end", 3 * C}});
-    int a = g.add("attention", {q, k, v, kc, vc, in.slots, in.positions},
-                  {{"heads", info.heads}, {"kv_heads", info.kv_heads}, {"head_dim", D},
-                   {"scale", 1.0 / std::sqrt(static_cast<double>(D))}});
+    int a = add_attention(g, o, info, l, q, k, v, in);
     a = g.add("linear", {a, weight(f, g, b + "attn.c_proj.weight", {C, C}),
                          weight(f, g, b + "attn.c_proj.bias", {C})},
               {{"layout", std::string("kn")}});
@@ -68,7 +64,7 @@ Model build_gpt2(HfFolder& f) {
               {{"layout", std::string("kn")}});
     x = g.add("add", {x, h});
   }
-  x = g.add("gather_rows", {x, in.logit_rows});
+  x = logit_rows(g, o, x, in);
   x = g.add("layer_norm", {x, weight(f, g, p + "ln_f.weight", {C}), weight(f, g, p + "ln_f.bias", {C})},
             {{"eps", eps}});
   // The head is tied to wte; a checkpoint may still carry an identical lm_head.weight.

@@ -10,7 +10,7 @@
 
 namespace lmf::detail {
 
-Model build_llama(HfFolder& f, bool qkv_bias) {
+Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o) {
   Model m;
   ModelInfo& info = m.info;
   info.layers = f.cfg_int("num_hidden_layers");
@@ -41,7 +41,7 @@ Model build_llama(HfFolder& f, bool qkv_bias) {
   const int64_t H = info.heads, Hkv = info.kv_heads;
 
   Graph& g = m.graph;
-  StepInputs in = add_step_inputs(g);
+  StepInputs in = add_step_inputs(g, o);
   int embed = weight(f, g, "model.embed_tokens.weight", {V, C});
   int x = g.add("embedding", {embed, in.tokens});
   auto proj = [&](int h, const std::string& name, int64_t out, int64_t k, bool bias) {
@@ -51,24 +51,20 @@ Model build_llama(HfFolder& f, bool qkv_bias) {
   };
   for (int64_t l = 0; l < info.layers; ++l) {
     const std::string b = fmt::format("model.layers.{}.", l);
-    int kc = g.add_state(fmt::format("cache.{}.k", l), DType::kF32, {"SLOTS", Hkv, "S", D});
-    int vc = g.add_state(fmt::format("cache.{}.v", l), DType::kF32, {"SLOTS", Hkv, "S", D});
     int h = g.add("rms_norm", {x, weight(f, g, b + "input_layernorm.weight", {C})}, {{"eps", eps}});
     int q = proj(h, b + "self_attn.q_proj", H * D, C, qkv_bias);
     int k = proj(h, b + "self_attn.k_proj", Hkv * D, C, qkv_bias);
     int v = proj(h, b + "self_attn.v_proj", Hkv * D, C, qkv_bias);
     q = g.add("rope", {q, in.positions}, {{"heads", H}, {"head_dim", D}, {"theta", theta}});
     k = g.add("rope", {k, in.positions}, {{"heads", Hkv}, {"head_dim", D}, {"theta", theta}});
-    int a = g.add("attention", {q, k, v, kc, vc, in.slots, in.positions},
-                  {{"heads", H}, {"kv_heads", Hkv}, {"head_dim", D},
-                   {"scale", 1.0 / std::sqrt(static_cast<double>(D))}});
+    int a = add_attention(g, o, info, l, q, k, v, in);
     x = g.add("add", {x, proj(a, b + "self_attn.o_proj", C, H * D, false)});
     h = g.add("rms_norm", {x, weight(f, g, b + "post_attention_layernorm.weight", {C})}, {{"eps", eps}});
     int gate = proj(h, b + "mlp.gate_proj", F, C, false);
     int up = proj(h, b + "mlp.up_proj", F, C, false);
     x = g.add("add", {x, proj(g.add("silu_mul", {gate, up}), b + "mlp.down_proj", C, F, false)});
   }
-  x = g.add("gather_rows", {x, in.logit_rows});
+  x = logit_rows(g, o, x, in);
   x = g.add("rms_norm", {x, weight(f, g, "model.norm.weight", {C})}, {{"eps", eps}});
   int head = info.tied_head ? embed : weight(f, g, "lm_head.weight", {V, C});
   int logits = g.add("linear", {x, head}, {{"layout", std::string("nk")}}, "logits");

@@ -30,26 +30,60 @@ struct ModelInfo {
   std::optional<int64_t> bos_id, eos_id;
 };
 
+// How the graph is built. Default: for inference (the step interface above). With
+// train_batch > 0: for training on B = train_batch sequences of T = train_seq tokens at
+// once: inputs tokens (R) and positions (R) with R = B*T (concrete shapes), causal
+// attention without a cache (attention_causal), logits (R, V) for every row, and every
+// weight an owned float32 copy that a trainer may update in place.
+struct BuildOptions {
+  int64_t train_batch = 0, train_seq = 0;
+  bool training() const { return train_batch > 0; }
+};
+
 struct Model {
   std::string dir;
   ModelInfo info;
   Graph graph;
+  BuildOptions build;  // how graph was built
+  nlohmann::json config;  // config.json as read
 };
 
 // Loads DIR (config.json + safetensors). Throws lmf::Error naming the file,
 // field or tensor on any problem, including tensors the model does not use.
-Model load_model(const std::string& dir);
+Model load_model(const std::string& dir, const BuildOptions& opts = {});
+
+// A new model from a config.json alone (architecture and sizes), with random weights
+// initialized as Hugging Face's _init_weights does: every matrix N(0, initializer_range
+// = 0.02 by default), GPT-2's residual output projections (c_proj) N(0, 0.02 /
+// sqrt(2 n_layer)), biases 0, norm weights 1. Each tensor's values depend only on
+// `seed` and its name. dir() of the result is the config file's folder.
+Model init_model(const std::string& config_file, uint64_t seed, const BuildOptions& opts = {});
+
+// Writes `m` (its config and the current value of every weight of `graph`, which must
+// keep the checkpoint's names and layouts: a graph built for training, or the model's
+// own graph before any plan) as a Hugging Face folder OUT: config.json and
+// model.safetensors, each written atomically; tokenizer files are the caller's.
+void save_model(const Model& m, const Graph& graph, const std::string& out_dir);
 
 // Shared by the family builders.
 namespace detail {
 // Adds the checkpoint tensor `name` (checked against `shape`) as a float32 graph weight.
 int weight(HfFolder& f, Graph& g, const std::string& name, const Shape& shape);
-// Declares the step inputs and returns their ids {tokens, positions, slots, logit_rows}.
+// Declares the step inputs and returns their ids {tokens, positions, slots, logit_rows}
+// (slots and logit_rows are -1 in a training graph).
 struct StepInputs { int tokens, positions, slots, logit_rows; };
-StepInputs add_step_inputs(Graph& g);
+StepInputs add_step_inputs(Graph& g, const BuildOptions& o);
+// Layer l's attention of q (N, H*D), k and v (N, Hkv*D): over the KV cache (its state
+// values are declared here) or, for training, causal over whole sequences.
+int add_attention(Graph& g, const BuildOptions& o, const ModelInfo& info, int64_t l, int q, int k, int v,
+                  const StepInputs& in);
+// The rows of x whose logits are computed: logit_rows of them, or all for training.
+int logit_rows(Graph& g, const BuildOptions& o, int x, const StepInputs& in);
 void read_common_ids(const HfFolder& f, ModelInfo& info);
-Model build_gpt2(HfFolder& f);
-Model build_llama(HfFolder& f, bool qkv_bias);
+Model build_gpt2(HfFolder& f, const BuildOptions& o);
+// The family's builder for f's architecture, then the checks load_model() does.
+Model build_model(HfFolder& f, const BuildOptions& o);
+Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o);
 }  // namespace detail
 
 }  // namespace lmf

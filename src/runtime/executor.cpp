@@ -14,7 +14,7 @@ namespace lmf {
 Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph), opts_(opts) {
   LMF_CHECK(opts.max_tokens > 0 && opts.max_rows > 0 && opts.slots > 0 && opts.cache_len > 0, kInvalidArgument,
             "plan: capacities must be positive");
-  prepack_for_cpu(graph_);
+  if (opts.prepack) prepack_for_cpu(graph_);
   const auto& values = graph_.values();
   views_.resize(values.size());
   dim0_kind_.assign(values.size(), 0);
@@ -58,7 +58,9 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
   ctx_.threads = opts.threads;
   ctx_.scratch_per_thread = (opts.cache_len + 15) / 16 * 16;
   const int pool = std::max(opts.threads, omp_get_max_threads());
-  ctx_.scratch = static_cast<float*>(alloc_aligned(static_cast<size_t>(pool * ctx_.scratch_per_thread) * 4));
+  int64_t scratch = pool * ctx_.scratch_per_thread;
+  for (const Node& n : graph_.nodes()) scratch = std::max(scratch, cpu_scratch_floats(n, pool));
+  ctx_.scratch = static_cast<float*>(alloc_aligned(static_cast<size_t>(scratch) * 4));
   owned_.push_back(ctx_.scratch);
   ctx_.runs = static_cast<int64_t*>(alloc_aligned(static_cast<size_t>(4 * opts.max_tokens) * 8));
   owned_.push_back(ctx_.runs);
@@ -123,11 +125,19 @@ void Executor::plan_memory() {
   for (const Item& it : items) views_[it.id].data = arena + it.offset;
 }
 
-int32_t* Executor::input_i32(const std::string& name) {
-  for (int i : graph_.inputs())
-    if (graph_.value(i).name == name) return views_[static_cast<size_t>(i)].i32();
+void* Executor::input(const std::string& name, DType dtype) {
+  for (int i : graph_.inputs()) {
+    if (graph_.value(i).name != name) continue;
+    LMF_CHECK(graph_.value(i).dtype == dtype, kInternal, "plan: step input '{}' is {}, not {}", name,
+              dtype_name(graph_.value(i).dtype), dtype_name(dtype));
+    return views_[static_cast<size_t>(i)].data;
+  }
   fail(ErrorCode::kInternal, "plan: no step input '{}'", name);
 }
+
+int32_t* Executor::input_i32(const std::string& name) { return static_cast<int32_t*>(input(name, DType::kI32)); }
+
+float* Executor::input_f32(const std::string& name) { return static_cast<float*>(input(name, DType::kF32)); }
 
 void Executor::run(int64_t n, int64_t m) {
   for (size_t i = 0; i < views_.size(); ++i) {

@@ -24,6 +24,9 @@ struct PlanOptions {
   int64_t slots = 1;         // sequences held in the cache at once
   int64_t cache_len = 1024;  // S: positions per sequence
   int threads = 1;
+  // Put weights in the CPU kernels' layout (prepack.h). Off for training, whose weights
+  // the trainer updates in place and must stay the graph's own tensors.
+  bool prepack = true;
 };
 
 class Executor {
@@ -33,8 +36,13 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Buffer of the step input `name` (capacity from the plan). Throws if absent.
+  // Buffer of the step input `name` (capacity from the plan). Throws if absent or
+  // of another dtype.
   int32_t* input_i32(const std::string& name);
+  float* input_f32(const std::string& name);
+  // The buffer of any value (an activation's is valid after run() when the value is a
+  // graph output or until the arena slot is reused).
+  void* data(int value) const { return views_.at(static_cast<size_t>(value)).data; }
   // Runs the graph for n tokens and m logit rows.
   void run(int64_t n, int64_t m);
   // The graph's first output after run(): (M, V) floats.
@@ -47,6 +55,7 @@ class Executor {
 
  private:
   int64_t bind(const Dim& d) const;
+  void* input(const std::string& name, DType dtype);
   void plan_memory();
 
   Graph graph_;  // the caller's graph with weights pre-packed for the CPU kernels

@@ -147,8 +147,10 @@ const std::map<std::string, KernelFn>& table() {
 
 KernelFn cpu_kernel(const std::string& op) {
   auto it = table().find(op);
-  LMF_CHECK(it != table().end(), kUnsupported, "no CPU kernel for op '{}'", op);
-  return it->second;
+  if (it != table().end()) return it->second;
+  KernelFn f = cpu_training_kernel(op);
+  LMF_CHECK(f != nullptr, kUnsupported, "no CPU kernel for op '{}'", op);
+  return f;
 }
 
 }  // namespace lmf

@@ -1,0 +1,182 @@
+// `lmforge train`: pre-train a GPT-2- or Llama-shaped model on a prepared token dataset
+// (train/train_loop.h); OUT is a Hugging Face folder every other command loads.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "data/token_dataset.h"
+#include "tokenizer/tokenizer.h"
+#include "train/train_loop.h"
+
+namespace lmf::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TrainArgs {
+  std::string config, init, data, out, tokenizer;
+  TrainConfig c;
+  bool resume = false, quiet = false;
+  int threads = 1;
+};
+
+nlohmann::json args_json(const TrainArgs& a) {
+  const TrainConfig& c = a.c;
+  return {{"config", a.config}, {"init", a.init}, {"data", a.data}, {"steps", c.steps}, {"batch", c.batch},
+          {"seq", c.seq}, {"accum", c.accum}, {"lr", c.lr}, {"min_lr", c.min_lr}, {"warmup", c.warmup},
+          {"beta1", c.adamw.beta1}, {"beta2", c.adamw.beta2}, {"eps", c.adamw.eps},
+          {"weight_decay", c.adamw.weight_decay}, {"clip", c.adamw.clip_norm}, {"seed", c.seed},
+          {"eval_interval", c.eval_interval}, {"eval_batches", c.eval_batches}, {"save_interval", c.save_interval},
+          {"threads", a.threads}};
+}
+
+// --resume: the run's own settings from OUT/training_args.json; only --steps (to train
+// further) and the output/log flags come from this command line.
+void restore_args(TrainArgs& a) {
+  const std::string path = a.out + "/training_args.json";
+  LMF_CHECK(fs::exists(path), kBadFile, "--resume: {} is missing (not a folder written by lmforge train)", path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text_file(path));
+    TrainConfig& c = a.c;
+    const int64_t steps = c.steps;
+    c.batch = j.at("batch"), c.seq = j.at("seq"), c.accum = j.at("accum"), c.lr = j.at("lr");
+    c.min_lr = j.at("min_lr"), c.warmup = j.at("warmup"), c.adamw.beta1 = j.at("beta1"), c.adamw.beta2 = j.at("beta2");
+    c.adamw.eps = j.at("eps"), c.adamw.weight_decay = j.at("weight_decay"), c.adamw.clip_norm = j.at("clip");
+    c.seed = j.at("seed"), c.eval_interval = j.at("eval_interval"), c.eval_batches = j.at("eval_batches");
+    c.save_interval = j.at("save_interval"), a.data = j.at("data"), a.threads = j.at("threads");
+    c.steps = steps > 0 ? steps : j.at("steps").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorCode::kBadFile, "{}: {}", path, e.what());
+  }
+}
+
+void check_flags(const TrainArgs& a) {
+  const TrainConfig& c = a.c;
+  LMF_CHECK(c.steps >= 1, kInvalidArgument, "--steps must be >= 1, got {}", c.steps);
+  LMF_CHECK(c.batch >= 1 && c.seq >= 2 && c.accum >= 1, kInvalidArgument,
+            "--batch, --accum must be >= 1 and --seq >= 2 (got {}, {}, {})", c.batch, c.accum, c.seq);
+  LMF_CHECK(c.lr > 0 && c.min_lr >= 0 && c.min_lr <= c.lr, kInvalidArgument,
+            "--lr must be > 0 and 0 <= --min-lr <= --lr (got {}, {})", c.lr, c.min_lr);
+  LMF_CHECK(c.warmup >= 0 && c.adamw.weight_decay >= 0 && c.adamw.clip_norm >= 0, kInvalidArgument,
+            "--warmup, --weight-decay and --clip must be >= 0");
+  LMF_CHECK(c.adamw.beta1 >= 0 && c.adamw.beta1 < 1 && c.adamw.beta2 >= 0 && c.adamw.beta2 < 1, kInvalidArgument,
+            "--beta1 and --beta2 must be in [0, 1)");
+}
+
+std::vector<int32_t> read_split(const std::string& dir, const char* split, int64_t vocab) {
+  data::TokenDataset ds = data::TokenDataset::open(dir, split);
+  std::vector<int32_t> ids = ds.read_all();
+  for (int32_t id : ids)
+    LMF_CHECK(id >= 0 && id < vocab, kInvalidArgument, "--data {}: token id {} in the {} split is outside the model's vocabulary of {}",
+              dir, id, split, vocab);
+  return ids;
+}
+
+void run_train(TrainArgs a) {
+  if (a.resume) restore_args(a);
+  check_flags(a);
+  LMF_CHECK(a.resume || (a.config.empty() != a.init.empty()), kInvalidArgument,
+            "give exactly one of --config CONFIG.json (a new model) and --init MODEL (continue a model)");
+  LMF_CHECK(!a.data.empty(), kInvalidArgument, "--data is required (a folder from `lmforge data prepare`)");
+  const BuildOptions build{a.c.batch, a.c.seq};
+  Model m = a.resume            ? load_model(a.out, build)
+            : a.init.empty()    ? init_model(a.config, a.c.seed, build)
+                                : load_model(a.init, build);
+  data::TokenDataset probe = data::TokenDataset::open(a.data, "train");
+  std::string tok_path = a.tokenizer;
+  if (tok_path.empty()) tok_path = probe.manifest()["tokenizer"]["path"].get<std::string>();
+  std::unique_ptr<Tokenizer> tok = open_tokenizer(tok_path);
+  LMF_CHECK(tok->hash() == probe.tokenizer_hash(), kInvalidArgument,
+            "--data {} was prepared with tokenizer {}, but {} is {}", a.data, probe.tokenizer_hash(), tok_path,
+            tok->hash());
+  const std::vector<int32_t> train = read_split(a.data, "train", m.info.vocab);
+  const std::vector<int32_t> valid = read_split(a.data, "valid", m.info.vocab);
+
+  Trainer tr(std::move(m), LossSpec{}, a.c.adamw, a.threads);
+  const std::string state = a.out + "/trainer_state.safetensors";
+  if (a.resume) tr.load_state(state);
+  fs::create_directories(a.out);
+  if (!a.resume) write_file_atomic(a.out + "/training_args.json", args_json(a).dump(2) + "\n");
+  const std::string tok_name = fs::path(tok_path).extension() == ".json" ? "tokenizer.json" : "tokenizer.model";
+  if (fs::absolute(tok_path) != fs::absolute(a.out + "/" + tok_name))
+    write_file_atomic(a.out + "/" + tok_name, read_text_file(tok_path));
+  std::ofstream log(a.out + "/train_log.jsonl", std::ios::app);
+  if (!a.quiet)
+    fmt::print("training {} ({} parameters) on {} train / {} valid tokens: {} steps of {} x {} x {} tokens\n",
+               tr.model().info.architecture, tr.model().info.params, train.size(), valid.size(), a.c.steps,
+               a.c.accum, a.c.batch, a.c.seq);
+  train_loop(
+      tr, a.c, train, valid,
+      [&](const TrainEvent& e) {
+        nlohmann::json j = {{"step", e.step}};
+        if (e.valid_loss >= 0) {
+          j["valid_loss"] = e.valid_loss, j["valid_ppl"] = std::exp(e.valid_loss);
+          if (!a.quiet)
+            fmt::print("step {:>6} | valid loss {:.4f} | ppl {:.2f}\n", e.step, e.valid_loss, std::exp(e.valid_loss));
+        } else {
+          j["loss"] = e.loss, j["lr"] = e.lr, j["grad_norm"] = e.grad_norm, j["tokens_per_s"] = e.tokens_per_s;
+          if (!a.quiet)
+            fmt::print("step {:>6} | loss {:.4f} | lr {:.3e} | grad norm {:.3f} | {:.0f} tokens/s\n", e.step, e.loss,
+                       e.lr, e.grad_norm, e.tokens_per_s);
+        }
+        log << j.dump() << "\n" << std::flush;
+        std::fflush(stdout);
+      },
+      [&](int64_t step) {
+        save_model(tr.model(), tr.graph().graph, a.out);
+        tr.save_state(state);
+        if (!a.quiet) fmt::print("step {:>6} | saved {}\n", step, a.out);
+      });
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  a->threads = default_threads();
+  a->c.steps = 0;
+  CLI::App* cmd = app.add_subcommand("train", "Pre-train a model on prepared data (AdamW, warm-up + cosine schedule)");
+  cmd->add_option("--config", a->config, "config.json of a new model (GPT2LMHeadModel, LlamaForCausalLM, ...)");
+  cmd->add_option("--init", a->init, "Start from this model folder instead of random weights");
+  cmd->add_option("--data", a->data, "Folder from `lmforge data prepare` (train and valid splits)");
+  cmd->add_option("-o,--output", a->out, "Output model folder (checkpoints are written here)")->required();
+  cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer to copy into OUT (default: the one --data was prepared with)");
+  cmd->add_option("--steps", a->c.steps, "Optimizer steps (required unless --resume)");
+  cmd->add_option("-b,--batch", a->c.batch, "Sequences per micro-batch (default 8)");
+  cmd->add_option("--seq", a->c.seq, "Tokens per sequence (default 128)");
+  cmd->add_option("--accum", a->c.accum, "Micro-batches per step, gradients summed (default 1)");
+  cmd->add_option("--lr", a->c.lr, "Peak learning rate (default 6e-4)");
+  cmd->add_option("--min-lr", a->c.min_lr, "Learning rate at the end of the cosine decay (default 6e-5)");
+  cmd->add_option("--warmup", a->c.warmup, "Linear warm-up steps (default 100)");
+  cmd->add_option("--weight-decay", a->c.adamw.weight_decay, "AdamW weight decay (default 0.1)");
+  cmd->add_option("--beta1", a->c.adamw.beta1, "AdamW beta1 (default 0.9)");
+  cmd->add_option("--beta2", a->c.adamw.beta2, "AdamW beta2 (default 0.95)");
+  cmd->add_option("--clip", a->c.adamw.clip_norm, "Clip the global gradient norm to this (default 1; 0: off)");
+  cmd->add_option("--seed", a->c.seed, "Seed of the initialization and the batches (default 1)");
+  cmd->add_option("--eval-interval", a->c.eval_interval, "Steps between validations (default 100; 0: at the end)");
+  cmd->add_option("--eval-batches", a->c.eval_batches, "Batches of the valid split per validation (default 8)");
+  cmd->add_option("--save-interval", a->c.save_interval, "Steps between checkpoints (default 0: at the end)");
+  cmd->add_option("--log-interval", a->c.log_interval, "Steps between log lines (default 10)");
+  cmd->add_flag("--resume", a->resume, "Continue the run in OUT from its last checkpoint");
+  cmd->add_option("--stop-at", a->c.stop_at, "Stop after this step with a checkpoint, as if interrupted (then --resume)");
+  cmd->add_flag("-q,--quiet", a->quiet, "No log lines (OUT/train_log.jsonl is still written)");
+  add_threads_flag(cmd, &a->threads);
+  cmd->callback([a] {
+    TrainArgs args = *a;
+    if (!args.resume) LMF_CHECK(args.c.steps >= 1, kInvalidArgument, "--steps is required (>= 1)");
+    run_train(args);
+  });
+}
+
+}  // namespace lmf::cli

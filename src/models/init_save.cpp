@@ -1,0 +1,94 @@
+// lmforge models: new models from a config alone (random initialization), and writing a
+// model's weights back as a Hugging Face folder.
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "formats/safetensors.h"
+#include "models/model.h"
+
+namespace lmf {
+
+namespace {
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// SplitMix64: a small, well-mixed generator whose output is the same on every platform.
+struct SplitMix {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }  // (0, 1)
+};
+
+// Standard normals by Box-Muller, two at a time.
+void fill_normal(float* p, int64_t n, double std, SplitMix& rng) {
+  constexpr double kTwoPi = 6.283185307179586;
+  for (int64_t i = 0; i < n; i += 2) {
+    const double r = std::sqrt(-2.0 * std::log(rng.uniform())), a = kTwoPi * rng.uniform();
+    p[i] = static_cast<float>(std * r * std::cos(a));
+    if (i + 1 < n) p[i + 1] = static_cast<float>(std * r * std::sin(a));
+  }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+Model init_model(const std::string& config_file, uint64_t seed, const BuildOptions& opts) {
+  nlohmann::json cfg;
+  try {
+    cfg = nlohmann::json::parse(read_text_file(config_file));
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorCode::kBadFile, "{}: not valid JSON: {}", config_file, e.what());
+  }
+  LMF_CHECK(cfg.is_object(), kBadFile, "{}: not a JSON object", config_file);
+  const double range = cfg.value("initializer_range", 0.02);
+  const bool gpt2 = cfg.contains("n_layer");
+  const double residual = gpt2 ? range / std::sqrt(2.0 * cfg.value("n_layer", 1)) : range;
+  HfFolder f = HfFolder::synthetic(cfg, config_file, [&](const std::string& name, const Shape& shape) {
+    Tensor t = Tensor::empty(DType::kF32, shape, true);
+    float* p = t.data_as<float>();
+    if (ends_with(name, ".bias")) return t;  // zeros
+    if (shape.size() == 1) {                 // a norm's weight
+      for (int64_t i = 0; i < t.numel(); ++i) p[i] = 1.0f;
+      return t;
+    }
+    SplitMix rng{seed ^ fnv1a(name)};
+    fill_normal(p, t.numel(), gpt2 && ends_with(name, "c_proj.weight") ? residual : range, rng);
+    return t;
+  });
+  Model m = detail::build_model(f, opts);
+  m.dir = std::filesystem::path(config_file).parent_path().string();
+  return m;
+}
+
+void save_model(const Model& m, const Graph& graph, const std::string& out_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  LMF_CHECK(!ec, kIo, "{}: cannot create the folder: {}", out_dir, ec.message());
+  std::map<std::string, Tensor> tensors;
+  for (const Value& v : graph.values()) {
+    if (v.kind != ValueKind::kWeight) continue;
+    LMF_CHECK(!ends_with(v.name, ".T"), kInternal,
+              "save_model: weight {} is a pre-packed copy, not the checkpoint's tensor", v.name);
+    tensors[v.name] = v.data;
+  }
+  nlohmann::json cfg = m.config;
+  cfg["torch_dtype"] = "float32";
+  write_safetensors(out_dir + "/model.safetensors", tensors, {{"format", "pt"}});
+  write_file_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
+}
+
+}  // namespace lmf

@@ -1,0 +1,107 @@
+#include "train/train_loop.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace lmf {
+
+namespace {
+
+uint64_t mix(uint64_t x) {  // SplitMix64's finalizer
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+double learning_rate(const TrainConfig& c, int64_t step) {
+  if (step < c.warmup) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmup);
+  const int64_t decay = std::max<int64_t>(1, c.steps - c.warmup);
+  const double progress = std::min(1.0, static_cast<double>(step - c.warmup) / static_cast<double>(decay));
+  return c.min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (c.lr - c.min_lr);
+}
+
+void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step, int64_t micro, int64_t batch,
+                  int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets) {
+  const int64_t n = static_cast<int64_t>(data.size());
+  LMF_CHECK(n > seq + 1, kInvalidArgument, "training data: {} tokens, too few for sequences of {}", n, seq);
+  tokens.resize(static_cast<size_t>(batch * seq));
+  targets.resize(tokens.size());
+  for (int64_t b = 0; b < batch; ++b) {
+    const uint64_t h = mix(mix(mix(mix(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(micro)) ^
+                           static_cast<uint64_t>(b));
+    const auto start = static_cast<int64_t>(h % static_cast<uint64_t>(n - seq));
+    for (int64_t t = 0; t < seq; ++t) {
+      tokens[static_cast<size_t>(b * seq + t)] = data[static_cast<size_t>(start + t)];
+      targets[static_cast<size_t>(b * seq + t)] = data[static_cast<size_t>(start + t + 1)];
+    }
+  }
+}
+
+double validation_loss(Trainer& trainer, const std::vector<int32_t>& data, int64_t batches) {
+  const int64_t B = trainer.batch(), T = trainer.seq();
+  const int64_t windows = (static_cast<int64_t>(data.size()) - 1) / T;
+  LMF_CHECK(windows >= B, kInvalidArgument, "validation data: {} tokens, too few for {} sequences of {}",
+            data.size(), B, T);
+  batches = std::min(batches, windows / B);
+  std::vector<int32_t> tokens(static_cast<size_t>(B * T)), targets(tokens.size());
+  double sum = 0;
+  for (int64_t k = 0; k < batches; ++k) {
+    for (int64_t i = 0; i < B * T; ++i) {
+      const auto p = static_cast<size_t>(k * B * T + i);
+      tokens[static_cast<size_t>(i)] = data[p];
+      targets[static_cast<size_t>(i)] = data[p + 1];
+    }
+    sum += trainer.evaluate(tokens, targets);
+  }
+  return sum / static_cast<double>(batches);
+}
+
+void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_t>& train,
+                const std::vector<int32_t>& valid, const std::function<void(const TrainEvent&)>& on_event,
+                const std::function<void(int64_t step)>& save) {
+  LMF_CHECK(c.accum >= 1 && c.steps >= 1, kInvalidArgument, "training: --steps and --accum must be >= 1");
+  std::vector<int32_t> tokens, targets;
+  double t0 = now(), loss_sum = 0;
+  int64_t logged = 0;
+  const int64_t last = c.stop_at > 0 ? std::min(c.stop_at, c.steps) : c.steps;
+  for (int64_t step = trainer.steps_done(); step < last; ++step) {
+    double loss = 0;
+    for (int64_t m = 0; m < c.accum; ++m) {
+      sample_batch(train, c.seed, step, m, c.batch, c.seq, tokens, targets);
+      loss += trainer.forward_backward(tokens, targets) / static_cast<double>(c.accum);
+    }
+    const double lr = learning_rate(c, step);
+    const double norm = trainer.optimizer_step(lr);
+    loss_sum += loss;
+    ++logged;
+    const int64_t done = step + 1;
+    if (c.log_interval > 0 && (done % c.log_interval == 0 || done == c.steps)) {
+      const double t = now();
+      TrainEvent e{done, loss_sum / static_cast<double>(logged), lr, norm,
+                   static_cast<double>(logged * c.accum * c.batch * c.seq) / (t - t0)};
+      on_event(e);
+      t0 = t, loss_sum = 0, logged = 0;
+    }
+    if ((c.eval_interval > 0 && done % c.eval_interval == 0) || done == c.steps) {
+      TrainEvent e{done, loss, lr, norm, 0};
+      e.valid_loss = validation_loss(trainer, valid, c.eval_batches);
+      on_event(e);
+      t0 = now();
+    }
+    if ((c.save_interval > 0 && done % c.save_interval == 0) || done == last) {
+      save(done);
+      t0 = now();
+    }
+  }
+}
+
+}  // namespace lmf

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# End to end: `lmforge train` of a small GPT-2-shaped model on the Brown corpus (GPT-2's
+# tokenizer): the loss falls, the output folder loads in info/generate/ppl, a run
+# interrupted and resumed ends with the same weights as an uninterrupted one, and bad
+# flags get one clear error line.
+source "$(dirname "$0")/lib.bash"
+T="$LMF_TMP/train"; rm -rf "$T"; mkdir -p "$T"
+TOK="$LMF_GOLDEN/gpt2-tokenizer.json"
+"$LMF" data prepare --corpus brown --tokenizer "$TOK" -o "$T/brown" -q
+cat > "$T/config.json" <<'JSON'
+{"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4,
+ "n_positions": 64, "vocab_size": 50257, "bos_token_id": 50256, "eos_token_id": 50256}
+JSON
+ARGS=(--config "$T/config.json" --data "$T/brown" --steps 24 -b 4 --seq 32 --lr 3e-3 --warmup 4 --eval-interval 12
+      --eval-batches 4 --log-interval 4 -t 2)
+out="$("$LMF" train "${ARGS[@]}" -o "$T/a")"
+first="$(grep -m1 -oE 'step +4 \| loss [0-9.]+' <<<"$out" | grep -oE '[0-9.]+$')"
+last="$(grep -oE 'step +24 \| loss [0-9.]+' <<<"$out" | grep -oE '[0-9.]+$')"
+"$PY" -c "import sys; a, b = map(float, sys.argv[1:]); assert 10 < a < 11.5 and b < a - 1, (a, b)" "$first" "$last" \
+  && pass "train: loss falls ($first -> $last)" || failed "train: loss $first -> $last: $out"
+grep -qE "step +24 \| valid loss [0-9.]+ \| ppl" <<<"$out" && pass "train: validation" || failed "train: no validation: $out"
+for f in config.json model.safetensors tokenizer.json trainer_state.safetensors training_args.json train_log.jsonl; do
+  [[ -f "$T/a/$f" ]] || failed "train: $f missing"
+done
+grep -q '"valid_ppl"' "$T/a/train_log.jsonl" && pass "train: train_log.jsonl" || failed "train: log"
+"$LMF" info "$T/a" | grep -q "GPT2LMHeadModel" && pass "train: info loads the output" || failed "train: info"
+"$LMF" generate "$T/a" -p "The jury said" -n 8 -t 1 >/dev/null && pass "train: generate" || failed "train: generate"
+"$LMF" ppl "$T/a" --data "$T/brown" --ctx 64 --max-tokens 2000 -q | grep -q "perplexity" && pass "train: ppl" || failed "train: ppl"
+
+# Interrupted at step 10, resumed: the same weights and optimizer state as run a.
+"$LMF" train "${ARGS[@]}" -o "$T/b" --stop-at 10 -q
+"$LMF" train -o "$T/b" --resume -q
+cmp -s "$T/a/model.safetensors" "$T/b/model.safetensors" && cmp -s "$T/a/trainer_state.safetensors" "$T/b/trainer_state.safetensors" \
+  && pass "train: interrupted + resumed == uninterrupted (byte-identical)" || failed "train: resume differs"
+
+expect_error "train: no --steps" "--steps is required" "$LMF" train --config "$T/config.json" --data "$T/brown" -o "$T/c"
+expect_error "train: missing config" "nope.json" "$LMF" train --config "$T/nope.json" --data "$T/brown" -o "$T/c" --steps 2
+expect_error "train: --data not prepared" "manifest.json" "$LMF" train --config "$T/config.json" --data "$T" -o "$T/c" --steps 2 --seq 32
+expect_error "train: --resume without a run" "training_args.json is missing" "$LMF" train -o "$T/none" --resume
+expect_error "train: bad --lr" "--lr must be > 0" "$LMF" train --config "$T/config.json" --data "$T/brown" -o "$T/c" --steps 2 --lr -1
+expect_error "train: --seq past the context" "exceeds" "$LMF" train --config "$T/config.json" --data "$T/brown" -o "$T/c" --steps 2 --seq 65
+[[ ! -e "$T/c" ]] && pass "train: nothing written on error" || failed "train: $T/c written on error"
+finish
