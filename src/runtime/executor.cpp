@@ -59,7 +59,8 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
   ctx_.scratch_per_thread = (opts.cache_len + 15) / 16 * 16;
   const int pool = std::max(opts.threads, omp_get_max_threads());
   int64_t scratch = pool * ctx_.scratch_per_thread;
-  for (const Node& n : graph_.nodes()) scratch = std::max(scratch, cpu_scratch_floats(n, pool));
+  for (size_t i = 0; i < graph_.nodes().size(); ++i)
+    scratch = std::max(scratch, cpu_scratch_floats(graph_.nodes()[i], node_in_[i].data(), pool));
   ctx_.scratch = static_cast<float*>(alloc_aligned(static_cast<size_t>(scratch) * 4));
   owned_.push_back(ctx_.scratch);
   ctx_.runs = static_cast<int64_t*>(alloc_aligned(static_cast<size_t>(4 * opts.max_tokens) * 8));

@@ -1,9 +1,9 @@
 // Tests for the float32 CPU matmul (src/backend/cpu/matmul.h): cpu::linear on both its
 // paths (the few-row streaming kernel for M <= kFewRows, oneDNN's sgemm above) and the
-// few-row kernel linear_few_rows directly, against a double-precision scalar
+// few-row kernels linear_few_rows ((N, K)) and linear_few_rows_kn ((K, N)) directly, against a double-precision scalar
 // reference, on every Highway target compiled in and supported by this CPU, with 1
 // and 2 threads; plus thread-count invariance and the pre-pack pass that puts every
-// linear weight in (N, K) layout.
+// linear weight in (K, N) layout.
 //
 // Error is measured per element relative to the scale of the terms that make it up:
 //   err = |y - ref| / scale, scale = sum_k |x_k| |w_k| + |b|.
@@ -233,25 +233,71 @@ TEST_P(Matmul, FewRowsThreadCountInvariance) {
     }
 }
 
+// The (K, N) few-row kernel (K split in blocks, partials summed in block order).
+TEST_P(Matmul, FewRowsKnMatchesReference) {
+  double worst = 0;
+  uint32_t seed = 2000;
+  for (int64_t M = 1; M <= kFewRows; ++M)
+    for (int64_t K : {1, 2, 7, 8, 9, 63, 65, 769})
+      for (int64_t N : {1, 7, 16, 63, 65, 100, 769, 1030}) {
+        const Problem& p = problem(M, K, N, seed += 3);
+        std::vector<float> scratch(static_cast<size_t>(few_rows_kn_scratch(K, N)));
+        check_all(p, "linear_few_rows_kn", &worst, [&](float* y, const float* bias) {
+          linear_few_rows_kn(p.x.data(), p.w_kn.data(), bias, y, M, K, N, scratch.data());
+        });
+      }
+  for (int64_t M : {9, 17})  // more than kFewRows rows: W is read once per group of 8
+    for (int64_t N : {7, 769}) {
+      const Problem& p = problem(M, 65, N, seed += 3);
+      std::vector<float> scratch(static_cast<size_t>(few_rows_kn_scratch(65, N)));
+      check_all(p, "linear_few_rows_kn", &worst, [&](float* y, const float* bias) {
+        linear(p.x.data(), p.w_kn.data(), bias, y, M, 65, N, false, scratch.data());
+      });
+    }
+  std::printf("[ error ] few rows (K, N) %-7s max %.3g of tolerance\n", target_name().c_str(), worst);
+}
+
+// Its blocks depend on K only and are summed in block order, so the output is
+// bit-identical for 1, 2, 3 and 4 threads.
+TEST_P(Matmul, FewRowsKnThreadCountInvariance) {
+  for (int64_t M : {1, 4, 8})
+    for (int64_t N : {65, 769, 1030}) {
+      const int64_t K = 777;
+      const Problem& p = problem(M, K, N, 78);
+      std::vector<float> scratch(static_cast<size_t>(few_rows_kn_scratch(K, N)));
+      std::vector<std::vector<float>> out;
+      for (int threads : {1, 2, 3, 4}) {
+        std::vector<float> y(static_cast<size_t>(M * N));
+        with_threads(threads, [&] {
+          linear(p.x.data(), p.w_kn.data(), p.bias.data(), y.data(), M, K, N, false, scratch.data());
+        });
+        out.push_back(y);
+      }
+      for (size_t t = 1; t < out.size(); ++t)
+        for (size_t i = 0; i < out[0].size(); ++i)
+          ASSERT_EQ(out[t][i], out[0][i]) << p.str() << " thread counts 1 vs " << t + 1 << " at " << i;
+    }
+}
+
 // ---- pre-pack --------------------------------------------------------------------------
 
-// (K, N) linear weights become their (N, K) transpose; (N, K) ones, such as a head tied
-// to the embedding table, stay in place (same memory, no copy).
-TEST(Prepack, EveryLinearWeightBecomesNk) {
-  const int64_t C = 5, F = 3, V = 7;
+// (N, K) linear weights become their (K, N) transpose; (K, N) ones stay in place (same
+// memory, no copy); a weight also read by an embedding (a tied head) is kept for it.
+TEST(Prepack, EveryLinearWeightBecomesKn) {
+  const int64_t C = 5, V = 7;
   Graph g;
-  const auto table_data = randn(static_cast<size_t>(V * C), 1), w_data = randn(static_cast<size_t>(C * F), 2);
-  Tensor table = Tensor::empty(DType::kF32, {V, C}), w = Tensor::empty(DType::kF32, {C, F});
+  const auto table_data = randn(static_cast<size_t>(V * C), 1), w_data = randn(static_cast<size_t>(C * C), 2);
+  Tensor table = Tensor::empty(DType::kF32, {V, C}), w = Tensor::empty(DType::kF32, {C, C});
   std::copy(table_data.begin(), table_data.end(), table.data_as<float>());
   std::copy(w_data.begin(), w_data.end(), w.data_as<float>());
-  const float* table_mem = table.data_as<float>();
+  const float* w_mem = w.data_as<float>();
   const int ids = g.add_input("ids", DType::kI32, {"N"});
   const int tv = g.add_weight("wte", std::move(table));
-  const int up = g.add_weight("up", std::move(w));  // (C, F), Conv1D layout
+  const int wv = g.add_weight("w", std::move(w));
   int x = g.add("embedding", {tv, ids});
-  x = g.add("linear", {x, up}, {{"layout", std::string("kn")}});  // (N, F)
-  x = g.add("split_cols", {x}, {{"begin", int64_t{0}}, {"end", F}});
-  g.mark_output(g.add("linear", {g.add("embedding", {tv, ids}), tv}, {{"layout", std::string("nk")}}, "logits"));
+  x = g.add("linear", {x, wv}, {{"layout", std::string("kn")}});
+  const int logits = g.add("linear", {x, tv}, {{"layout", std::string("nk")}}, "logits");
+  g.mark_output(logits);
 
   EXPECT_EQ(prepack_for_cpu(g), 1);
   g.verify();
@@ -259,14 +305,14 @@ TEST(Prepack, EveryLinearWeightBecomesNk) {
   for (const Node& n : g.nodes())
     if (n.op == "linear") linears.push_back(&n);
   ASSERT_EQ(linears.size(), 2u);
-  for (const Node* n : linears) EXPECT_EQ(n->attr_str("layout"), "nk");
-  const Value& t = g.value(linears[0]->inputs[1]);
-  ASSERT_EQ(t.data.dim(0), F);
-  ASSERT_EQ(t.data.dim(1), C);
-  for (int64_t f = 0; f < F; ++f)
-    for (int64_t c = 0; c < C; ++c) EXPECT_EQ(t.data.data_as<float>()[f * C + c], w_data[c * F + f]);
-  EXPECT_EQ(g.value(linears[1]->inputs[1]).data.data_as<float>(), table_mem) << "an (N, K) weight was copied";
-  EXPECT_EQ(g.find("up"), -1) << "the replaced (K, N) weight was kept";
+  for (const Node* n : linears) EXPECT_EQ(n->attr_str("layout"), "kn");
+  EXPECT_EQ(g.value(linears[0]->inputs[1]).data.data_as<float>(), w_mem) << "a (K, N) weight was copied";
+  const Value& head = g.value(linears[1]->inputs[1]);
+  ASSERT_EQ(head.data.dim(0), C);
+  ASSERT_EQ(head.data.dim(1), V);
+  for (int64_t v = 0; v < V; ++v)
+    for (int64_t c = 0; c < C; ++c) EXPECT_EQ(head.data.data_as<float>()[c * V + v], table_data[v * C + c]);
+  EXPECT_NE(g.find("wte"), -1) << "the embedding's table was removed";
 }
 
 }  // namespace

@@ -1,13 +1,17 @@
-// lmforge CPU backend: float32 matmul for few rows (decode): y (M, N) = x (M, K) · W^T +
-// bias with W stored (N, K), torch.nn.Linear's layout. Decode is bound by reading W, so
-// each thread streams its own contiguous block of W's rows once per group of up to four
-// rows of x (which stay in L1), and that block is cut in four quarters walked side by
-// side, so the memory system sees four long sequential streams per thread: the access
-// pattern of the bandwidth probe (measured: 98% of the probe at GPT-2 small's shapes
-// against 86% for a column split over a (K, N) layout, whose per-row streams are short).
-// Every y element is one dot product computed by one thread in a fixed order, so the
-// result does not depend on the thread count. Compiled per Highway target and
-// dispatched at run time; allocates nothing and enters no parallel region when one
+// lmforge CPU backend: float32 matmul for few rows (decode): y (M, N) = x (M, K) · W +
+// bias. Decode is bound by reading W, so W is read once per call (per group of rows of
+// x) as long sequential streams, the access pattern of the bandwidth probe, while x and
+// y stay in cache. Two layouts:
+//  - W (N, K) (linear_few_rows): each thread owns a block of W's rows, cut in four
+//    quarters walked side by side; every y element is one dot product in a fixed order.
+//  - W (K, N) (linear_few_rows_kn): K is cut into a fixed number of blocks (a function of
+//    K only); a thread streams whole blocks of W's rows (four quarter streams), adding
+//    x (M, block) · W (block, N) into its own partial (M, N) in the caller's scratch;
+//    then y = bias + the partials summed in block order. (Measured at GPT-2 small's
+//    shapes: a column split of (K, N), whose per-row streams are short, reached 86% of
+//    the probe against 98% for whole-row streams.)
+// Either way the result does not depend on the thread count. Compiled per Highway target
+// and dispatched at run time; allocates nothing and enters no parallel region when one
 // thread is used (OpenMP teams of one are allocated per region by libgomp).
 
 #include <omp.h>
@@ -73,6 +77,64 @@ HWY_INLINE void Block(const float* HWY_RESTRICT x0, size_t K, const float* HWY_R
   for (size_t n = n0 + 4 * q; n < n1; ++n) Dots<R, 1>(x0, K, w, &n, bias, y0, ldy);
 }
 
+
+// y (M, ld) columns [0, n) += sum over s < S of coef[m][s] * rows[s][c], the terms
+// added in order of s.
+template <int M, int S>
+HWY_INLINE void AddRows(const float* const* rows, const float (*coef)[8], float* HWY_RESTRICT y, size_t ld,
+                        size_t n) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const size_t L = hn::Lanes(d);
+  V xb[M][S];
+  for (int m = 0; m < M; ++m)
+    for (int s = 0; s < S; ++s) xb[m][s] = hn::Set(d, coef[m][s]);
+  size_t c = 0;
+  for (; c + L <= n; c += L) {
+    V w[S];
+    for (int s = 0; s < S; ++s) w[s] = hn::LoadU(d, rows[s] + c);
+    for (int m = 0; m < M; ++m) {
+      V a = hn::LoadU(d, y + m * ld + c);
+      for (int s = 0; s < S; ++s) a = hn::MulAdd(xb[m][s], w[s], a);
+      hn::StoreU(a, d, y + m * ld + c);
+    }
+  }
+  // The last columns one at a time with the same fused multiply-adds (no masked store).
+  const hn::CappedTag<float, 1> d1;
+  for (; c < n; ++c)
+    for (int m = 0; m < M; ++m) {
+      auto a = hn::LoadU(d1, y + m * ld + c);
+      for (int s = 0; s < S; ++s) a = hn::MulAdd(hn::Set(d1, coef[m][s]), hn::LoadU(d1, rows[s] + c), a);
+      hn::StoreU(a, d1, y + m * ld + c);
+    }
+}
+
+// p (M, N) = x (M rows, stride ldx) columns [k0, k1) · W (K, N) rows [k0, k1). The rows
+// are cut in four quarters walked side by side, two rows of each per pass.
+template <int M>
+HWY_INLINE void KBlock(const float* HWY_RESTRICT x, size_t ldx, const float* HWY_RESTRICT w, size_t N, size_t k0,
+                       size_t k1, float* HWY_RESTRICT p) {
+  for (size_t i = 0; i < M * N; ++i) p[i] = 0.0f;
+  constexpr int kRows = 2;
+  const size_t q = (k1 - k0) / 4 / kRows * kRows;
+  const float* rows[4 * kRows];
+  float coef[M][8];
+  for (size_t i = 0; i < q; i += kRows) {
+    for (int j = 0; j < 4; ++j)
+      for (int r = 0; r < kRows; ++r) {
+        const size_t k = k0 + j * q + i + r;
+        rows[j * kRows + r] = w + k * N;
+        for (int m = 0; m < M; ++m) coef[m][j * kRows + r] = x[m * ldx + k];
+      }
+    AddRows<M, 4 * kRows>(rows, coef, p, N, N);
+  }
+  for (size_t k = k0 + 4 * q; k < k1; ++k) {
+    rows[0] = w + k * N;
+    for (int m = 0; m < M; ++m) coef[m][0] = x[m * ldx + k];
+    AddRows<M, 1>(rows, coef, p, N, N);
+  }
+}
+
 }  // namespace
 
 // Sum of n floats read as four sequential streams (the bandwidth probe's reader).
@@ -107,6 +169,21 @@ void GemvRows(const float* x, const float* w, const float* bias, float* y, size_
   }
 }
 
+// Partial p (M, N) of K-block [k0, k1) for M <= kFewRows rows of x (M, K).
+void GemvKBlock(const float* x, const float* w, size_t M, size_t K, size_t N, size_t k0, size_t k1, float* p) {
+  switch (M) {
+#define LMF_KBLOCK_CASE(R)                   \
+  case R:                                    \
+    KBlock<R>(x, K, w, N, k0, k1, p);        \
+    break;
+    LMF_KBLOCK_CASE(1) LMF_KBLOCK_CASE(2) LMF_KBLOCK_CASE(3) LMF_KBLOCK_CASE(4)
+    LMF_KBLOCK_CASE(5) LMF_KBLOCK_CASE(6) LMF_KBLOCK_CASE(7) LMF_KBLOCK_CASE(8)
+#undef LMF_KBLOCK_CASE
+    default:
+      break;
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lmf::cpu
@@ -116,6 +193,7 @@ HWY_AFTER_NAMESPACE();
 namespace lmf::cpu {
 
 HWY_EXPORT(GemvRows);
+HWY_EXPORT(GemvKBlock);
 HWY_EXPORT(SumStreams);
 
 float sum_streams(const float* p, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumStreams)(p, static_cast<size_t>(n)); }
@@ -136,6 +214,47 @@ void linear_few_rows(const float* x, const float* w_nk, const float* bias, float
     const int64_t n0 = std::min(N, t * per), n1 = std::min(N, n0 + per);
     if (n0 < n1)
       HWY_DYNAMIC_DISPATCH(GemvRows)(x, w_nk, bias, y, m, k, n, static_cast<size_t>(n0), static_cast<size_t>(n1));
+  }
+}
+
+int64_t few_rows_kn_blocks(int64_t K) { return std::clamp<int64_t>(K / 96, 1, 8); }
+
+int64_t few_rows_kn_scratch(int64_t K, int64_t N) { return few_rows_kn_blocks(K) * kFewRows * N; }
+
+void linear_few_rows_kn(const float* x, const float* w_kn, const float* bias, float* y, int64_t M, int64_t K,
+                        int64_t N, float* scratch) {
+  const int64_t nb = few_rows_kn_blocks(K);
+  const auto k = static_cast<size_t>(K), n = static_cast<size_t>(N);
+  for (int64_t m0 = 0; m0 < M; m0 += kFewRows) {
+    const int64_t rows = std::min<int64_t>(kFewRows, M - m0);
+    const float* xm = x + m0 * K;
+    float* ym = y + m0 * N;
+    auto block = [&](int64_t b) {
+      HWY_DYNAMIC_DISPATCH(GemvKBlock)(xm, w_kn, static_cast<size_t>(rows), k, n, static_cast<size_t>(K * b / nb),
+                                       static_cast<size_t>(K * (b + 1) / nb), scratch + b * rows * N);
+    };
+    // y = bias + the partials in block order; threads own column ranges.
+    auto reduce = [&](int64_t c0, int64_t c1) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = c0; c < c1; ++c) {
+          float acc = bias ? bias[c] : 0.0f;
+          for (int64_t b = 0; b < nb; ++b) acc += scratch[(b * rows + r) * N + c];
+          ym[r * N + c] = acc;
+        }
+    };
+    if (omp_get_max_threads() == 1 || nb == 1) {
+      for (int64_t b = 0; b < nb; ++b) block(b);
+      reduce(0, N);
+      continue;
+    }
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+      for (int64_t b = 0; b < nb; ++b) block(b);
+      const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t per = ((N + team - 1) / team + 15) / 16 * 16;
+      reduce(std::min(N, t * per), std::min(N, (t + 1) * per));
+    }
   }
 }
 

@@ -33,10 +33,12 @@ void rms_norm_backward(const float* x, const float* g, const float* dy, float* d
                        int64_t cols, float eps);
 
 // Backward of gelu_tanh (GPT-2's gelu_new): dx = dy * d/dx gelu_tanh(x). dx may alias dy.
+// Below x = -10.4 (where |gelu'| < 1e-32) dx is 0.
 void gelu_tanh_backward(const float* x, const float* dy, float* dx, int64_t n);
 
 // Backward of silu_mul (y = silu(gate) * up): dgate = dy * up * silu'(gate),
-// dup = dy * silu(gate). Outputs may alias dy.
+// dup = dy * silu(gate). Outputs may alias dy. Below gate = -80 (where silu and silu' are
+// under 1e-32) both are 0.
 void silu_mul_backward(const float* gate, const float* up, const float* dy, float* dgate, float* dup, int64_t n);
 
 // Backward of rope (same arguments as rope() in kernels.h): rotates each pair by the
@@ -55,14 +57,15 @@ void embedding_backward(const int32_t* ids, const float* dy, float* dtable, int6
 // query head h uses kv head h / (H / Hkv). Token t attends to tokens 0..t of its own
 // sequence: out (B*T, H*D) = softmax(scale * q k^T) v per (b, h). lse (B, H, T) gets each
 // row's log-sum-exp of the scaled scores, for the backward. scratch: at least
-// threads * T floats (threads = omp_get_max_threads()).
+// threads * T floats (threads = omp_get_max_threads()). Parallel over (b, h); not to be
+// called from inside a parallel region (the scratch row is picked by thread number).
 void attention_causal_forward(const float* q, const float* k, const float* v, float* out, float* lse, int64_t B,
                               int64_t T, int64_t H, int64_t Hkv, int64_t D, float scale, float* scratch);
 
 // Its backward, from the forward's inputs, out and lse, and dout (B*T, H*D):
 // dq (B*T, H*D), dk and dv (B*T, Hkv*D) (kv heads shared by several query heads get the
-// sum over those heads, in head order). scratch: attention_causal_backward_scratch()
-// floats.
+// sum over those heads, in head order: parallel over (b, kv head)). scratch:
+// attention_causal_backward_scratch() floats (2 T per thread). Same caveat as the forward.
 void attention_causal_backward(const float* q, const float* k, const float* v, const float* out, const float* lse,
                                const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t H,
                                int64_t Hkv, int64_t D, float scale, float* scratch);
@@ -74,8 +77,9 @@ int64_t attention_causal_backward_scratch(int64_t B, int64_t T, int64_t H, int64
 // Mean cross-entropy of logits (R, V) against targets (R); a target < 0 (e.g. -100)
 // marks a row that is not scored. Returns the mean over scored rows (0 when none) and
 // writes dlogits (R, V) = scale * (softmax(logits) - onehot(target)) / scored for
-// scored rows, 0 for the others. dlogits may alias logits. One pass computes the row's
-// max and log-sum-exp, one writes the gradient.
+// scored rows, 0 for the others. dlogits may alias logits. Per row, one pass finds the
+// max, one sums the exponentials, one writes the gradient (the row stays in cache).
+// Logits must be finite.
 double cross_entropy(const float* logits, const int32_t* targets, float* dlogits, int64_t rows, int64_t V,
                      float scale);
 
@@ -88,6 +92,7 @@ double cross_entropy(const float* logits, const int32_t* targets, float* dlogits
 //   hard = cross_entropy(s, targets) as above (mean over scored rows; rows with a
 //          negative target still count in soft).
 // Returns the loss and writes ds (R, V) = d loss / d s (times scale). ds may alias s.
+// temperature > 0; logits must be finite.
 double distill_loss(const float* s, const float* t, const int32_t* targets, float* ds, int64_t rows, int64_t V,
                     float temperature, float alpha, bool reverse, float scale);
 
@@ -97,12 +102,16 @@ double distill_loss(const float* s, const float* t, const int32_t* targets, floa
 double sum_squares(const float* x, int64_t n);
 
 // One AdamW step on w (n) with gradient g, moments m and v, exactly as torch.optim.AdamW
-// (PyTorch 1.13, foreach=False, amsgrad=False, maximize=False) computes it in float32:
-//   w *= 1 - lr * weight_decay
-//   m += (1 - beta1) * (g - m)             (torch's m.lerp_(g, 1 - beta1), weight < 0.5)
-//   v = v * beta2 + (1 - beta2) * g * g    (torch's v.mul_(beta2).addcmul_(g, g, 1 - beta2))
-//   w -= (lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
-// step counts from 1. g is multiplied by grad_scale first (clipping, accumulation).
+// (PyTorch 1.13, foreach=False, amsgrad=False, maximize=False) computes it in float32,
+// bit for bit (its CPU kernels fuse the multiply-adds marked fma):
+//   w = w * (1 - lr * weight_decay)
+//   m = fma(g, 1 - beta1, m * beta1)       (torch's m.mul_(beta1).add_(g, alpha=1 - beta1))
+//   v = fma(g * (1 - beta2), g, v * beta2) (torch's v.mul_(beta2).addcmul_(g, g, 1 - beta2))
+//   w = w + (-(lr / (1 - beta1^step)) * m) / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+// The scalar coefficients are computed in double from the float arguments and rounded
+// to float, as Python computes them from its floats (so torch given the same, float-
+// representable, hyperparameters gives the same bits). step counts from 1. g is
+// multiplied by grad_scale first (clipping, accumulation).
 void adamw_update(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                   float eps, float weight_decay, int64_t step, float grad_scale);
 

@@ -7,10 +7,14 @@
 namespace lmf::cpu {
 
 void linear(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
-            int64_t N, bool w_nk) {
+            int64_t N, bool w_nk, float* scratch) {
   if (M == 0) return;
-  if (w_nk && M <= kFewRows) {
+  if (M <= kFewRows && w_nk) {
     linear_few_rows(x, w, bias, y, M, K, N);
+    return;
+  }
+  if (M <= kFewRows && scratch) {
+    linear_few_rows_kn(x, w, bias, y, M, K, N, scratch);
     return;
   }
   // Row-major sgemm: y = x · op(W); op(W) = W^T for the (N, K) layout.

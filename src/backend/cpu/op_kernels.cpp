@@ -48,12 +48,12 @@ void k_rms_norm(const Node& n, In in, Out out, ExecContext&) {
                 static_cast<float>(n.attr_float("eps")));
 }
 
-void k_linear(const Node& n, In in, Out out, ExecContext&) {
+void k_linear(const Node& n, In in, Out out, ExecContext& ctx) {
   const bool nk = n.attr_str("layout") == "nk";
   const int64_t M = in[0]->dims[0], K = in[0]->dims[1];
   const int64_t N = nk ? in[1]->dims[0] : in[1]->dims[1];
   const float* bias = n.inputs.size() == 3 ? in[2]->f32() : nullptr;
-  cpu::linear(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, nk);
+  cpu::linear(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, nk, ctx.scratch);
 }
 
 void k_split_cols(const Node& n, In in, Out out, ExecContext&) {

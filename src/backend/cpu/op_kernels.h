@@ -40,9 +40,10 @@ using KernelFn = void (*)(const Node& node, const TensorView* const* in, TensorV
 // The CPU kernel for `op` on float32 activations; throws lmf::Error(kUnsupported) if none.
 KernelFn cpu_kernel(const std::string& op);
 
-// Floats of ExecContext::scratch the kernel of node n needs with `threads` threads
-// beyond the default (threads * scratch_per_thread); 0 for most ops.
-int64_t cpu_scratch_floats(const Node& n, int threads);
+// Floats of ExecContext::scratch the kernel of node n needs with `threads` threads, its
+// inputs `in` bound to their largest shapes; 0 for most ops (the executor also gives
+// threads * scratch_per_thread, the KV-cache attention's need).
+int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads);
 
 // The training ops' kernels (op_kernels_train.cpp), looked up by cpu_kernel().
 KernelFn cpu_training_kernel(const std::string& op);  // null if none
