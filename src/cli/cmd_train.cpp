@@ -1,5 +1,7 @@
 // `lmforge train`: pre-train a GPT-2- or Llama-shaped model on a prepared token dataset
-// (train/train_loop.h); OUT is a Hugging Face folder every other command loads.
+// (train/train_loop.h); `lmforge distill`: the same loop with a teacher's softened logits
+// (KL at temperature T times T^2, mixed with the hard-label cross-entropy by alpha). OUT
+// is a Hugging Face folder every other command loads.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include "core/mapped_file.h"
 #include "data/token_dataset.h"
 #include "tokenizer/tokenizer.h"
+#include "runtime/session.h"
 #include "train/train_loop.h"
 
 namespace lmf::cli {
@@ -28,6 +31,11 @@ struct TrainArgs {
   TrainConfig c;
   bool resume = false, quiet = false;
   int threads = 1;
+  // distill only
+  bool distill = false, from_teacher = false;
+  std::string teacher;
+  int64_t student_layers = 0;
+  LossSpec loss;
 };
 
 nlohmann::json args_json(const TrainArgs& a) {
@@ -37,7 +45,8 @@ nlohmann::json args_json(const TrainArgs& a) {
           {"beta1", c.adamw.beta1}, {"beta2", c.adamw.beta2}, {"eps", c.adamw.eps},
           {"weight_decay", c.adamw.weight_decay}, {"clip", c.adamw.clip_norm}, {"seed", c.seed},
           {"eval_interval", c.eval_interval}, {"eval_batches", c.eval_batches}, {"save_interval", c.save_interval},
-          {"threads", a.threads}};
+          {"threads", a.threads}, {"distill", a.distill}, {"teacher", a.teacher},
+          {"temperature", a.loss.temperature}, {"alpha", a.loss.alpha}, {"reverse_kl", a.loss.reverse_kl}};
 }
 
 // --resume: the run's own settings from OUT/training_args.json; only --steps (to train
@@ -55,6 +64,10 @@ void restore_args(TrainArgs& a) {
     c.adamw.eps = j.at("eps"), c.adamw.weight_decay = j.at("weight_decay"), c.adamw.clip_norm = j.at("clip");
     c.seed = j.at("seed"), c.eval_interval = j.at("eval_interval"), c.eval_batches = j.at("eval_batches");
     c.save_interval = j.at("save_interval"), a.data = j.at("data"), a.threads = j.at("threads");
+    LMF_CHECK(j.at("distill").get<bool>() == a.distill, kInvalidArgument, "--resume: {} is a run of lmforge {}", a.out,
+              a.distill ? "train" : "distill");
+    a.teacher = j.at("teacher"), a.loss.temperature = j.at("temperature"), a.loss.alpha = j.at("alpha");
+    a.loss.reverse_kl = j.at("reverse_kl");
     c.steps = steps > 0 ? steps : j.at("steps").get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorCode::kBadFile, "{}: {}", path, e.what());
@@ -83,16 +96,62 @@ std::vector<int32_t> read_split(const std::string& dir, const char* split, int64
   return ids;
 }
 
+// The model to train: OUT's checkpoint when resuming; for distill, the student (a
+// config.json, a model folder, or the teacher's every k-th layer); else --config/--init.
+Model starting_model(const TrainArgs& a, const BuildOptions& build) {
+  if (a.resume) return load_model(a.out, build);
+  if (a.distill) {
+    if (a.from_teacher) {
+      const int64_t tl = load_model(a.teacher).info.layers;
+      return init_student_from_teacher(a.teacher, a.student_layers > 0 ? a.student_layers : std::max<int64_t>(1, tl / 2),
+                                       build);
+    }
+    LMF_CHECK(!a.config.empty(), kInvalidArgument, "--student CONFIG.json|MODEL (or --init-from-teacher) is required");
+    return fs::is_directory(a.config) ? load_model(a.config, build) : init_model(a.config, a.c.seed, build);
+  }
+  LMF_CHECK(a.config.empty() != a.init.empty(), kInvalidArgument,
+            "give exactly one of --config CONFIG.json (a new model) and --init MODEL (continue a model)");
+  return a.init.empty() ? init_model(a.config, a.c.seed, build) : load_model(a.init, build);
+}
+
 void run_train(TrainArgs a) {
   if (a.resume) restore_args(a);
   check_flags(a);
-  LMF_CHECK(a.resume || (a.config.empty() != a.init.empty()), kInvalidArgument,
-            "give exactly one of --config CONFIG.json (a new model) and --init MODEL (continue a model)");
   LMF_CHECK(!a.data.empty(), kInvalidArgument, "--data is required (a folder from `lmforge data prepare`)");
+  if (a.distill) {
+    LMF_CHECK(!a.teacher.empty(), kInvalidArgument, "--teacher MODEL is required");
+    LMF_CHECK(a.loss.temperature > 0 && a.loss.alpha >= 0 && a.loss.alpha <= 1, kInvalidArgument,
+              "--temperature must be > 0 and --alpha in [0, 1] (got {}, {})", a.loss.temperature, a.loss.alpha);
+    a.loss.kind = LossSpec::kDistill;
+  }
   const BuildOptions build{a.c.batch, a.c.seq};
-  Model m = a.resume            ? load_model(a.out, build)
-            : a.init.empty()    ? init_model(a.config, a.c.seed, build)
-                                : load_model(a.init, build);
+  Model m = starting_model(a, build);
+  // The teacher runs in inference mode: its own plan, no gradients, logits of every row.
+  std::unique_ptr<Model> teacher;
+  std::unique_ptr<Session> tsession;
+  if (a.distill) {
+    teacher = std::make_unique<Model>(load_model(a.teacher));
+    LMF_CHECK(teacher->info.vocab == m.info.vocab, kInvalidArgument, "--teacher {} has a vocabulary of {}, the student {}",
+              a.teacher, teacher->info.vocab, m.info.vocab);
+    LMF_CHECK(a.c.seq <= teacher->info.context, kInvalidArgument, "--seq {} exceeds the teacher's context of {}", a.c.seq,
+              teacher->info.context);
+    SessionOptions so;
+    so.max_batch = a.c.batch;
+    so.max_context = a.c.seq;
+    so.max_step_tokens = a.c.batch * a.c.seq;
+    so.threads = a.threads;
+    tsession = std::make_unique<Session>(*teacher, so);
+  }
+  TeacherFn teacher_fn = nullptr;
+  std::vector<SeqChunk> chunks(static_cast<size_t>(a.c.batch));
+  if (tsession)
+    teacher_fn = [&](std::span<const int32_t> tokens) {
+      tsession->reset_all();
+      for (int64_t b = 0; b < a.c.batch; ++b)
+        chunks[static_cast<size_t>(b)] = {static_cast<int>(b),
+                                          tokens.subspan(static_cast<size_t>(b * a.c.seq), static_cast<size_t>(a.c.seq)), 0};
+      return tsession->step(chunks, true).data();
+    };
   data::TokenDataset probe = data::TokenDataset::open(a.data, "train");
   std::string tok_path = a.tokenizer;
   if (tok_path.empty()) tok_path = probe.manifest()["tokenizer"]["path"].get<std::string>();
@@ -103,7 +162,7 @@ void run_train(TrainArgs a) {
   const std::vector<int32_t> train = read_split(a.data, "train", m.info.vocab);
   const std::vector<int32_t> valid = read_split(a.data, "valid", m.info.vocab);
 
-  Trainer tr(std::move(m), LossSpec{}, a.c.adamw, a.threads);
+  Trainer tr(std::move(m), a.loss, a.c.adamw, a.threads);
   const std::string state = a.out + "/trainer_state.safetensors";
   if (a.resume) tr.load_state(state);
   fs::create_directories(a.out);
@@ -137,25 +196,19 @@ void run_train(TrainArgs a) {
         save_model(tr.model(), tr.graph().graph, a.out);
         tr.save_state(state);
         if (!a.quiet) fmt::print("step {:>6} | saved {}\n", step, a.out);
-      });
+      },
+      teacher_fn);
 }
 
-}  // namespace
-
-void register_train(CLI::App& app) {
-  auto a = std::make_shared<TrainArgs>();
-  a->threads = default_threads();
-  a->c.steps = 0;
-  CLI::App* cmd = app.add_subcommand("train", "Pre-train a model on prepared data (AdamW, warm-up + cosine schedule)");
-  cmd->add_option("--config", a->config, "config.json of a new model (GPT2LMHeadModel, LlamaForCausalLM, ...)");
-  cmd->add_option("--init", a->init, "Start from this model folder instead of random weights");
+// Flags train and distill share.
+void add_loop_flags(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--data", a->data, "Folder from `lmforge data prepare` (train and valid splits)");
   cmd->add_option("-o,--output", a->out, "Output model folder (checkpoints are written here)")->required();
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer to copy into OUT (default: the one --data was prepared with)");
   cmd->add_option("--steps", a->c.steps, "Optimizer steps (required unless --resume)");
   cmd->add_option("-b,--batch", a->c.batch, "Sequences per micro-batch (default 8)");
   cmd->add_option("--seq", a->c.seq, "Tokens per sequence (default 128)");
-  cmd->add_option("--accum", a->c.accum, "Micro-batches per step, gradients summed (default 1)");
+  cmd->add_option("--accum", a->c.accum, "Micro-batches per step, gradients averaged (default 1)");
   cmd->add_option("--lr", a->c.lr, "Peak learning rate (default 6e-4)");
   cmd->add_option("--min-lr", a->c.min_lr, "Learning rate at the end of the cosine decay (default 6e-5)");
   cmd->add_option("--warmup", a->c.warmup, "Linear warm-up steps (default 100)");
@@ -177,6 +230,35 @@ void register_train(CLI::App& app) {
     if (!args.resume) LMF_CHECK(args.c.steps >= 1, kInvalidArgument, "--steps is required (>= 1)");
     run_train(args);
   });
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  a->threads = default_threads();
+  a->c.steps = 0;
+  CLI::App* cmd = app.add_subcommand("train", "Pre-train a model on prepared data (AdamW, warm-up + cosine schedule)");
+  cmd->add_option("--config", a->config, "config.json of a new model (GPT2LMHeadModel, LlamaForCausalLM, ...)");
+  cmd->add_option("--init", a->init, "Start from this model folder instead of random weights");
+  add_loop_flags(cmd, a.get());
+
+  auto d = std::make_shared<TrainArgs>();
+  d->threads = default_threads();
+  d->c.steps = 0;
+  d->distill = true;
+  d->loss.temperature = 2.0;
+  CLI::App* dc = app.add_subcommand(
+      "distill", "Train a student on a teacher's softened logits: alpha T^2 KL(teacher || student) + (1 - alpha) CE");
+  dc->add_option("--teacher", d->teacher, "Teacher model folder (runs in inference mode)");
+  dc->add_option("--student", d->config, "Student: a config.json (random init) or a model folder");
+  dc->add_flag("--init-from-teacher", d->from_teacher,
+               "Student = the teacher's embeddings, head and every k-th layer (DistilBERT's initialization)");
+  dc->add_option("--student-layers", d->student_layers, "Layers of a --init-from-teacher student (default: half)");
+  dc->add_option("--temperature", d->loss.temperature, "Softmax temperature T of the soft targets (default 2)");
+  dc->add_option("--alpha", d->loss.alpha, "Weight of the soft (KL) term; 1 - alpha weighs the hard labels (default 0.5)");
+  dc->add_flag("--reverse-kl", d->loss.reverse_kl, "KL(student || teacher) instead of KL(teacher || student)");
+  add_loop_flags(dc, d.get());
 }
 
 }  // namespace lmf::cli

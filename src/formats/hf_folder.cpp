@@ -56,13 +56,15 @@ HfFolder HfFolder::open(const std::string& dir) {
   return f;
 }
 
-HfFolder HfFolder::synthetic(nlohmann::json config, const std::string& config_file, TensorMaker make) {
+HfFolder HfFolder::synthetic(nlohmann::json config, const std::string& config_file, TensorMaker make,
+                             std::function<bool(const std::string&)> has) {
   HfFolder f;
   f.dir_ = fs::path(config_file).parent_path().string();
   f.config_path_ = config_file;
   LMF_CHECK(config.is_object(), kBadFile, "{}: not a JSON object", config_file);
   f.config_ = std::move(config);
   f.make_ = std::move(make);
+  f.has_ = std::move(has);
   return f;
 }
 

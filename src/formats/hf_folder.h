@@ -24,15 +24,20 @@ class HfFolder {
   static HfFolder open(const std::string& dir);
   // A folder that exists only in memory: `config` stands for config.json (messages name
   // `config_file`), there are no weight files, and take(name, shape) makes each tensor
-  // with `make` (e.g. a random initialization). has() is false for every name.
+  // with `make` (e.g. a random initialization, or another folder's tensor). has(name)
+  // asks `has` (false for every name when null).
   using TensorMaker = std::function<Tensor(const std::string& name, const Shape& shape)>;
-  static HfFolder synthetic(nlohmann::json config, const std::string& config_file, TensorMaker make);
+  static HfFolder synthetic(nlohmann::json config, const std::string& config_file, TensorMaker make,
+                            std::function<bool(const std::string&)> has = nullptr);
 
   const std::string& dir() const { return dir_; }
   const nlohmann::json& config() const { return config_; }
   const std::string& config_path() const { return config_path_; }
 
-  bool has(const std::string& name) const { return where_.count(name) != 0; }
+  bool has(const std::string& name) const {
+    if (make_) return has_ && has_(name);
+    return where_.count(name) != 0;
+  }
   // The tensor `name` (borrowed from the mapped file); marks it as used.
   Tensor take(const std::string& name);
   // take() and check the shape; errors name the tensor and both shapes.
@@ -57,6 +62,7 @@ class HfFolder {
   std::string dir_, config_path_;
   nlohmann::json config_;
   TensorMaker make_;                     // synthetic folders only
+  std::function<bool(const std::string&)> has_;
   std::map<std::string, size_t> made_;   // synthetic: name -> bytes made
   std::vector<SafetensorsFile> files_;
   std::map<std::string, size_t> where_;  // tensor name -> index in files_

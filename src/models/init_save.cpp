@@ -2,6 +2,7 @@
 // model's weights back as a Hugging Face folder.
 #include <cmath>
 #include <filesystem>
+#include <regex>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -71,6 +72,32 @@ Model init_model(const std::string& config_file, uint64_t seed, const BuildOptio
   });
   Model m = detail::build_model(f, opts);
   m.dir = std::filesystem::path(config_file).parent_path().string();
+  return m;
+}
+
+Model init_student_from_teacher(const std::string& teacher_dir, int64_t layers, const BuildOptions& opts) {
+  HfFolder teacher = HfFolder::open(teacher_dir);
+  nlohmann::json cfg = teacher.config();
+  const char* key = cfg.contains("n_layer") ? "n_layer" : "num_hidden_layers";
+  const int64_t tl = teacher.cfg_int(key);
+  LMF_CHECK(layers > 0 && layers <= tl, kInvalidArgument, "student layers {}: must be in 1..{} (the teacher's {})", layers,
+            tl, key);
+  const int64_t k = tl / layers;
+  cfg[key] = layers;
+  // "h.3." / "layers.3." (with any prefix) names block 3: the student's block j is the teacher's j * k.
+  static const std::regex block(R"((^|\.)(h|layers)\.(\d+)\.)");
+  auto source = [&](const std::string& name) {
+    std::smatch mt;
+    if (!std::regex_search(name, mt, block)) return name;
+    return mt.prefix().str() + mt[1].str() + mt[2].str() + "." + std::to_string(std::stoll(mt[3].str()) * k) + "." +
+           mt.suffix().str();
+  };
+  HfFolder f = HfFolder::synthetic(
+      cfg, teacher.config_path(),
+      [&](const std::string& name, const Shape& shape) { return teacher.take(source(name), shape); },
+      [&](const std::string& name) { return teacher.has(source(name)); });
+  Model m = detail::build_model(f, opts);
+  m.dir = teacher_dir;
   return m;
 }
 

