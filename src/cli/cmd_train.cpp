@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "data/token_dataset.h"
+#include "dist/communicator.h"
 #include "tokenizer/tokenizer.h"
 #include "runtime/session.h"
 #include "train/train_loop.h"
@@ -124,7 +125,14 @@ void run_train(TrainArgs a) {
               "--temperature must be > 0 and --alpha in [0, 1] (got {}, {})", a.loss.temperature, a.loss.alpha);
     a.loss.kind = LossSpec::kDistill;
   }
-  const BuildOptions build{a.c.batch, a.c.seq};
+  // Under mpirun every rank trains its share of each global batch (-b) and rank 0 writes.
+  dist::Communicator& world = dist::Communicator::world();
+  LMF_CHECK(a.c.batch % world.size() == 0, kInvalidArgument, "-b {} is not a multiple of the {} MPI ranks", a.c.batch,
+            world.size());
+  const Replicas replicas{world.rank(), world.size(), [&world](float* x, int64_t n) { world.allreduce_sum(x, n); }};
+  const bool main_rank = world.rank() == 0;
+  const int64_t local_batch = a.c.batch / world.size();
+  const BuildOptions build{local_batch, a.c.seq};
   Model m = starting_model(a, build);
   // The teacher runs in inference mode: its own plan, no gradients, logits of every row.
   std::unique_ptr<Model> teacher;
@@ -136,18 +144,18 @@ void run_train(TrainArgs a) {
     LMF_CHECK(a.c.seq <= teacher->info.context, kInvalidArgument, "--seq {} exceeds the teacher's context of {}", a.c.seq,
               teacher->info.context);
     SessionOptions so;
-    so.max_batch = a.c.batch;
+    so.max_batch = local_batch;
     so.max_context = a.c.seq;
-    so.max_step_tokens = a.c.batch * a.c.seq;
+    so.max_step_tokens = local_batch * a.c.seq;
     so.threads = a.threads;
     tsession = std::make_unique<Session>(*teacher, so);
   }
   TeacherFn teacher_fn = nullptr;
-  std::vector<SeqChunk> chunks(static_cast<size_t>(a.c.batch));
+  std::vector<SeqChunk> chunks(static_cast<size_t>(local_batch));
   if (tsession)
     teacher_fn = [&](std::span<const int32_t> tokens) {
       tsession->reset_all();
-      for (int64_t b = 0; b < a.c.batch; ++b)
+      for (int64_t b = 0; b < local_batch; ++b)
         chunks[static_cast<size_t>(b)] = {static_cast<int>(b),
                                           tokens.subspan(static_cast<size_t>(b * a.c.seq), static_cast<size_t>(a.c.seq)), 0};
       return tsession->step(chunks, true).data();
@@ -163,21 +171,28 @@ void run_train(TrainArgs a) {
   const std::vector<int32_t> valid = read_split(a.data, "valid", m.info.vocab);
 
   Trainer tr(std::move(m), a.loss, a.c.adamw, a.threads);
+  tr.set_replicas(world.size(), replicas.allreduce);
   const std::string state = a.out + "/trainer_state.safetensors";
   if (a.resume) tr.load_state(state);
-  fs::create_directories(a.out);
-  if (!a.resume) write_file_atomic(a.out + "/training_args.json", args_json(a).dump(2) + "\n");
-  const std::string tok_name = fs::path(tok_path).extension() == ".json" ? "tokenizer.json" : "tokenizer.model";
-  if (fs::absolute(tok_path) != fs::absolute(a.out + "/" + tok_name))
-    write_file_atomic(a.out + "/" + tok_name, read_text_file(tok_path));
-  std::ofstream log(a.out + "/train_log.jsonl", std::ios::app);
-  if (!a.quiet)
+  std::ofstream log;
+  if (main_rank) {
+    fs::create_directories(a.out);
+    if (!a.resume) write_file_atomic(a.out + "/training_args.json", args_json(a).dump(2) + "\n");
+    const std::string tok_name = fs::path(tok_path).extension() == ".json" ? "tokenizer.json" : "tokenizer.model";
+    if (fs::absolute(tok_path) != fs::absolute(a.out + "/" + tok_name))
+      write_file_atomic(a.out + "/" + tok_name, read_text_file(tok_path));
+    log.open(a.out + "/train_log.jsonl", std::ios::app);
+  }
+  if (!a.quiet && main_rank && world.size() > 1)
+    fmt::print("data parallel: {} MPI ranks of {} sequences each\n", world.size(), local_batch);
+  if (!a.quiet && main_rank)
     fmt::print("training {} ({} parameters) on {} train / {} valid tokens: {} steps of {} x {} x {} tokens\n",
                tr.model().info.architecture, tr.model().info.params, train.size(), valid.size(), a.c.steps,
                a.c.accum, a.c.batch, a.c.seq);
   train_loop(
       tr, a.c, train, valid,
       [&](const TrainEvent& e) {
+        if (!main_rank) return;
         nlohmann::json j = {{"step", e.step}};
         if (e.valid_loss >= 0) {
           j["valid_loss"] = e.valid_loss, j["valid_ppl"] = std::exp(e.valid_loss);
@@ -193,11 +208,12 @@ void run_train(TrainArgs a) {
         std::fflush(stdout);
       },
       [&](int64_t step) {
+        if (!main_rank) return;
         save_model(tr.model(), tr.graph().graph, a.out);
         tr.save_state(state);
         if (!a.quiet) fmt::print("step {:>6} | saved {}\n", step, a.out);
       },
-      teacher_fn);
+      teacher_fn, replicas);
 }
 
 // Flags train and distill share.

@@ -5,6 +5,7 @@
 
 #include "cli/common.h"
 #include "core/error.h"
+#include "dist/communicator.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lmforge: make transformer language models small, fast and distributed"};
@@ -36,14 +37,16 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "lmforge: error: %s\n", e.what());
     return 2;
-  } catch (const lmf::Error& e) {
+  } catch (const std::exception& e) {  // lmf::Error and anything else
     std::fflush(stdout);
-    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    if (lmf::dist::Communicator::world().distributed())
+      std::fprintf(stderr, "lmforge: error: rank %d: %s\n", lmf::dist::Communicator::world().rank(), e.what());
+    else
+      std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    std::fflush(stderr);
+    lmf::dist::abort_world(1);  // the other ranks stop instead of waiting for this one
     return 1;
   }
+  lmf::dist::finalize();
   return 0;
 }

@@ -263,7 +263,7 @@ nlohmann::ordered_json prepare_dataset(DocumentSource& source, const Tokenizer& 
   m["split"] = {{"rule", source.split_rule() + fmt::format("; bucket < {} train, < {} valid, else test",
                                                          opt.split.train, opt.split.train + opt.split.valid)},
                 {"percent", {opt.split.train, opt.split.valid, opt.split.test}}};
-  m["tokenizer"] = {{"path", tokenizer.path()},
+  m["tokenizer"] = {{"path", std::filesystem::absolute(tokenizer.path()).string()},  // usable from any folder
                     {"hash", tokenizer.hash()},
                     {"vocab_size", tokenizer.vocab_size()},
                     {"eos_id", eos ? nlohmann::ordered_json(*eos) : nlohmann::ordered_json(nullptr)}};

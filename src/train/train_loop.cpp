@@ -29,15 +29,15 @@ double learning_rate(const TrainConfig& c, int64_t step) {
   return c.min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (c.lr - c.min_lr);
 }
 
-void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step, int64_t micro, int64_t batch,
-                  int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets) {
+void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step, int64_t micro, int64_t first,
+                  int64_t batch, int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets) {
   const int64_t n = static_cast<int64_t>(data.size());
   LMF_CHECK(n > seq + 1, kInvalidArgument, "training data: {} tokens, too few for sequences of {}", n, seq);
   tokens.resize(static_cast<size_t>(batch * seq));
   targets.resize(tokens.size());
   for (int64_t b = 0; b < batch; ++b) {
     const uint64_t h = mix(mix(mix(mix(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(micro)) ^
-                           static_cast<uint64_t>(b));
+                           static_cast<uint64_t>(first + b));
     const auto start = static_cast<int64_t>(h % static_cast<uint64_t>(n - seq));
     for (int64_t t = 0; t < seq; ++t) {
       tokens[static_cast<size_t>(b * seq + t)] = data[static_cast<size_t>(start + t)];
@@ -46,29 +46,33 @@ void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step,
   }
 }
 
-double validation_loss(Trainer& trainer, const std::vector<int32_t>& data, int64_t batches) {
-  const int64_t B = trainer.batch(), T = trainer.seq();
+double validation_loss(Trainer& trainer, const std::vector<int32_t>& data, int64_t batches, const Replicas& r) {
+  const int64_t B = trainer.batch(), T = trainer.seq(), global = B * r.count;
   const int64_t windows = (static_cast<int64_t>(data.size()) - 1) / T;
-  LMF_CHECK(windows >= B, kInvalidArgument, "validation data: {} tokens, too few for {} sequences of {}",
-            data.size(), B, T);
-  batches = std::min(batches, windows / B);
+  LMF_CHECK(windows >= global, kInvalidArgument, "validation data: {} tokens, too few for {} sequences of {}",
+            data.size(), global, T);
+  batches = std::min(batches, windows / global);
   std::vector<int32_t> tokens(static_cast<size_t>(B * T)), targets(tokens.size());
-  double sum = 0;
+  float sum = 0;
   for (int64_t k = 0; k < batches; ++k) {
+    const int64_t first = (k * global + r.rank * B) * T;  // this replica's share of global batch k
     for (int64_t i = 0; i < B * T; ++i) {
-      const auto p = static_cast<size_t>(k * B * T + i);
-      tokens[static_cast<size_t>(i)] = data[p];
-      targets[static_cast<size_t>(i)] = data[p + 1];
+      tokens[static_cast<size_t>(i)] = data[static_cast<size_t>(first + i)];
+      targets[static_cast<size_t>(i)] = data[static_cast<size_t>(first + i + 1)];
     }
-    sum += trainer.evaluate(tokens, targets);
+    sum += static_cast<float>(trainer.evaluate(tokens, targets));
   }
-  return sum / static_cast<double>(batches);
+  if (r.count > 1) r.allreduce(&sum, 1);
+  return static_cast<double>(sum) / static_cast<double>(batches * r.count);
 }
 
 void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_t>& train,
                 const std::vector<int32_t>& valid, const std::function<void(const TrainEvent&)>& on_event,
-                const std::function<void(int64_t step)>& save, const TeacherFn& teacher) {
+                const std::function<void(int64_t step)>& save, const TeacherFn& teacher, const Replicas& r) {
   LMF_CHECK(c.accum >= 1 && c.steps >= 1, kInvalidArgument, "training: --steps and --accum must be >= 1");
+  LMF_CHECK(trainer.batch() * r.count == c.batch, kInvalidArgument,
+            "training: {} replicas of {} sequences do not make the global batch of {}", r.count, trainer.batch(),
+            c.batch);
   std::vector<int32_t> tokens, targets;
   double t0 = now(), loss_sum = 0;
   int64_t logged = 0;
@@ -76,9 +80,14 @@ void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_
   for (int64_t step = trainer.steps_done(); step < last; ++step) {
     double loss = 0;
     for (int64_t m = 0; m < c.accum; ++m) {
-      sample_batch(train, c.seed, step, m, c.batch, c.seq, tokens, targets);
+      sample_batch(train, c.seed, step, m, r.rank * trainer.batch(), trainer.batch(), c.seq, tokens, targets);
       const float* t = teacher ? teacher(tokens) : nullptr;
       loss += trainer.forward_backward(tokens, targets, t) / static_cast<double>(c.accum);
+    }
+    if (r.count > 1) {  // the mean over replicas, for the log
+      float l = static_cast<float>(loss);
+      r.allreduce(&l, 1);
+      loss = static_cast<double>(l) / r.count;
     }
     const double lr = learning_rate(c, step);
     const double norm = trainer.optimizer_step(lr);
@@ -88,13 +97,13 @@ void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_
     if (c.log_interval > 0 && (done % c.log_interval == 0 || done == c.steps)) {
       const double t = now();
       TrainEvent e{done, loss_sum / static_cast<double>(logged), lr, norm,
-                   static_cast<double>(logged * c.accum * c.batch * c.seq) / (t - t0)};
+                   static_cast<double>(logged * c.accum * c.batch * c.seq) / (t - t0)};  // all replicas
       on_event(e);
       t0 = t, loss_sum = 0, logged = 0;
     }
     if ((c.eval_interval > 0 && done % c.eval_interval == 0) || done == c.steps) {
       TrainEvent e{done, loss, lr, norm, 0};
-      e.valid_loss = validation_loss(trainer, valid, c.eval_batches);
+      e.valid_loss = validation_loss(trainer, valid, c.eval_batches, r);
       on_event(e);
       t0 = now();
     }

@@ -35,9 +35,20 @@ struct TrainConfig {
 
 double learning_rate(const TrainConfig& c, int64_t step);  // step counts from 0
 
-// Fills tokens/targets (batch * seq) for micro-batch `micro` of step `step` from `data`.
-void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step, int64_t micro, int64_t batch,
-                  int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets);
+// Fills tokens/targets (batch * seq) with sequences first .. first + batch - 1 of
+// micro-batch `micro` of step `step` from `data`.
+void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step, int64_t micro, int64_t first,
+                  int64_t batch, int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets);
+
+// Data parallelism as the caller provides it (the CLI: MPI through dist/): this process
+// is replica `rank` of `count`; each global batch of TrainConfig::batch sequences is split
+// evenly (replica r takes sequences [r B / count, (r + 1) B / count)); `allreduce` sums a
+// buffer over the replicas in place. The result equals one process with the same global
+// batch up to float summation order.
+struct Replicas {
+  int rank = 0, count = 1;
+  std::function<void(float*, int64_t)> allreduce;
+};
 
 struct TrainEvent {
   int64_t step = 0;
@@ -52,12 +63,17 @@ struct TrainEvent {
 // For distillation, `teacher` gives the teacher's logits (B*T, V) of each micro-batch's
 // tokens (B*T), valid until its next call; null for plain pre-training.
 using TeacherFn = std::function<const float*(std::span<const int32_t> tokens)>;
+// The trainer holds this replica's share (TrainConfig::batch / count sequences).
+// on_event and save are called on every replica (the caller lets rank 0 write).
 void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_t>& train,
                 const std::vector<int32_t>& valid, const std::function<void(const TrainEvent&)>& on_event,
-                const std::function<void(int64_t step)>& save, const TeacherFn& teacher = nullptr);
+                const std::function<void(int64_t step)>& save, const TeacherFn& teacher = nullptr,
+                const Replicas& replicas = {});
 
-// Mean loss of the trainer's model over the first `batches` batches of consecutive
-// windows of `data` (each sequence seq tokens predicting the next ones).
-double validation_loss(Trainer& trainer, const std::vector<int32_t>& data, int64_t batches);
+// Mean cross-entropy of the trainer's model over the first `batches` global batches of
+// consecutive windows of `data` (each sequence seq tokens predicting the next ones; this
+// replica scores its share of each batch, the mean is over all replicas).
+double validation_loss(Trainer& trainer, const std::vector<int32_t>& data, int64_t batches,
+                       const Replicas& replicas = {});
 
 }  // namespace lmf

@@ -94,12 +94,21 @@ double Trainer::forward_backward(std::span<const int32_t> tokens, std::span<cons
   return loss;
 }
 
+void Trainer::set_replicas(int count, std::function<void(float*, int64_t)> allreduce) {
+  LMF_CHECK(count >= 1 && (count == 1 || allreduce), kInvalidArgument, "replicas: {} without an allreduce", count);
+  replicas_ = count;
+  allreduce_ = std::move(allreduce);
+}
+
 double Trainer::optimizer_step(double lr) {
   LMF_CHECK(micro_ > 0, kInvalidArgument, "optimizer step without a forward_backward");
+  if (replicas_ > 1)
+    for (auto& a : acc_) allreduce_(a.data(), static_cast<int64_t>(a.size()));
+  const int parts = micro_ * replicas_;  // micro-batches summed into the accumulators
   double sq = 0;
   for (const auto& a : acc_) sq += cpu::sum_squares(a.data(), static_cast<int64_t>(a.size()));
-  const double norm = std::sqrt(sq) / micro_;
-  double scale = 1.0 / micro_;
+  const double norm = std::sqrt(sq) / parts;
+  double scale = 1.0 / parts;
   if (opt_.clip_norm > 0 && norm > opt_.clip_norm) scale *= opt_.clip_norm / (norm + 1e-6);
   ++step_;
   for (size_t i = 0; i < tg_.params.size(); ++i) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,6 +44,11 @@ class Trainer {
   // The mean cross-entropy on a batch (whatever the training loss), from a forward-only
   // plan that shares the weights: validation.
   double evaluate(std::span<const int32_t> tokens, std::span<const int32_t> targets);
+  // Data parallelism: this trainer is one of `count` replicas, each with its share of
+  // every global batch; `allreduce` sums a buffer over the replicas in place (e.g. MPI).
+  // optimizer_step() then averages the accumulated gradients over all replicas' micro-
+  // batches before clipping and AdamW, so every replica applies the same update.
+  void set_replicas(int count, std::function<void(float*, int64_t)> allreduce);
   // Applies AdamW with learning rate lr to the accumulated gradients (averaged over the
   // micro-batches since the last step), then clears them. Returns the gradient norm
   // before clipping.
@@ -75,6 +81,8 @@ class Trainer {
   void check_batch(std::span<const int32_t> tokens, std::span<const int32_t> targets) const;
   std::vector<std::vector<float>> acc_, m_, v_;  // per parameter
   bool distill_ = false;  // the loss needs teacher logits
+  int replicas_ = 1;
+  std::function<void(float*, int64_t)> allreduce_;
   int micro_ = 0;      // micro-batches accumulated since the last step
   int64_t step_ = 0;   // optimizer steps done
 };
