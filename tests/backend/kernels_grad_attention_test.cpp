@@ -21,42 +21,25 @@
 #include <tuple>
 #include <vector>
 
+#include "support/cpu_test.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/kernels_grad.h"
 
 namespace lmf::cpu {
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float stddev = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, stddev);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::randn;
+using test::target_name;
+using test::targets_to_test;
+using test::uniform;
+using test::with_threads;
 
-std::string target_name() {
-  const int64_t t = hwy::SupportedTargets() & kernel_simd_targets();
-  return hwy::TargetName(t & -t);
-}
 
-std::vector<int64_t> targets_to_test() {
-  std::vector<int64_t> out;
-  const int64_t all = hwy::SupportedTargets() & kernel_simd_targets();
-  for (int64_t t = all; t != 0; t &= t - 1) out.push_back(t & -t);
-  return out;
-}
 
-class AttentionGrad : public ::testing::TestWithParam<int64_t> {
- protected:
-  void SetUp() override { hwy::SetSupportedTargetsForTest(GetParam()); }
-  void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
-};
 
-INSTANTIATE_TEST_SUITE_P(Targets, AttentionGrad, ::testing::ValuesIn(targets_to_test()),
-                         [](const ::testing::TestParamInfo<int64_t>& info) {
-                           return std::string(hwy::TargetName(info.param));
-                         });
+class AttentionGrad : public test::PerTarget {};
+
+INSTANTIATE_TEST_SUITE_P(Targets, AttentionGrad, ::testing::ValuesIn(test::targets_to_test()), test::target_param_name);
 
 struct Shape {
   int64_t B, T, H, Hkv, D;
@@ -114,10 +97,10 @@ const Problem& problem(const Shape& s, double scale) {
   if (it != cache.end()) return it->second;
   Problem pr;
   const uint32_t seed = static_cast<uint32_t>(s.T * 100 + s.Hkv * 10 + s.D);
-  pr.q = randn(s.B * s.T * s.H * s.D, seed, 1.0f);
-  pr.k = randn(s.B * s.T * s.Hkv * s.D, seed + 1, 1.0f);
-  pr.v = randn(s.B * s.T * s.Hkv * s.D, seed + 2, 1.0f);
-  pr.dout = randn(s.B * s.T * s.H * s.D, seed + 3, 1.0f);
+  pr.q = randn(s.B * s.T * s.H * s.D, seed);
+  pr.k = randn(s.B * s.T * s.Hkv * s.D, seed + 1);
+  pr.v = randn(s.B * s.T * s.Hkv * s.D, seed + 2);
+  pr.dout = randn(s.B * s.T * s.H * s.D, seed + 3);
   auto q = to_double(pr.q), k = to_double(pr.k), v = to_double(pr.v);
   const auto dout = to_double(pr.dout);
   attention_ref(s, q, k, v, scale, &pr.out, &pr.lse);

@@ -25,11 +25,18 @@
 #include <string>
 #include <vector>
 
+#include "support/cpu_test.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/kernels_grad.h"
 
 namespace lmf::cpu {
 namespace {
+
+using test::randn;
+using test::target_name;
+using test::targets_to_test;
+using test::uniform;
+using test::with_threads;
 
 using nlohmann::json;
 
@@ -97,12 +104,6 @@ TEST(KernelsGradParity, DistillLossMatchesTorch) {
   EXPECT_LE(max_grad, 1e-6);
 }
 
-std::vector<int64_t> targets_to_test() {
-  std::vector<int64_t> out;
-  const int64_t all = hwy::SupportedTargets() & kernel_simd_targets();
-  for (int64_t t = all; t != 0; t &= t - 1) out.push_back(t & -t);
-  return out;
-}
 
 TEST(KernelsGradParity, AdamWMatchesTorchBitForBit) {
   const json ref = reference("adamw");

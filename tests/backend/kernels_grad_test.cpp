@@ -11,6 +11,7 @@
 // largest |reference| of the tensor (norms), or the per-element magnitude of the terms
 // (activations). Each test prints its measured maximum ("[ error ] ..."); the figures
 // measured on an AMD EPYC (AVX-512) are noted next to each tolerance.
+#include "support/cpu_test.h"
 #include "backend/cpu/kernels_grad.h"
 
 #include <gtest/gtest.h>
@@ -32,24 +33,16 @@
 namespace lmf::cpu {
 namespace {
 
+using test::randn;
+using test::target_name;
+using test::targets_to_test;
+using test::uniform;
+using test::with_threads;
+
 const std::vector<int64_t> kRows = {1, 3, 17};
 const std::vector<int64_t> kCols = {1, 7, 65, 769};
 
-std::vector<float> randn(size_t n, uint32_t seed, float mean = 0.0f, float stddev = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(mean, stddev);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
-std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 struct MaxErr {
   double max = 0.0;
@@ -63,33 +56,16 @@ struct MaxErr {
   }
 };
 
-std::string target_name() {
-  const int64_t t = hwy::SupportedTargets() & kernel_simd_targets();
-  return hwy::TargetName(t & -t);
-}
 
 void report(const char* kernel, const MaxErr& e, double tol) {
   std::printf("[ error ] %-18s %-7s max %.3g (tolerance %.0e)%s%s\n", kernel, target_name().c_str(), e.max, tol,
               e.where.empty() ? "" : " at ", e.where.c_str());
 }
 
-std::vector<int64_t> targets_to_test() {
-  std::vector<int64_t> out;
-  const int64_t all = hwy::SupportedTargets() & kernel_simd_targets();
-  for (int64_t t = all; t != 0; t &= t - 1) out.push_back(t & -t);
-  return out;
-}
 
-class KernelsGrad : public ::testing::TestWithParam<int64_t> {
- protected:
-  void SetUp() override { hwy::SetSupportedTargetsForTest(GetParam()); }
-  void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
-};
+class KernelsGrad : public test::PerTarget {};
 
-INSTANTIATE_TEST_SUITE_P(Targets, KernelsGrad, ::testing::ValuesIn(targets_to_test()),
-                         [](const ::testing::TestParamInfo<int64_t>& info) {
-                           return std::string(hwy::TargetName(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Targets, KernelsGrad, ::testing::ValuesIn(test::targets_to_test()), test::target_param_name);
 
 // Central difference of f at x along coordinate i (x is restored).
 double fd(std::vector<double>& x, size_t i, const std::function<double()>& f) {

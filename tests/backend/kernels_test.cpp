@@ -8,6 +8,7 @@
 // in the reference does not turn rounding noise into a large relative error. Each test
 // prints its measured maximum ("[ error ] kernel target: max ...") and the tolerance it
 // checks; figures measured on an AMD EPYC (AVX-512) are noted next to each tolerance.
+#include "support/cpu_test.h"
 #include "backend/cpu/kernels.h"
 
 #include <gtest/gtest.h>
@@ -27,25 +28,17 @@
 namespace lmf::cpu {
 namespace {
 
+using test::randn;
+using test::target_name;
+using test::targets_to_test;
+using test::uniform;
+using test::with_threads;
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 const std::vector<int64_t> kSizes = {1, 3, 17, 63, 64, 65, 127, 768, 1000};
 
-std::vector<float> randn(size_t n, uint32_t seed, float mean = 0.0f, float stddev = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(mean, stddev);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
-std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 // Largest err = |got - ref| / scale seen, with where it happened.
 struct MaxErr {
@@ -60,10 +53,6 @@ struct MaxErr {
   }
 };
 
-std::string target_name() {
-  const int64_t t = hwy::SupportedTargets() & kernel_simd_targets();
-  return hwy::TargetName(t & -t);
-}
 
 // Prints the measured maximum; tol < 0 marks a figure reported for information only.
 void report(const char* kernel, const MaxErr& e, double tol) {
@@ -73,23 +62,10 @@ void report(const char* kernel, const MaxErr& e, double tol) {
               t, e.where.empty() ? "" : " at ", e.where.c_str());
 }
 
-std::vector<int64_t> targets_to_test() {
-  std::vector<int64_t> out;
-  const int64_t all = hwy::SupportedTargets() & kernel_simd_targets();
-  for (int64_t t = all; t != 0; t &= t - 1) out.push_back(t & -t);
-  return out;
-}
 
-class Kernels : public ::testing::TestWithParam<int64_t> {
- protected:
-  void SetUp() override { hwy::SetSupportedTargetsForTest(GetParam()); }
-  void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
-};
+class Kernels : public test::PerTarget {};
 
-INSTANTIATE_TEST_SUITE_P(Targets, Kernels, ::testing::ValuesIn(targets_to_test()),
-                         [](const ::testing::TestParamInfo<int64_t>& info) {
-                           return std::string(hwy::TargetName(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Targets, Kernels, ::testing::ValuesIn(test::targets_to_test()), test::target_param_name);
 
 TEST(KernelsSetup, ReportsTargets) {
   std::string compiled;

@@ -12,6 +12,7 @@
 // onto the bias), so it holds for any correct
 // float32 kernel, while a term dropped or counted twice (about 1/K of the scale)
 // or a wrong element fails it. Each test prints its measured maximum.
+#include "support/cpu_test.h"
 #include "backend/cpu/matmul.h"
 
 #include <gtest/gtest.h>
@@ -36,26 +37,17 @@
 namespace lmf::cpu {
 namespace {
 
+using test::randn;
+using test::target_name;
+using test::targets_to_test;
+using test::uniform;
+using test::with_threads;
+
 const std::vector<int64_t> kRows = {1, 2, 3, 5, 8, 9, 64};
 const std::vector<int64_t> kDims = {1, 7, 63, 65, 769};
 constexpr float kSentinel = -12345.0f;
 
-std::vector<float> randn(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
-// Runs f with omp_get_max_threads() == threads, restoring the previous count.
-template <class F>
-void with_threads(int threads, F&& f) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  f();
-  omp_set_num_threads(saved);
-}
 
 struct Problem {
   int64_t M, K, N;
@@ -119,28 +111,11 @@ const Problem& problem(int64_t M, int64_t K, int64_t N, uint32_t seed) {
   return it->second;
 }
 
-std::string target_name() {
-  const int64_t t = hwy::SupportedTargets() & kernel_simd_targets();
-  return hwy::TargetName(t & -t);
-}
 
-std::vector<int64_t> targets_to_test() {
-  std::vector<int64_t> out;
-  const int64_t all = hwy::SupportedTargets() & kernel_simd_targets();
-  for (int64_t t = all; t != 0; t &= t - 1) out.push_back(t & -t);
-  return out;
-}
 
-class Matmul : public ::testing::TestWithParam<int64_t> {
- protected:
-  void SetUp() override { hwy::SetSupportedTargetsForTest(GetParam()); }
-  void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
-};
+class Matmul : public test::PerTarget {};
 
-INSTANTIATE_TEST_SUITE_P(Targets, Matmul, ::testing::ValuesIn(targets_to_test()),
-                         [](const ::testing::TestParamInfo<int64_t>& info) {
-                           return std::string(hwy::TargetName(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Targets, Matmul, ::testing::ValuesIn(test::targets_to_test()), test::target_param_name);
 
 // Calls run(y) for each thread count and bias choice and checks y against p.
 template <class Run>
