@@ -57,4 +57,12 @@ cmp -s "$T/s2/model.safetensors" "$T/s3/model.safetensors" && pass "distill: res
 expect_error "distill: bad --alpha" "--alpha in \[0, 1\]" "$LMF" distill --teacher "$T/a" --data "$T/brown" --student "$T/config.json" -o "$T/d" --steps 2 --alpha 2
 expect_error "distill: no teacher" "--teacher MODEL is required" "$LMF" distill --data "$T/brown" --student "$T/config.json" -o "$T/d" --steps 2
 expect_error "distill: resume a train run" "is a run of lmforge train" "$LMF" distill -o "$T/a" --resume
+
+# The reference teacher kept in the repository (assets/brown-gpt2-4l): it loads, and its
+# perplexity on Brown's valid split is what its training log says (241.9 at 16 x 128 tokens).
+REF="$LMF_SOURCE_DIR/assets/brown-gpt2-4l"
+"$LMF" data prepare --corpus brown --tokenizer "$REF/tokenizer.json" -o "$T/brown8k" -q
+ppl="$("$LMF" ppl "$REF" --data "$T/brown8k" --ctx 128 -b 8 --max-tokens 16384 --json -q)"
+"$PY" -c "import json,sys; p=json.loads(sys.argv[1])['ppl']; assert 200 < p < 300, p" "$ppl" \
+  && pass "reference teacher: valid perplexity $(grep -oE '"ppl": [0-9.]+' <<<"$ppl")" || failed "reference teacher: $ppl"
 finish
