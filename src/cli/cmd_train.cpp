@@ -102,11 +102,7 @@ std::vector<int32_t> read_split(const std::string& dir, const char* split, int64
 Model starting_model(const TrainArgs& a, const BuildOptions& build) {
   if (a.resume) return load_model(a.out, build);
   if (a.distill) {
-    if (a.from_teacher) {
-      const int64_t tl = load_model(a.teacher).info.layers;
-      return init_student_from_teacher(a.teacher, a.student_layers > 0 ? a.student_layers : std::max<int64_t>(1, tl / 2),
-                                       build);
-    }
+    if (a.from_teacher) return init_student_from_teacher(a.teacher, a.student_layers, build);
     LMF_CHECK(!a.config.empty(), kInvalidArgument, "--student CONFIG.json|MODEL (or --init-from-teacher) is required");
     return fs::is_directory(a.config) ? load_model(a.config, build) : init_model(a.config, a.c.seed, build);
   }

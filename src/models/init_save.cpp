@@ -1,5 +1,6 @@
 // lmforge models: new models from a config alone (random initialization), and writing a
 // model's weights back as a Hugging Face folder.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <regex>
@@ -80,7 +81,8 @@ Model init_student_from_teacher(const std::string& teacher_dir, int64_t layers, 
   nlohmann::json cfg = teacher.config();
   const char* key = cfg.contains("n_layer") ? "n_layer" : "num_hidden_layers";
   const int64_t tl = teacher.cfg_int(key);
-  LMF_CHECK(layers > 0 && layers <= tl, kInvalidArgument, "student layers {}: must be in 1..{} (the teacher's {})", layers,
+  if (layers <= 0) layers = std::max<int64_t>(1, tl / 2);
+  LMF_CHECK(layers <= tl, kInvalidArgument, "student layers {}: must be in 1..{} (the teacher's {})", layers,
             tl, key);
   const int64_t k = tl / layers;
   cfg[key] = layers;

@@ -61,8 +61,9 @@ Model init_model(const std::string& config_file, uint64_t seed, const BuildOptio
 
 // A student initialized from a teacher, as DistilBERT was: `layers` of the teacher's
 // blocks (block j of the student is block j * k of the teacher, k = teacher layers /
-// layers) and all of its other tensors (embeddings, final norm, head), with the teacher's
-// config.json but the layer count. Throws kInvalidArgument unless 0 < layers <= teacher's.
+// layers; layers <= 0: half the teacher's) and all of its other tensors (embeddings,
+// final norm, head), with the teacher's config.json but the layer count. Throws
+// kInvalidArgument when layers exceeds the teacher's.
 Model init_student_from_teacher(const std::string& teacher_dir, int64_t layers, const BuildOptions& opts = {});
 
 // Writes `m` (its config and the current value of every weight of `graph`, which must
