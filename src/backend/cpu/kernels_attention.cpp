@@ -29,20 +29,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 
-// The first `count` (< Lanes) floats of p, the other lanes set to `pad`.
-HWY_INLINE VF LoadPadded(DF d, const float* p, size_t count, float pad) {
-  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
-  const size_t N = hn::Lanes(d);
-  for (size_t i = 0; i < N; ++i) buf[i] = i < count ? p[i] : pad;
-  return hn::Load(d, buf);
-}
-
-// Stores the first `count` (< Lanes) lanes of v to p.
-HWY_INLINE void StorePartial(DF d, VF v, float* p, size_t count) {
-  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
-  hn::Store(v, d, buf);
-  for (size_t i = 0; i < count; ++i) p[i] = buf[i];
-}
+#include "backend/cpu/simd-inl.h"
 
 // a . b over D floats.
 HWY_INLINE float Dot(const float* a, const float* b, size_t D) {

@@ -50,20 +50,7 @@ using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 using MF = hn::Mask<DF>;
 
-// The first `count` (< Lanes) floats of p, the other lanes set to `pad`.
-HWY_INLINE VF LoadPadded(DF d, const float* p, size_t count, float pad) {
-  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
-  const size_t N = hn::Lanes(d);
-  for (size_t i = 0; i < N; ++i) buf[i] = i < count ? p[i] : pad;
-  return hn::Load(d, buf);
-}
-
-// Stores the first `count` (< Lanes) lanes of v to p.
-HWY_INLINE void StorePartial(DF d, VF v, float* p, size_t count) {
-  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)] = {};  // (quiets -Wmaybe-uninitialized)
-  hn::Store(v, d, buf);
-  for (size_t i = 0; i < count; ++i) p[i] = buf[i];
-}
+#include "backend/cpu/simd-inl.h"
 
 // Calls f(d, i, m, mask) for the vectors of [0, n): m = Lanes for full vectors, fewer for
 // the tail, whose inactive lanes the mask marks false.
