@@ -2,11 +2,13 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/kernels_grad.h"
 #include "backend/cpu/matmul.h"
 #include "core/error.h"
 
@@ -144,6 +146,16 @@ const std::map<std::string, KernelFn>& table() {
 }
 
 }  // namespace
+
+int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads) {
+  if (n.op == "linear" && n.attr_str("layout") == "kn" && in[0]->dims[0] > 0)  // few-row (K, N) partials
+    return cpu::few_rows_kn_blocks(in[0]->dims[1]) * std::min(cpu::kFewRows, in[0]->dims[0]) * in[1]->dims[1];
+  if (n.op == "attention_causal") return threads * n.attr_int("seq");
+  if (n.op == "attention_causal_grad")
+    return cpu::attention_causal_backward_scratch(n.attr_int("batch"), n.attr_int("seq"), n.attr_int("heads"),
+                                                  n.attr_int("kv_heads"), n.attr_int("head_dim"), threads);
+  return 0;
+}
 
 KernelFn cpu_kernel(const std::string& op) {
   auto it = table().find(op);

@@ -8,7 +8,6 @@
 #include <map>
 
 #include "backend/cpu/kernels_grad.h"
-#include "backend/cpu/matmul.h"
 #include "backend/cpu/op_kernels.h"
 
 namespace lmf {
@@ -146,17 +145,6 @@ KernelFn cpu_training_kernel(const std::string& op) {
   };
   auto it = t.find(op);
   return it == t.end() ? nullptr : it->second;
-}
-
-int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads) {
-  if (n.op == "linear" && n.attr_str("layout") == "kn" && in[0]->dims[0] > 0)
-    return cpu::few_rows_kn_blocks(in[0]->dims[1]) * std::min(cpu::kFewRows, in[0]->dims[0]) * in[1]->dims[1];
-  if (n.op == "attention_causal") return threads * n.attr_int("seq");
-  if (n.op == "attention_causal_grad") {
-    const Attn a = attn_of(n);
-    return cpu::attention_causal_backward_scratch(a.B, a.T, a.H, a.Hkv, a.D, threads);
-  }
-  return 0;
 }
 
 }  // namespace lmf
