@@ -26,4 +26,54 @@ HWY_INLINE void StorePartial(hn::ScalableTag<float> d, hn::Vec<hn::ScalableTag<f
   for (size_t i = 0; i < count; ++i) p[i] = buf[i];
 }
 
+// The statistics of layer_norm and rms_norm; their backward recomputes them with these
+// same functions, so forward and backward see bit-identical means and variances.
+// Sum of (x[i] - c) over [0, n) in 4 vector accumulators (a fixed order for a target).
+HWY_INLINE float SumDiff(const float* x, size_t n, float c) {
+  const hn::ScalableTag<float> d;
+  using VF = hn::Vec<decltype(d)>;
+  const size_t N = hn::Lanes(d);
+  const VF vc = hn::Set(d, c);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::Add(s0, hn::Sub(hn::LoadU(d, x + i), vc));
+    s1 = hn::Add(s1, hn::Sub(hn::LoadU(d, x + i + N), vc));
+    s2 = hn::Add(s2, hn::Sub(hn::LoadU(d, x + i + 2 * N), vc));
+    s3 = hn::Add(s3, hn::Sub(hn::LoadU(d, x + i + 3 * N), vc));
+  }
+  for (; i + N <= n; i += N) s0 = hn::Add(s0, hn::Sub(hn::LoadU(d, x + i), vc));
+  if (i < n) s1 = hn::Add(s1, hn::Sub(LoadPadded(d, x + i, n - i, c), vc));  // pads give 0
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
+// Sum of (x[i] - c)^2 over [0, n), same accumulation order as SumDiff.
+HWY_INLINE float SumSquaredDiff(const float* x, size_t n, float c) {
+  const hn::ScalableTag<float> d;
+  using VF = hn::Vec<decltype(d)>;
+  const size_t N = hn::Lanes(d);
+  const VF vc = hn::Set(d, c);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const VF d0 = hn::Sub(hn::LoadU(d, x + i), vc);
+    const VF d1 = hn::Sub(hn::LoadU(d, x + i + N), vc);
+    const VF d2 = hn::Sub(hn::LoadU(d, x + i + 2 * N), vc);
+    const VF d3 = hn::Sub(hn::LoadU(d, x + i + 3 * N), vc);
+    s0 = hn::MulAdd(d0, d0, s0);
+    s1 = hn::MulAdd(d1, d1, s1);
+    s2 = hn::MulAdd(d2, d2, s2);
+    s3 = hn::MulAdd(d3, d3, s3);
+  }
+  for (; i + N <= n; i += N) {
+    const VF d0 = hn::Sub(hn::LoadU(d, x + i), vc);
+    s0 = hn::MulAdd(d0, d0, s0);
+  }
+  if (i < n) {
+    const VF d0 = hn::Sub(LoadPadded(d, x + i, n - i, c), vc);  // padded lanes give 0
+    s1 = hn::MulAdd(d0, d0, s1);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
 #endif  // LMF_BACKEND_CPU_SIMD_INL_H_ toggle
