@@ -8,6 +8,7 @@
 // array; each row is reduced by one thread in a fixed order.
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/kernels_grad.h"
 
 #include <algorithm>
 #include <cmath>
@@ -226,7 +227,8 @@ HWY_INLINE void RotateHalves(float* a, float* b, const float* cs, const float* s
 // Tokens [t0, t1) of rope(); cos/sin are computed once per (token, pair) in double and
 // shared by all heads. Pairs go in chunks so the tables live on the stack.
 void RopeTokens(float* x, size_t t0, size_t t1, size_t tok_stride, size_t nheads, size_t D,
-                const int32_t* positions, float theta) {
+                const int32_t* positions, float theta, bool inverse) {
+  const double sign = inverse ? -1.0 : 1.0;  // the inverse rotation: the angle negated
   constexpr size_t kChunk = 128;  // a multiple of every vector length
   HWY_ALIGN float cs[kChunk];
   HWY_ALIGN float sn[kChunk];
@@ -243,7 +245,7 @@ void RopeTokens(float* x, size_t t0, size_t t1, size_t tok_stride, size_t nheads
       for (size_t i = 0; i < m; ++i) {
         const double angle = pos * inv_freq[i];
         cs[i] = static_cast<float>(std::cos(angle));
-        sn[i] = static_cast<float>(std::sin(angle));
+        sn[i] = static_cast<float>(sign * std::sin(angle));
       }
       float* xt = x + t * tok_stride;
       for (size_t h = 0; h < nheads; ++h) {
@@ -360,14 +362,27 @@ void softmax(float* x, int64_t rows, int64_t cols) {
   });
 }
 
-void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
-          const int32_t* positions, float theta) {
+namespace {
+void rope_rows(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
+               float theta, bool inverse) {
   if (D < 2 || nheads <= 0) return;
   for_row_blocks(T, nheads * D, [&](size_t t0, size_t t1) {
     HWY_DYNAMIC_DISPATCH(RopeTokens)(x, t0, t1, static_cast<size_t>(tok_stride),
                                      static_cast<size_t>(nheads), static_cast<size_t>(D),
-                                     positions, theta);
+                                     positions, theta, inverse);
   });
+}
+}  // namespace
+
+void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
+          const int32_t* positions, float theta) {
+  rope_rows(x, T, tok_stride, nheads, D, positions, theta, false);
+}
+
+// The backward of rope (kernels_grad.h): the same rotation by the negated angle.
+void rope_backward(float* dx, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
+                   float theta) {
+  rope_rows(dx, T, tok_stride, nheads, D, positions, theta, true);
 }
 
 int64_t kernel_simd_targets() { return HWY_TARGETS; }

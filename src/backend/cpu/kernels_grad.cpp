@@ -1,6 +1,7 @@
-// lmforge CPU backend: backward kernels of the norms, activations, RoPE and the
-// embedding lookup (kernels_grad.h). Attention is in kernels_grad_attention.cpp, the
-// losses in losses.cpp, sum_squares and AdamW in kernels_grad_optim.cpp.
+// lmforge CPU backend: backward kernels of the norms, activations and the embedding
+// lookup (kernels_grad.h). Attention is in kernels_grad_attention.cpp, the losses in
+// losses.cpp, sum_squares and AdamW in kernels_grad_optim.cpp, and rope_backward in
+// kernels.cpp (rope's own code with the angle negated).
 //
 // Compiled once per Highway target (foreach_target.h re-includes this file) and
 // dispatched at run time, like kernels.cpp. Determinism: a row's dx is computed by one
@@ -234,47 +235,6 @@ void SiluMulBackwardRange(const float* gate, const float* up, const float* dy, f
   });
 }
 
-// ---- RoPE ----------------------------------------------------------------------------
-
-// a, b: the two halves (m floats each) of one head; rotates pair i by (cs[i], -sn[i]).
-HWY_INLINE void RotateHalvesBack(float* a, float* b, const float* cs, const float* sn, size_t m) {
-  ForVectors(m, [&](DF d, size_t i, size_t k) HWY_ATTR {
-    const VF x1 = Ld(d, a + i, k), x2 = Ld(d, b + i, k);
-    const VF c = Ld(d, cs + i, k), s = Ld(d, sn + i, k);
-    St(d, hn::MulAdd(x2, s, hn::Mul(x1, c)), a + i, k);     // x1 cos + x2 sin
-    St(d, hn::NegMulAdd(x1, s, hn::Mul(x2, c)), b + i, k);  // x2 cos - x1 sin
-  });
-}
-
-// Tokens [t0, t1); cos/sin exactly as kernels.cpp's RopeTokens computes them.
-void RopeBackwardTokens(float* x, size_t t0, size_t t1, size_t tok_stride, size_t nheads, size_t D,
-                        const int32_t* positions, float theta) {
-  constexpr size_t kChunk = 128;
-  HWY_ALIGN float cs[kChunk];
-  HWY_ALIGN float sn[kChunk];
-  double inv_freq[kChunk];
-  const size_t half = D / 2;
-  for (size_t i0 = 0; i0 < half; i0 += kChunk) {
-    const size_t m = std::min(kChunk, half - i0);
-    for (size_t i = 0; i < m; ++i) {
-      inv_freq[i] = std::pow(static_cast<double>(theta),
-                             -2.0 * static_cast<double>(i0 + i) / static_cast<double>(D));
-    }
-    for (size_t t = t0; t < t1; ++t) {
-      const double pos = positions[t];
-      for (size_t i = 0; i < m; ++i) {
-        const double angle = pos * inv_freq[i];
-        cs[i] = static_cast<float>(std::cos(angle));
-        sn[i] = static_cast<float>(std::sin(angle));
-      }
-      float* xt = x + t * tok_stride;
-      for (size_t h = 0; h < nheads; ++h) {
-        RotateHalvesBack(xt + h * D + i0, xt + h * D + half + i0, cs, sn, m);
-      }
-    }
-  }
-}
-
 // ---- embedding -----------------------------------------------------------------------
 
 // Rows [v0, v1) of dtable (V, C): zeroed, then dy[i] added for each token i with an id in
@@ -310,7 +270,6 @@ HWY_EXPORT(RmsNormDx);
 HWY_EXPORT(RmsNormParamGrads);
 HWY_EXPORT(GeluBackwardRange);
 HWY_EXPORT(SiluMulBackwardRange);
-HWY_EXPORT(RopeBackwardTokens);
 HWY_EXPORT(EmbeddingBackwardRows);
 
 namespace {
@@ -425,16 +384,6 @@ void gelu_tanh_backward(const float* x, const float* dy, float* dx, int64_t n) {
 void silu_mul_backward(const float* gate, const float* up, const float* dy, float* dgate, float* dup, int64_t n) {
   for_elem_blocks(n, [&](size_t i, size_t count) {
     HWY_DYNAMIC_DISPATCH(SiluMulBackwardRange)(gate + i, up + i, dy + i, dgate + i, dup + i, count);
-  });
-}
-
-void rope_backward(float* dx, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
-                   float theta) {
-  if (D < 2 || nheads <= 0) return;
-  for_row_blocks(T, nheads * D, [&](size_t t0, size_t t1) {
-    HWY_DYNAMIC_DISPATCH(RopeBackwardTokens)(dx, t0, t1, static_cast<size_t>(tok_stride),
-                                             static_cast<size_t>(nheads), static_cast<size_t>(D),
-                                             positions, theta);
   });
 }
 
