@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -25,7 +26,7 @@ struct BenchArgs {
   std::string model;
   int64_t p = 128, n = 128;
   int reps = 5, threads = 1;
-  bool json = false, no_probe = false;
+  bool json = false, no_probe = false, profile = false;
 };
 
 double now() {
@@ -73,14 +74,21 @@ void run_bench(const BenchArgs& a) {
       int32_t t = tok(rng);
       SeqChunk c{0, std::span<const int32_t>(&t, 1)};
       session.step(std::span<const SeqChunk>(&c, 1), false);
+      if (a.profile) session.executor().clear_profile(), session.executor().set_profiling(true);
       const double t0 = now();
       for (int64_t i = 0; i < a.n; ++i) {
         std::span<const float> lg = session.step(std::span<const SeqChunk>(&c, 1), false);
         t = static_cast<int32_t>(std::max_element(lg.begin(), lg.end()) - lg.begin());
       }
       if (r > 0) tg.push_back(static_cast<double>(a.n) / (now() - t0));
+      session.executor().set_profiling(false);
     }
   }
+  // Per-op decode time of the last repetition, largest first.
+  std::vector<std::pair<std::string, Executor::OpTime>> prof(session.executor().profile().begin(),
+                                                              session.executor().profile().end());
+  std::sort(prof.begin(), prof.end(), [](const auto& x, const auto& y) { return x.second.seconds > y.second.seconds; });
+  const double step_s = tg.empty() ? 0 : 1.0 / tg.back();
   const Stat spp = pp.empty() ? Stat{} : stats(pp), stg = tg.empty() ? Stat{} : stats(tg);
   double bw = 0, peak = 0;
   if (!a.no_probe) {
@@ -109,6 +117,13 @@ void run_bench(const BenchArgs& a) {
       if (bw > 0) t["fraction_of_bandwidth_bound"] = stg.mean * bytes_tok / bw;
       j["tests"].push_back(t);
     }
+    if (a.profile) {
+      nlohmann::json p = nlohmann::json::array();
+      for (const auto& [op, t] : prof)
+        p.push_back({{"op", op}, {"calls_per_token", static_cast<double>(t.calls) / static_cast<double>(a.n)},
+                     {"ms_per_token", 1e3 * t.seconds / static_cast<double>(a.n)}});
+      j["decode_profile"] = p;
+    }
     j["weight_bytes_per_token"] = bytes_tok;
     if (bw > 0) j["read_bandwidth_bytes_per_s"] = bw, j["sgemm_flops_per_s"] = peak;
     fmt::print("{}\n", j.dump(2));
@@ -134,6 +149,20 @@ void run_bench(const BenchArgs& a) {
                  100.0 * flops_pp * spp.mean / a.p / peak);
     fmt::print("\n");
   }
+  if (a.profile && !prof.empty()) {
+    fmt::print("\ndecode profile (last repetition), per token: {:.3f} ms\n", 1e3 * step_s);
+    fmt::print("| {:<22} | {:>6} | {:>9} | {:>7} |\n", "op", "calls", "ms", "share");
+    fmt::print("| {:-<22} | {:->6} | {:->9} | {:->7} |\n", "", "", "", "");
+    double in_ops = 0;
+    for (const auto& [op, t] : prof) {
+      const double ms = 1e3 * t.seconds / static_cast<double>(a.n);
+      in_ops += ms;
+      fmt::print("| {:<22} | {:>6.1f} | {:>9.3f} | {:>6.1f}% |\n", op,
+                 static_cast<double>(t.calls) / static_cast<double>(a.n), ms, 100.0 * ms / (1e3 * step_s));
+    }
+    const double rest = 1e3 * step_s - in_ops;
+    fmt::print("| {:<22} | {:>6} | {:>9.3f} | {:>6.1f}% |\n", "(outside the graph)", "", rest, 100.0 * rest / (1e3 * step_s));
+  }
 }
 
 }  // namespace
@@ -147,6 +176,7 @@ void register_bench(CLI::App& app) {
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions (default 5)");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->add_flag("--no-probe", a->no_probe, "Skip the bandwidth and matmul-peak probes");
+  cmd->add_flag("--profile", a->profile, "Also print the decode time per op (last repetition)");
   add_threads_flag(cmd, &a->threads);
   cmd->callback([a] { run_bench(*a); });
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,13 @@ class Executor {
   const float* output() const;
   int64_t output_cols() const;
 
+  // Per-op timing (lmforge bench --profile): while on, run() times every node and
+  // adds its wall time to its op's total. Off by default (no clock reads).
+  struct OpTime { int64_t calls = 0; double seconds = 0; };
+  void set_profiling(bool on) { profiling_ = on; }
+  void clear_profile() { profile_.clear(); }
+  const std::map<std::string, OpTime>& profile() const { return profile_; }
+
   const PlanOptions& options() const { return opts_; }
   size_t arena_bytes() const { return arena_bytes_; }
   size_t state_bytes() const { return state_bytes_; }
@@ -68,6 +76,8 @@ class Executor {
   std::vector<void*> owned_;                   // arena, inputs, state, scratch
   size_t arena_bytes_ = 0, state_bytes_ = 0;
   ExecContext ctx_;
+  bool profiling_ = false;
+  std::map<std::string, OpTime> profile_;
 };
 
 }  // namespace lmf

@@ -49,6 +49,7 @@ class Session {
   const SessionOptions& options() const { return opts_; }
   const Model& model() const { return model_; }
   const Executor& executor() const { return *exec_; }
+  Executor& executor() { return *exec_; }
 
  private:
   const Model& model_;
