@@ -31,5 +31,6 @@ void register_ppl(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 void register_data(CLI::App& app);
 void register_train(CLI::App& app);
+void register_quantize(CLI::App& app);
 
 }  // namespace lmf::cli

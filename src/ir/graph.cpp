@@ -1,5 +1,7 @@
 #include "ir/graph.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -177,9 +179,18 @@ int Graph::remove_unused_values() {
 }
 
 int64_t Graph::parameter_count() const {
+  // A quantized weight (linear_q, embedding_q: three tensors) counts as its K x N
+  // parameters, once however many nodes use it.
+  std::set<int> quantized, seen;
   int64_t n = 0;
-  for (const Value& v : values_)
-    if (v.kind == ValueKind::kWeight) n += v.data.numel();
+  for (const Node& node : nodes_) {
+    if (node.op != "linear_q" && node.op != "embedding_q") continue;
+    const size_t first = node.op == "linear_q" ? 1 : 0;
+    for (size_t i = first; i < first + 3; ++i) quantized.insert(node.inputs[i]);
+    if (seen.insert(node.inputs[first]).second) n += node.attr_int("in_features") * node.attr_int("out_features");
+  }
+  for (size_t i = 0; i < values_.size(); ++i)
+    if (values_[i].kind == ValueKind::kWeight && !quantized.count(static_cast<int>(i))) n += values_[i].data.numel();
   return n;
 }
 

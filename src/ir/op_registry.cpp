@@ -10,6 +10,7 @@ namespace lmf {
 
 namespace detail {
 void add_training_ops(std::map<std::string, OpSchema>& r);  // op_registry_train.cpp
+void add_quant_ops(std::map<std::string, OpSchema>& r);     // op_registry_quant.cpp
 }  // namespace detail
 
 namespace {
@@ -141,6 +142,7 @@ std::map<std::string, OpSchema> make_registry() {
          return {DType::kF32, {rows.shape[0], x.shape[1]}};
        }});
   detail::add_training_ops(r);
+  detail::add_quant_ops(r);
   return r;
 }
 

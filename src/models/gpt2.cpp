@@ -34,34 +34,25 @@ Model build_gpt2(HfFolder& f, const BuildOptions& o) {
   const std::string p = f.has("transformer.wte.weight") ? "transformer." : "";
   Graph& g = m.graph;
   StepInputs in = add_step_inputs(g, o);
-  int wte = weight(f, g, p + "wte.weight", {V, C});
-  int wpe = weight(f, g, p + "wpe.weight", {info.context, C});
-  int x = g.add("add", {g.add("embedding", {wte, in.tokens}), g.add("embedding", {wpe, in.positions})});
+  int x = g.add("add", {embedding(f, g, p + "wte", V, C, in.tokens), embedding(f, g, p + "wpe", info.context, C, in.positions)});
   for (int64_t l = 0; l < L; ++l) {
     const std::string b = fmt::format("{}h.{}.", p, l);
     f.ignore(b + "attn.bias");
     f.ignore(b + "attn.masked_bias");
     int h = g.add("layer_norm", {x, weight(f, g, b + "ln_1.weight", {C}), weight(f, g, b + "ln_1.bias", {C})},
                   {{"eps", eps}});
-    int qkv = g.add("linear", {h, weight(f, g, b + "attn.c_attn.weight", {C, 3 * C}),
-                               weight(f, g, b + "attn.c_attn.bias", {3 * C})},
-                    {{"layout", std::string("kn")}});
+    int qkv = linear(f, g, h, b + "attn.c_attn", C, 3 * C, false, true);
     int q = g.add("split_cols", {qkv}, {{"begin", int64_t{0}}, {"end", C}});
     int k = g.add("split_cols", {qkv}, {{"begin", C}, {"end", 2 * C}});
     int v = g.add("split_cols", {qkv}, {{"begin", 2 * C}, {"end", 3 * C}});
     int a = add_attention(g, o, info, l, q, k, v, in);
-    a = g.add("linear", {a, weight(f, g, b + "attn.c_proj.weight", {C, C}),
-                         weight(f, g, b + "attn.c_proj.bias", {C})},
-              {{"layout", std::string("kn")}});
+    a = linear(f, g, a, b + "attn.c_proj", C, C, false, true);
     x = g.add("add", {x, a});
     h = g.add("layer_norm", {x, weight(f, g, b + "ln_2.weight", {C}), weight(f, g, b + "ln_2.bias", {C})},
               {{"eps", eps}});
-    h = g.add("linear", {h, weight(f, g, b + "mlp.c_fc.weight", {C, F}), weight(f, g, b + "mlp.c_fc.bias", {F})},
-              {{"layout", std::string("kn")}});
+    h = linear(f, g, h, b + "mlp.c_fc", C, F, false, true);
     h = g.add("gelu_tanh", {h});
-    h = g.add("linear", {h, weight(f, g, b + "mlp.c_proj.weight", {F, C}),
-                         weight(f, g, b + "mlp.c_proj.bias", {C})},
-              {{"layout", std::string("kn")}});
+    h = linear(f, g, h, b + "mlp.c_proj", F, C, false, true);
     x = g.add("add", {x, h});
   }
   x = logit_rows(g, o, x, in);
@@ -69,7 +60,7 @@ Model build_gpt2(HfFolder& f, const BuildOptions& o) {
             {{"eps", eps}});
   // The head is tied to wte; a checkpoint may still carry an identical lm_head.weight.
   f.ignore("lm_head.weight");
-  int logits = g.add("linear", {x, wte}, {{"layout", std::string("nk")}}, "logits");
+  int logits = linear(f, g, x, p + "wte", C, V, true, false, "logits");
   g.mark_output(logits);
   return m;
 }

@@ -36,18 +36,15 @@ Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o) {
             "{}: rope_scaling is not supported yet", f.config_path());
   const double eps = f.cfg_float("rms_norm_eps", 1e-6);
   const double theta = f.cfg_float("rope_theta", 10000.0);
-  info.tied_head = f.cfg_bool("tie_word_embeddings", false) && !f.has("lm_head.weight");
+  info.tied_head = f.cfg_bool("tie_word_embeddings", false) && !f.has("lm_head.weight") && !f.has("lm_head.qweight");
   const int64_t C = info.hidden, F = info.inner, V = info.vocab, D = info.head_dim;
   const int64_t H = info.heads, Hkv = info.kv_heads;
 
   Graph& g = m.graph;
   StepInputs in = add_step_inputs(g, o);
-  int embed = weight(f, g, "model.embed_tokens.weight", {V, C});
-  int x = g.add("embedding", {embed, in.tokens});
+  int x = embedding(f, g, "model.embed_tokens", V, C, in.tokens);
   auto proj = [&](int h, const std::string& name, int64_t out, int64_t k, bool bias) {
-    std::vector<int> ins{h, weight(f, g, name + ".weight", {out, k})};
-    if (bias) ins.push_back(weight(f, g, name + ".bias", {out}));
-    return g.add("linear", ins, {{"layout", std::string("nk")}});
+    return linear(f, g, h, name, k, out, true, bias);
   };
   for (int64_t l = 0; l < info.layers; ++l) {
     const std::string b = fmt::format("model.layers.{}.", l);
@@ -66,8 +63,7 @@ Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o) {
   }
   x = logit_rows(g, o, x, in);
   x = g.add("rms_norm", {x, weight(f, g, "model.norm.weight", {C})}, {{"eps", eps}});
-  int head = info.tied_head ? embed : weight(f, g, "lm_head.weight", {V, C});
-  int logits = g.add("linear", {x, head}, {{"layout", std::string("nk")}}, "logits");
+  int logits = linear(f, g, x, info.tied_head ? "model.embed_tokens" : "lm_head", C, V, true, false, "logits");
   g.mark_output(logits);
   return m;
 }

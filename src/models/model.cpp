@@ -19,6 +19,77 @@ int weight(HfFolder& f, Graph& g, const std::string& name, const Shape& shape) {
   return g.add_weight(name, t.to_f32());
 }
 
+namespace {
+
+// The tensor `name` as stored (no conversion), once per graph.
+int raw_weight(HfFolder& f, Graph& g, const std::string& name) {
+  int existing = g.find(name);
+  if (existing >= 0) return existing;
+  return g.add_weight(name, f.take(name));
+}
+
+// The attributes of quantized module `module` with K inputs and N outputs, checked
+// against its tensors' shapes and dtypes; adds qweight, scales, qzeros to `ins`.
+std::map<std::string, Attr> quantized(HfFolder& f, Graph& g, const std::string& module, int64_t K, int64_t N,
+                                      std::vector<int>& ins) {
+  const int q = raw_weight(f, g, module + ".qweight"), s = raw_weight(f, g, module + ".scales"),
+            z = raw_weight(f, g, module + ".qzeros");
+  const Tensor& qt = g.value(q).data;
+  const Tensor& st = g.value(s).data;
+  const Tensor& zt = g.value(z).data;
+  const std::string where = f.dir() + ": " + module;
+  LMF_CHECK(qt.dtype() == DType::kI32 && qt.rank() == 2 && qt.dim(1) == N && qt.dim(0) > 0 && K % qt.dim(0) == 0,
+            kBadFile, "{}.qweight: {} {} is not (K/P, {}) int32 for {} inputs", where, dtype_name(qt.dtype()),
+            shape_str(qt.shape()), N, K);
+  const int64_t P = K / qt.dim(0);
+  LMF_CHECK(P == 8 || P == 4, kUnsupported, "{}.qweight: {} values per int32 ({}-bit) is not supported (4 or 8 bits)",
+            where, P, P > 0 ? 32 / P : 0);
+  const int bits = static_cast<int>(32 / P);
+  LMF_CHECK((st.dtype() == DType::kF16) && st.rank() == 2 && st.dim(1) == N && st.dim(0) > 0 && K % st.dim(0) == 0,
+            kBadFile, "{}.scales: {} {} is not (K/G, {}) float16", where, dtype_name(st.dtype()), shape_str(st.shape()),
+            N);
+  const int64_t G = K / st.dim(0);
+  LMF_CHECK(G % P == 0, kBadFile, "{}: group size {} is not a multiple of {}", where, G, P);
+  LMF_CHECK(zt.dtype() == DType::kI32 && zt.shape() == Shape({K / G, (N + P - 1) / P}), kBadFile,
+            "{}.qzeros: {} {} is not ({}, {}) int32", where, dtype_name(zt.dtype()), shape_str(zt.shape()), K / G,
+            (N + P - 1) / P);
+  if (f.has(module + ".g_idx")) {  // GPTQ's act-order map: only the identity grouping k / G is supported
+    Tensor gi = f.take(module + ".g_idx");
+    bool plain = gi.dtype() == DType::kI32 && gi.shape() == Shape({K});
+    for (int64_t k = 0; plain && k < K; ++k) plain = gi.data_as<int32_t>()[k] == k / G;
+    LMF_CHECK(plain, kUnsupported, "{}.g_idx: act-order group indices are not supported (only k / group_size)", where);
+  }
+  ins.insert(ins.end(), {q, s, z});
+  return {{"bits", int64_t{bits}}, {"group_size", G}, {"in_features", K}, {"out_features", N},
+          {"layout", std::string("gptq")}};
+}
+
+}  // namespace
+
+int linear(HfFolder& f, Graph& g, int x, const std::string& module, int64_t K, int64_t N, bool nk, bool bias,
+           const std::string& out_name) {
+  std::vector<int> ins{x};
+  int node;
+  if (f.has(module + ".qweight")) {
+    auto attrs = quantized(f, g, module, K, N, ins);
+    if (bias) ins.push_back(weight(f, g, module + ".bias", {N}));
+    node = g.add("linear_q", ins, attrs, out_name);
+  } else {
+    ins.push_back(weight(f, g, module + ".weight", nk ? Shape{N, K} : Shape{K, N}));
+    if (bias) ins.push_back(weight(f, g, module + ".bias", {N}));
+    node = g.add("linear", ins, {{"layout", std::string(nk ? "nk" : "kn")}}, out_name);
+  }
+  return node;
+}
+
+int embedding(HfFolder& f, Graph& g, const std::string& module, int64_t V, int64_t C, int ids) {
+  if (!f.has(module + ".qweight")) return g.add("embedding", {weight(f, g, module + ".weight", {V, C}), ids});
+  std::vector<int> ins;
+  auto attrs = quantized(f, g, module, C, V, ins);
+  ins.push_back(ids);
+  return g.add("embedding_q", ins, attrs);
+}
+
 StepInputs add_step_inputs(Graph& g, const BuildOptions& o) {
   StepInputs s;
   if (o.training()) {
@@ -113,6 +184,9 @@ Model build_model(HfFolder& f, const BuildOptions& opts) {
   m.info.params = m.graph.parameter_count();
   detail::read_common_ids(f, m.info);
   if (opts.training()) {
+    for (const Node& n : m.graph.nodes())
+      LMF_CHECK(n.op != "linear_q" && n.op != "embedding_q", kUnsupported,
+                "{}: the model is quantized; training and distillation need a float checkpoint", dir);
     LMF_CHECK(opts.train_seq <= m.info.context, kInvalidArgument, "training sequence length {} exceeds {}'s context of {}",
               opts.train_seq, dir, m.info.context);
     for (Value& v : m.graph.values()) {  // owned, writable float32 copies

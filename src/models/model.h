@@ -76,6 +76,15 @@ void save_model(const Model& m, const Graph& graph, const std::string& out_dir);
 namespace detail {
 // Adds the checkpoint tensor `name` (checked against `shape`) as a float32 graph weight.
 int weight(HfFolder& f, Graph& g, const std::string& name, const Shape& shape);
+// A linear layer `module` with K inputs and N outputs applied to x: float (the tensor
+// module.weight, (N, K) when `nk` as torch.nn.Linear stores it, else (K, N) as GPT-2's
+// Conv1D) or quantized when the checkpoint has module.qweight (GPTQ layout, core/quant.h:
+// bits and group size follow from the shapes) -> linear_q. Adds module.bias when `bias`.
+int linear(HfFolder& f, Graph& g, int x, const std::string& module, int64_t K, int64_t N, bool nk, bool bias,
+           const std::string& out_name = "");
+// Token embedding `module` (V rows of C) for ids: module.weight (V, C), or, when the
+// checkpoint holds it quantized (a tied head's weight: qweight (C/P, V)), embedding_q.
+int embedding(HfFolder& f, Graph& g, const std::string& module, int64_t V, int64_t C, int ids);
 // Declares the step inputs and returns their ids {tokens, positions, slots, logit_rows}
 // (slots and logit_rows are -1 in a training graph).
 struct StepInputs { int tokens, positions, slots, logit_rows; };

@@ -10,6 +10,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/kernels_grad.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/qmatmul.h"
 #include "core/error.h"
 
 namespace lmf {
@@ -56,6 +57,28 @@ void k_linear(const Node& n, In in, Out out, ExecContext& ctx) {
   const int64_t N = nk ? in[1]->dims[0] : in[1]->dims[1];
   const float* bias = n.inputs.size() == 3 ? in[2]->f32() : nullptr;
   cpu::linear(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, nk, ctx.scratch);
+}
+
+// The weights of a linear_q / embedding_q node in the "strips" layout (prepack_for_cpu).
+cpu::QWeight qweight(const Node& n, In in, size_t first) {
+  cpu::QWeight w;
+  w.q = in[first]->i32();
+  w.s = in[first + 1]->f32();
+  w.zs = in[first + 2]->f32();
+  w.K = n.attr_int("in_features");
+  w.N = n.attr_int("out_features");
+  w.group = n.attr_int("group_size");
+  w.bits = static_cast<int>(n.attr_int("bits"));
+  return w;
+}
+
+void k_linear_q(const Node& n, In in, Out out, ExecContext& ctx) {
+  const float* bias = n.inputs.size() == 5 ? in[4]->f32() : nullptr;
+  cpu::linear_q(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
+}
+
+void k_embedding_q(const Node& n, In in, Out out, ExecContext&) {
+  cpu::embedding_q(qweight(n, in, 0), in[3]->i32(), in[3]->dims[0], out[0]->f32());
 }
 
 void k_split_cols(const Node& n, In in, Out out, ExecContext&) {
@@ -141,6 +164,7 @@ const std::map<std::string, KernelFn>& table() {
       {"silu_mul", k_silu_mul},   {"layer_norm", k_layer_norm}, {"rms_norm", k_rms_norm},
       {"linear", k_linear},       {"split_cols", k_split_cols}, {"rope", k_rope},
       {"attention", k_attention}, {"gather_rows", k_gather_rows},
+      {"linear_q", k_linear_q},   {"embedding_q", k_embedding_q},
   };
   return t;
 }
@@ -150,6 +174,9 @@ const std::map<std::string, KernelFn>& table() {
 int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads) {
   if (n.op == "linear" && n.attr_str("layout") == "kn" && in[0]->dims[0] > 0)  // few-row (K, N) partials
     return cpu::few_rows_kn_blocks(in[0]->dims[1]) * std::min(cpu::kFewRows, in[0]->dims[0]) * in[1]->dims[1];
+  if (n.op == "linear_q")
+    return cpu::linear_q_scratch(n.attr_int("in_features"), n.attr_int("out_features"), n.attr_int("group_size"),
+                                 in[0]->dims[0]);
   if (n.op == "attention_causal") return threads * n.attr_int("seq");
   if (n.op == "attention_causal_grad")
     return cpu::attention_causal_backward_scratch(n.attr_int("batch"), n.attr_int("seq"), n.attr_int("heads"),

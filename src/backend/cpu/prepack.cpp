@@ -1,8 +1,10 @@
 #include "backend/cpu/prepack.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 
+#include "backend/cpu/qmatmul.h"
 #include "core/error.h"
 
 namespace lmf {
@@ -41,6 +43,33 @@ int prepack_for_cpu(Graph& g) {
     }
     n.inputs[1] = it->second;
     n.attrs["layout"] = std::string("kn");
+  }
+  // Quantized weights: GPTQ tensors -> strips (qmatmul.h), once per qweight (a tied
+  // embedding and head share theirs).
+  std::map<int, std::array<int, 3>> strips;
+  for (Node& n : g.mutable_nodes()) {
+    if ((n.op != "linear_q" && n.op != "embedding_q") || n.attr_str("layout") != "gptq") continue;
+    const size_t first = n.op == "linear_q" ? 1 : 0;
+    const int qw = n.inputs[first];
+    auto it = strips.find(qw);
+    if (it == strips.end()) {
+      const int64_t K = n.attr_int("in_features"), N = n.attr_int("out_features"), G = n.attr_int("group_size");
+      const int bits = static_cast<int>(n.attr_int("bits"));
+      const int64_t st = cpu::q_strips(N);
+      Tensor q = Tensor::empty(DType::kI32, {st, K / (32 / bits), cpu::kQStrip});
+      Tensor s = Tensor::empty(DType::kF32, {st, K / G, cpu::kQStrip});
+      Tensor zs = Tensor::empty(DType::kF32, {st, K / G, cpu::kQStrip});
+      cpu::q_tile(g.value(qw).data.data_as<int32_t>(), g.value(n.inputs[first + 1]).data.data_as<uint16_t>(),
+                  g.value(n.inputs[first + 2]).data.data_as<int32_t>(), K, N, bits, G, q.data_as<int32_t>(),
+                  s.data_as<float>(), zs.data_as<float>());
+      const std::string base = g.value(qw).name;
+      std::array<int, 3> ids = {g.add_weight(base + ".strips", std::move(q)), g.add_weight(base + ".s", std::move(s)),
+                                g.add_weight(base + ".zs", std::move(zs))};
+      it = strips.emplace(qw, ids).first;
+      ++count;
+    }
+    for (size_t i = 0; i < 3; ++i) n.inputs[first + i] = it->second[i];
+    n.attrs["layout"] = std::string("strips");
   }
   g.remove_unused_values();
   return count;

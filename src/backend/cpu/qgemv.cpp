@@ -1,0 +1,218 @@
+// lmforge CPU backend: quantized-weight matmul kernels (see qmatmul.h), compiled per
+// Highway target and dispatched at run time.
+
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/qmatmul.h"
+#include "core/dtype.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/qgemv.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// foreach_target must come first.
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lmf::cpu {
+namespace HWY_NAMESPACE {
+namespace {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// out (R, 16) = x (R rows, stride K) · strip, for one strip of 16 columns. xsum (R, K/G):
+// the sums of x over each group.
+template <int R, int BITS>
+HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, const int32_t* HWY_RESTRICT q,
+                      const float* HWY_RESTRICT s, const float* HWY_RESTRICT zs, const float* HWY_RESTRICT xsum,
+                      float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  using V = hn::Vec<decltype(df)>;
+  constexpr size_t kS = static_cast<size_t>(kQStrip);
+  constexpr int P = 32 / BITS;
+  const size_t L = std::min(hn::Lanes(df), kS);
+  const size_t nv = kS / L;  // vectors per strip (1 on AVX-512)
+  const size_t groups = K / G, rows_per_group = G / P;
+  const auto mask = hn::Set(di, (1 << BITS) - 1);
+  for (size_t v = 0; v < nv; ++v) {
+    V y[R];
+    for (int r = 0; r < R; ++r) y[r] = hn::Zero(df);
+    const int32_t* qv = q + v * L;
+    for (size_t g = 0; g < groups; ++g) {
+      V acc[R];
+      for (int r = 0; r < R; ++r) acc[r] = hn::Zero(df);
+      for (size_t i = 0; i < rows_per_group; ++i) {
+        const size_t kp = g * rows_per_group + i;
+        const auto w = hn::LoadU(di, qv + kp * kS);
+        const float* xk = x + kp * P;
+        for (int j = 0; j < P; ++j) {
+          const V qf = hn::ConvertTo(df, hn::And(hn::ShiftRightSame(w, j * BITS), mask));
+          for (int r = 0; r < R; ++r) acc[r] = hn::MulAdd(hn::Set(df, xk[r * K + j]), qf, acc[r]);
+        }
+      }
+      const V sv = hn::LoadU(df, s + g * kS + v * L), zv = hn::LoadU(df, zs + g * kS + v * L);
+      for (int r = 0; r < R; ++r)
+        y[r] = hn::NegMulAdd(zv, hn::Set(df, xsum[r * groups + g]), hn::MulAdd(sv, acc[r], y[r]));
+    }
+    for (int r = 0; r < R; ++r) hn::StoreU(y[r], df, out + r * kS + v * L);
+  }
+}
+
+template <int BITS>
+void StripsT(const float* x, size_t M, size_t K, size_t G, const QWeight& w, const float* xsum, const float* bias,
+             float* y, size_t N, size_t s0, size_t s1) {
+  constexpr size_t kS = static_cast<size_t>(kQStrip);
+  const size_t groups = K / G, qrows = K / static_cast<size_t>(32 / BITS);
+  HWY_ALIGN float tmp[4 * kS];
+  for (size_t st = s0; st < s1; ++st) {
+    const int32_t* q = w.q + st * qrows * kS;
+    const float* s = w.s + st * groups * kS;
+    const float* zs = w.zs + st * groups * kS;
+    const size_t c0 = st * kS, cols = std::min(kS, N - c0);
+    for (size_t m = 0; m < M; m += 4) {
+      const size_t R = std::min<size_t>(4, M - m);
+      const float* xm = x + m * K;
+      const float* xs = xsum + m * groups;
+      switch (R) {
+        case 1: Strip<1, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
+        case 2: Strip<2, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
+        case 3: Strip<3, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
+        default: Strip<4, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
+      }
+      for (size_t r = 0; r < R; ++r)
+        for (size_t c = 0; c < cols; ++c) y[(m + r) * N + c0 + c] = tmp[r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
+    }
+  }
+}
+
+}  // namespace
+
+// Strips [s0, s1) of W against M (<= kFewRows) rows of x.
+void QStrips(const float* x, size_t M, const QWeight& w, const float* xsum, const float* bias, float* y, size_t s0,
+             size_t s1) {
+  const auto K = static_cast<size_t>(w.K), G = static_cast<size_t>(w.group), N = static_cast<size_t>(w.N);
+  if (w.bits == 4)
+    StripsT<4>(x, M, K, G, w, xsum, bias, y, N, s0, s1);
+  else
+    StripsT<8>(x, M, K, G, w, xsum, bias, y, N, s0, s1);
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lmf::cpu
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lmf::cpu {
+
+HWY_EXPORT(QStrips);
+
+namespace {
+constexpr int64_t kDequantCols = 256;  // columns dequantized per sgemm in prefill
+
+inline int32_t field(int32_t word, int bits, int64_t slot) {
+  return static_cast<int32_t>((static_cast<uint32_t>(word) >> (slot * bits)) & ((1u << bits) - 1u));
+}
+}  // namespace
+
+void q_tile(const int32_t* qweight, const uint16_t* scales, const int32_t* qzeros, int64_t K, int64_t N, int bits,
+            int64_t group, int32_t* q, float* s, float* zs) {
+  const int64_t P = 32 / bits, qrows = K / P, groups = K / group, zw = (N + P - 1) / P, strips = q_strips(N);
+#pragma omp parallel for schedule(static)
+  for (int64_t st = 0; st < strips; ++st) {
+    for (int64_t c = 0; c < kQStrip; ++c) {
+      const int64_t n = st * kQStrip + c;
+      for (int64_t kp = 0; kp < qrows; ++kp) q[(st * qrows + kp) * kQStrip + c] = n < N ? qweight[kp * N + n] : 0;
+      for (int64_t g = 0; g < groups; ++g) {
+        const float sc = n < N ? f16_to_f32(scales[g * N + n]) : 0.0f;
+        const int32_t z = n < N ? field(qzeros[g * zw + n / P], bits, n % P) : 0;
+        s[(st * groups + g) * kQStrip + c] = sc;
+        zs[(st * groups + g) * kQStrip + c] = static_cast<float>(z) * sc;
+      }
+    }
+  }
+}
+
+int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
+  const int64_t few = std::min(max_rows, kFewRows) * (K / group);
+  return max_rows > kFewRows ? std::max(few, K * std::min(N, kDequantCols) + kQStrip) : few;
+}
+
+void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int64_t ldo) {
+  const int64_t P = 32 / w.bits, qrows = w.K / P, groups = w.K / w.group;
+  for (int64_t st = c0 / kQStrip; st * kQStrip < c1; ++st) {
+    const int32_t* q = w.q + st * qrows * kQStrip;
+    const float* s = w.s + st * groups * kQStrip;
+    const float* zs = w.zs + st * groups * kQStrip;
+    const int64_t base = st * kQStrip - c0, cols = std::min(kQStrip, c1 - st * kQStrip);
+    for (int64_t k = 0; k < w.K; ++k) {
+      const int64_t g = k / w.group, kp = k / P, slot = k % P;
+      float* o = out + k * ldo + base;
+      for (int64_t c = 0; c < cols; ++c)
+        o[c] = static_cast<float>(field(q[kp * kQStrip + c], w.bits, slot)) * s[g * kQStrip + c] - zs[g * kQStrip + c];
+    }
+  }
+}
+
+void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
+  if (M == 0) return;
+  const int64_t K = w.K, N = w.N;
+  if (M <= kFewRows) {
+    const int64_t groups = K / w.group;
+    float* xsum = scratch;  // (M, groups)
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t g = 0; g < groups; ++g) {
+        float acc = 0;
+        for (int64_t k = g * w.group; k < (g + 1) * w.group; ++k) acc += x[r * K + k];
+        xsum[r * groups + g] = acc;
+      }
+    const int64_t strips = q_strips(N);
+    if (omp_get_max_threads() == 1 || strips < 8) {
+      HWY_DYNAMIC_DISPATCH(QStrips)(x, static_cast<size_t>(M), w, xsum, bias, y, 0, static_cast<size_t>(strips));
+      return;
+    }
+#pragma omp parallel
+    {
+      const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t s0 = strips * t / team, s1 = strips * (t + 1) / team;
+      if (s0 < s1)
+        HWY_DYNAMIC_DISPATCH(QStrips)(x, static_cast<size_t>(M), w, xsum, bias, y, static_cast<size_t>(s0),
+                                      static_cast<size_t>(s1));
+    }
+    return;
+  }
+  // Prefill: dequantize 256 columns at a time, then sgemm into y's columns.
+  for (int64_t c0 = 0; c0 < N; c0 += kDequantCols) {
+    const int64_t c1 = std::min(N, c0 + kDequantCols), nc = c1 - c0;
+    const int64_t strips0 = c0 / kQStrip, strips1 = q_strips(c1);
+#pragma omp parallel for schedule(static)
+    for (int64_t st = strips0; st < strips1; ++st)
+      q_dequantize_cols(w, st * kQStrip, std::min(c1, (st + 1) * kQStrip), scratch + (st * kQStrip - c0), nc);
+    dnnl_sgemm('N', 'N', M, nc, K, 1.0f, x, K, scratch, nc, 0.0f, y + c0, N);
+  }
+  if (bias) add_bias(y, bias, M, N);
+}
+
+void embedding_q(const QWeight& w, const int32_t* ids, int64_t n, float* out) {
+  const int64_t P = 32 / w.bits, qrows = w.K / P, groups = w.K / w.group;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t v = ids[i], st = v / kQStrip, c = v % kQStrip;
+    const int32_t* q = w.q + st * qrows * kQStrip;
+    const float* s = w.s + st * groups * kQStrip;
+    const float* zs = w.zs + st * groups * kQStrip;
+    for (int64_t k = 0; k < w.K; ++k) {
+      const int64_t g = k / w.group;
+      out[i * w.K + k] =
+          static_cast<float>(field(q[(k / P) * kQStrip + c], w.bits, k % P)) * s[g * kQStrip + c] - zs[g * kQStrip + c];
+    }
+  }
+}
+
+}  // namespace lmf::cpu
+#endif  // HWY_ONCE

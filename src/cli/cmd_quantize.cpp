@@ -1,0 +1,51 @@
+// `lmforge quantize MODEL -o OUT --method w4|w8`: weight quantization (compress/quantize.h).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "cli/common.h"
+#include "compress/quantize.h"
+
+namespace lmf::cli {
+
+namespace {
+
+struct QuantizeArgs {
+  compress::QuantizeJob job;
+  bool asym = false, quiet = false;
+};
+
+void run_quantize(QuantizeArgs& a) {
+  a.job.sym = !a.asym;
+  const auto t0 = std::chrono::steady_clock::now();
+  nlohmann::json q = compress::quantize_model(a.job);
+  if (a.quiet) return;
+  int quantized = 0, kept = 0;
+  for (const auto& [name, v] : q["lmforge"]["modules"].items()) (v.is_string() ? kept : quantized) += 1;
+  uintmax_t bytes = 0;
+  for (const auto& e : std::filesystem::directory_iterator(a.job.out))
+    if (e.path().extension() == ".safetensors") bytes += e.file_size();
+  fmt::print("{}: {} linear modules quantized ({}, group {}, {}), {} kept float; model.safetensors {:.2f} MiB; {:.1f} s\n",
+             a.job.out, quantized, a.job.method, a.job.group, a.job.sym ? "symmetric" : "asymmetric", kept,
+             static_cast<double>(bytes) / (1 << 20),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+}  // namespace
+
+void register_quantize(CLI::App& app) {
+  auto a = std::make_shared<QuantizeArgs>();
+  CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model's weights (round to nearest, GPTQ tensor layout)");
+  cmd->add_option("model", a->job.model, "Hugging Face model folder (float)")->required();
+  cmd->add_option("-o,--out", a->job.out, "Output folder (must not exist, or be empty)")->required();
+  cmd->add_option("--method", a->job.method, "w4 or w8: weight-only, group-wise, round to nearest (default w4)");
+  cmd->add_option("--group-size", a->job.group, "Rows of K per scale: 32, 64, 128 ... (default 128; -1: per channel)");
+  cmd->add_flag("--asym", a->asym, "Asymmetric (a zero point per group) instead of symmetric");
+  cmd->add_option("--head", a->job.head, "The head's (and a tied embedding's) format: w8, w4 or float (default w8)");
+  cmd->add_option("--skip", a->job.skip, "Keep modules whose name matches this regular expression float (repeatable)");
+  cmd->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
+  cmd->callback([a] { run_quantize(*a); });
+}
+
+}  // namespace lmf::cli

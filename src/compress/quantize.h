@@ -1,0 +1,28 @@
+// lmforge compress: `lmforge quantize` as a library call: a float Hugging Face folder in,
+// a quantized one out (core/quant.h's GPTQ layout, config.json's quantization_config).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace lmf::compress {
+
+struct QuantizeJob {
+  std::string model, out;
+  std::string method = "w4";     // w4, w8 (round to nearest)
+  int64_t group = 128;           // -1: per output channel
+  bool sym = true;
+  std::string head = "w8";       // the head's (and a tied embedding's): w8, w4 or float
+  std::vector<std::string> skip; // regular expressions on module names kept float
+};
+
+// The methods quantize_model accepts, for help texts and errors.
+const std::vector<std::string>& quantize_methods();
+
+// Quantizes job.model into job.out (which must not exist or be an empty folder; written
+// to a temporary sibling and renamed, so a failure leaves nothing behind). Copies the
+// tokenizer files. Returns the quantization_config written into config.json.
+nlohmann::json quantize_model(const QuantizeJob& job);
+
+}  // namespace lmf::compress

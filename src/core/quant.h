@@ -1,0 +1,72 @@
+// lmforge core: group-wise integer quantization of a weight matrix, in the tensor
+// layout of GPTQ checkpoints (AutoGPTQ / Hugging Face "gptq", checkpoint format v2).
+//
+// A linear weight with K inputs and N outputs, seen as W (K, N), is cut along K into
+// groups of G rows (G = K: one group, i.e. per output channel). Each (group, column)
+// has a scale s and an integer zero z; an element is stored as the unsigned integer
+//   q = clamp(round(w / s) + z, 0, 2^bits - 1)   and read back as   (q - z) * s.
+// Parameters are chosen as GPTQ's quantizer does: symmetric: s = 2·max|w| / (2^bits - 1),
+// z = 2^(bits-1); asymmetric: the range [min(w, 0), max(w, 0)] in 2^bits - 1 steps,
+// z = round(-min / s). s is stored as float16, rounded up (so the range still fits in
+// the steps: GPTQ rounds to nearest), and q is computed with the stored value, so
+// |w - (q - z)·s| <= s/2 for every element (the bound the tests check).
+// Tensors (names are the module's, e.g. "model.layers.0.mlp.up_proj"):
+//   qweight I32 (K / P, N)          P = 32 / bits values per int32, consecutive k of one
+//                                   column, the lowest bits first
+//   scales  F16 (K / G, N)
+//   qzeros  I32 (K / G, ceil(N / P)) the zeros packed the same way along N (v2: true
+//                                   zeros; GPTQ v1 files store z - 1)
+// bits is 4 or 8 here (P = 8 or 4).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace lmf::quant {
+
+struct Spec {
+  int bits = 4;
+  int64_t group = 128;  // rows of W (K, N) per group; K means per output channel
+  bool sym = true;
+};
+
+inline int pack_factor(int bits) { return 32 / bits; }
+
+struct Packed {
+  Tensor qweight, scales, qzeros;
+};
+
+// Checks that `spec` can quantize a (K, N) weight: bits 4 or 8, G > 0 dividing K and a
+// multiple of P. Throws kInvalidArgument naming `what` (e.g. the tensor) otherwise.
+void check_spec(const Spec& spec, int64_t K, int64_t N, const std::string& what);
+
+// Scale (rounded to float16, returned as float) and zero for the values w[0..n) at
+// stride `stride` (one group of one column).
+void choose_params(const float* w, int64_t n, int64_t stride, const Spec& spec, float* scale, int32_t* zero);
+inline int32_t quantize_value(float w, float scale, int32_t zero, int bits) {
+  const float maxq = static_cast<float>((1 << bits) - 1);
+  float q = scale > 0 ? __builtin_nearbyintf(w / scale) + static_cast<float>(zero) : static_cast<float>(zero);
+  q = q < 0 ? 0 : (q > maxq ? maxq : q);
+  return static_cast<int32_t>(q);
+}
+
+// An empty Packed for (K, N) under spec (qweight, scales, qzeros allocated, zeroed).
+Packed make_packed(int64_t K, int64_t N, const Spec& spec);
+// Stores q (0..2^bits-1) for element (k, n), or the zero of (group, n).
+void set_q(Packed& p, int bits, int64_t k, int64_t n, int32_t q);
+void set_zero(Packed& p, int bits, int64_t group, int64_t n, int32_t z);
+void set_scale(Packed& p, int64_t group, int64_t n, float s);
+int32_t get_q(const Packed& p, int bits, int64_t k, int64_t n);
+int32_t get_zero(const Packed& p, int bits, int64_t group, int64_t n);
+float get_scale(const Packed& p, int64_t group, int64_t n);
+
+// Round-to-nearest quantization of W (K, N) (row-major float32).
+Packed quantize_rtn(const float* w_kn, int64_t K, int64_t N, const Spec& spec);
+// The bits and group size a Packed of K inputs holds (from its tensors' shapes).
+Spec spec_of(const Packed& p, int64_t K, bool sym);
+// W (K, N) float32 = (q - z) * s.
+Tensor dequantize(const Packed& p, int64_t K, int bits);
+
+}  // namespace lmf::quant

@@ -1,0 +1,73 @@
+// Schemas of the quantized-weight ops: linear_q and embedding_q (weights in the layout of
+// core/quant.h). attrs: bits (4, 8), group_size G, in_features K, out_features N, and
+// layout: "gptq" = qweight (K/P, N) i32, scales (K/G, N) f16, qzeros (K/G, ceil(N/P))
+// i32 as stored in checkpoints; "strips" = the CPU backend's re-laid copy (qmatmul.h):
+// q (strips, K/P, 16) i32, s and zs (strips, K/G, 16) f32.
+#include <map>
+
+#include "core/error.h"
+#include "ir/op_registry.h"
+
+namespace lmf::detail {
+
+namespace {
+
+// Checks the three weight inputs starting at input `first` against the attributes.
+void check_qweights(const Graph& g, const Node& n, size_t first) {
+  const int64_t bits = n.attr_int("bits"), G = n.attr_int("group_size");
+  const int64_t K = n.attr_int("in_features"), N = n.attr_int("out_features");
+  LMF_CHECK((bits == 4 || bits == 8) && G > 0 && K > 0 && N > 0 && K % G == 0 && G % (32 / bits) == 0, kInternal,
+            "op {}: bad quantization attributes (bits {}, group {}, K {}, N {})", n.op, bits, G, K, N);
+  const int64_t P = 32 / bits;
+  const Value& q = g.value(n.inputs.at(first));
+  const Value& s = g.value(n.inputs.at(first + 1));
+  const Value& z = g.value(n.inputs.at(first + 2));
+  const std::string& layout = n.attr_str("layout");
+  SymShape eq, es, ez;
+  DType ds;
+  if (layout == "gptq") {
+    eq = {K / P, N}, es = {K / G, N}, ez = {K / G, (N + P - 1) / P}, ds = DType::kF16;
+  } else {
+    LMF_CHECK(layout == "strips", kInternal, "op {}: bad layout '{}'", n.op, layout);
+    const int64_t st = (N + 15) / 16;
+    eq = {st, K / P, 16}, es = {st, K / G, 16}, ez = es, ds = DType::kF32;
+  }
+  auto check = [&](const Value& v, const SymShape& shape, DType dt) {
+    LMF_CHECK(v.shape == shape && v.dtype == dt, kInternal, "op {}: {} is {} {}, expected {} {}", n.op, v.name,
+              dtype_name(v.dtype), sym_shape_str(v.shape), dtype_name(dt), sym_shape_str(shape));
+  };
+  check(q, eq, DType::kI32);
+  check(s, es, ds);
+  check(z, ez, layout == "gptq" ? DType::kI32 : DType::kF32);
+}
+
+}  // namespace
+
+void add_quant_ops(std::map<std::string, OpSchema>& r) {
+  auto add = [&](OpSchema s) { r[s.name] = std::move(s); };
+  add({"linear_q", 4, 5, "x (N, K) times a quantized weight (qweight, scales, zeros), plus optional bias (out)",
+       [](const Graph& g, const Node& n) -> std::pair<DType, SymShape> {
+         const Value& x = g.value(n.inputs[0]);
+         LMF_CHECK(x.shape.size() == 2 && x.dtype == DType::kF32 && x.shape[1] == Dim(n.attr_int("in_features")),
+                   kInternal, "op linear_q: {} {} does not fit in_features {}", x.name, sym_shape_str(x.shape),
+                   n.attr_int("in_features"));
+         check_qweights(g, n, 1);
+         const Dim out(n.attr_int("out_features"));
+         if (n.inputs.size() == 5) {
+           const Value& b = g.value(n.inputs[4]);
+           LMF_CHECK(b.shape.size() == 1 && b.shape[0] == out, kInternal, "op linear_q: bias {} is {}", b.name,
+                     sym_shape_str(b.shape));
+         }
+         return {DType::kF32, {x.shape[0], out}};
+       }});
+  add({"embedding_q", 4, 4,
+       "columns of a quantized (K, V) weight (a tied head's) picked by ids (N) -> (N, K)",
+       [](const Graph& g, const Node& n) -> std::pair<DType, SymShape> {
+         check_qweights(g, n, 0);
+         const Value& ids = g.value(n.inputs[3]);
+         LMF_CHECK(ids.shape.size() == 1 && ids.dtype == DType::kI32, kInternal, "op embedding_q: ids must be i32 (N)");
+         return {DType::kF32, {ids.shape[0], Dim(n.attr_int("in_features"))}};
+       }});
+}
+
+}  // namespace lmf::detail

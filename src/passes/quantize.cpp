@@ -1,0 +1,110 @@
+#include "passes/quantize.h"
+
+#include <algorithm>
+#include <map>
+#include <regex>
+
+#include "core/error.h"
+
+namespace lmf::passes {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+std::vector<LinearModule> linear_modules(const Graph& g) {
+  std::vector<LinearModule> out;
+  const auto& outputs = g.outputs();
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    const Node& n = g.nodes()[i];
+    if (n.op != "linear") continue;
+    const Value& w = g.value(n.inputs[1]);
+    if (w.kind != ValueKind::kWeight || !ends_with(w.name, ".weight")) continue;
+    const bool nk = n.attr_str("layout") == "nk";
+    LinearModule m;
+    m.module = w.name.substr(0, w.name.size() - 7);
+    m.node = static_cast<int>(i);
+    m.K = nk ? w.data.dim(1) : w.data.dim(0);
+    m.N = nk ? w.data.dim(0) : w.data.dim(1);
+    m.head = std::find(outputs.begin(), outputs.end(), n.outputs[0]) != outputs.end();
+    out.push_back(m);
+  }
+  return out;
+}
+
+nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
+  for (const Node& n : g.nodes())
+    LMF_CHECK(n.op != "linear_q" && n.op != "embedding_q", kInvalidArgument,
+              "the model is already quantized (its {} reads quantized weights)", g.value(n.inputs[n.op == "linear_q" ? 1 : 0]).name);
+  std::vector<std::regex> skip;
+  for (const std::string& p : o.skip) {
+    try {
+      skip.emplace_back(p);
+    } catch (const std::regex_error& e) {
+      fail(ErrorCode::kInvalidArgument, "--skip '{}': not a regular expression: {}", p, e.what());
+    }
+  }
+  nlohmann::json report = nlohmann::json::object();
+  struct Done { int q, s, z; quant::Spec spec; int64_t K, N; };
+  std::map<int, Done> done;  // float weight value -> its quantized tensors
+  for (const LinearModule& lm : linear_modules(g)) {
+    Node& n = g.mutable_nodes()[static_cast<size_t>(lm.node)];
+    const int wid = n.inputs[1];
+    bool keep = lm.head && !o.head_spec;
+    for (const auto& re : skip) keep = keep || std::regex_search(lm.module, re);
+    if (keep) {
+      report[lm.module] = "float";
+      continue;
+    }
+    quant::Spec spec = lm.head ? *o.head_spec : o.spec;
+    if (spec.group <= 0) spec.group = lm.K;  // per output channel
+    auto it = done.find(wid);
+    if (it == done.end()) {
+      quant::check_spec(spec, lm.K, lm.N, lm.module);
+      const Tensor& w = g.value(wid).data;
+      LMF_CHECK(w.dtype() == DType::kF32, kInternal, "quantize: {} is not float32", g.value(wid).name);
+      Tensor kn = w;
+      if (n.attr_str("layout") == "nk") {  // (N, K) -> (K, N)
+        kn = Tensor::empty(DType::kF32, {lm.K, lm.N});
+        const float* src = w.data_as<float>();
+        float* dst = kn.data_as<float>();
+        for (int64_t r = 0; r < lm.N; ++r)
+          for (int64_t k = 0; k < lm.K; ++k) dst[k * lm.N + r] = src[r * lm.K + k];
+      }
+      quant::Packed p = o.quantizer ? o.quantizer(lm.module, kn.data_as<float>(), lm.K, lm.N, spec)
+                                    : quant::quantize_rtn(kn.data_as<float>(), lm.K, lm.N, spec);
+      Done d{g.add_weight(lm.module + ".qweight", std::move(p.qweight)),
+             g.add_weight(lm.module + ".scales", std::move(p.scales)),
+             g.add_weight(lm.module + ".qzeros", std::move(p.qzeros)), spec, lm.K, lm.N};
+      it = done.emplace(wid, d).first;
+    }
+    const Done& d = it->second;
+    std::vector<int> ins{n.inputs[0], d.q, d.s, d.z};
+    if (n.inputs.size() == 3) ins.push_back(n.inputs[2]);
+    n.op = "linear_q";
+    n.inputs = ins;
+    n.attrs = {{"bits", int64_t{d.spec.bits}}, {"group_size", d.spec.group}, {"in_features", d.K},
+               {"out_features", d.N}, {"layout", std::string("gptq")}};
+    report[lm.module] = {{"bits", d.spec.bits}, {"group_size", d.spec.group}, {"sym", d.spec.sym}};
+  }
+  // A token embedding reading a weight that was quantized (a tied head's) reads the quantized tensors.
+  for (Node& n : g.mutable_nodes()) {
+    if (n.op != "embedding") continue;
+    auto it = done.find(n.inputs[0]);
+    if (it == done.end()) continue;
+    const Done& d = it->second;
+    n.op = "embedding_q";
+    n.inputs = {d.q, d.s, d.z, n.inputs[1]};
+    n.attrs = {{"bits", int64_t{d.spec.bits}}, {"group_size", d.spec.group}, {"in_features", d.K},
+               {"out_features", d.N}, {"layout", std::string("gptq")}};
+  }
+  g.remove_unused_values();
+  g.verify();
+  return report;
+}
+
+}  // namespace lmf::passes
