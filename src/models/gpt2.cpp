@@ -31,7 +31,7 @@ Model build_gpt2(HfFolder& f, const BuildOptions& o) {
   info.tied_head = true;
   const int64_t C = info.hidden, F = info.inner, L = info.layers, V = info.vocab, D = info.head_dim;
 
-  const std::string p = f.has("transformer.wte.weight") ? "transformer." : "";
+  const std::string p = f.has("transformer.wte.weight") || f.has("transformer.wte.qweight") ? "transformer." : "";
   Graph& g = m.graph;
   StepInputs in = add_step_inputs(g, o);
   int x = g.add("add", {embedding(f, g, p + "wte", V, C, in.tokens), embedding(f, g, p + "wpe", info.context, C, in.positions)});
