@@ -95,7 +95,8 @@ void run_bench(const BenchArgs& a) {
     bw = measure_read_bandwidth(a.threads);
     peak = measure_sgemm_flops(a.threads);
   }
-  const double bytes_tok = static_cast<double>(weight_bytes_per_token(m.graph));
+  // Bytes the kernels read: the planned graph's weights (pre-packed, e.g. quantized strips).
+  const double bytes_tok = static_cast<double>(weight_bytes_per_token(session.executor().graph()));
   const double flops_pp = forward_flops(m.graph, a.p, 1);
   const std::string name = fmt::format("{} {}", m.info.architecture, human_count(static_cast<double>(m.info.params)));
   const std::string size = human_bytes(static_cast<double>(m.info.weight_bytes));

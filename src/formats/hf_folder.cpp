@@ -108,8 +108,8 @@ DType HfFolder::main_dtype() const {
     for (const auto& [n, e] : f.entries()) bytes[e.dtype] += e.end - e.begin;
   DType best = DType::kF32;
   size_t most = 0;
-  for (auto [t, b] : bytes)
-    if (b > most) most = b, best = t;
+  for (auto [t, b] : bytes)  // float types only: a quantized model's packed integers are not its dtype
+    if (b > most && (t == DType::kF32 || t == DType::kF16 || t == DType::kBF16)) most = b, best = t;
   return best;
 }
 

@@ -47,7 +47,7 @@ class HfFolder {
   // Names never taken or ignored.
   std::vector<std::string> unused() const;
   std::vector<std::string> names() const;
-  // Dtype of the weights ("f32", "bf16", ...) as the majority of bytes have it.
+  // Dtype of the float weights ("f32", "bf16", ...) as the majority of their bytes have it.
   DType main_dtype() const;
   size_t weight_bytes() const;
 

@@ -182,6 +182,14 @@ Model build_model(HfFolder& f, const BuildOptions& opts) {
   m.info.dtype = f.main_dtype();
   m.info.weight_bytes = f.weight_bytes();
   m.info.params = m.graph.parameter_count();
+  {
+    std::map<std::string, int> kinds;  // "w4 g128" -> linear_q nodes
+    for (const Node& n : m.graph.nodes())
+      if (n.op == "linear_q") ++kinds[fmt::format("w{} g{}", n.attr_int("bits"), n.attr_int("group_size"))];
+    for (const auto& [k, count] : kinds)
+      m.info.quantization += fmt::format("{}{} x {}", m.info.quantization.empty() ? "" : ", ", k, count);
+    if (!kinds.empty()) m.info.quantization += " (gptq layout)";
+  }
   detail::read_common_ids(f, m.info);
   if (opts.training()) {
     for (const Node& n : m.graph.nodes())

@@ -28,6 +28,8 @@ struct ModelInfo {
   size_t weight_bytes = 0;    // bytes of tensors in the checkpoint files
   int64_t params = 0;         // parameters in the graph (tied weights once)
   std::optional<int64_t> bos_id, eos_id;
+  // Quantized weights, e.g. "w4 g128 x 48, w8 g128 x 1 (gptq layout)"; empty when none.
+  std::string quantization;
 };
 
 // How the graph is built. Default: for inference (the step interface above). With

@@ -58,6 +58,8 @@ class Executor {
   const std::map<std::string, OpTime>& profile() const { return profile_; }
 
   const PlanOptions& options() const { return opts_; }
+  // The graph as planned: weights pre-packed for the CPU kernels.
+  const Graph& graph() const { return graph_; }
   size_t arena_bytes() const { return arena_bytes_; }
   size_t state_bytes() const { return state_bytes_; }
 

@@ -72,7 +72,7 @@ int64_t weight_bytes_per_token(const Graph& g) {
   std::set<int> seen;
   int64_t total = 0;
   for (const Node& n : g.nodes()) {
-    if (n.op == "embedding") continue;
+    if (n.op == "embedding" || n.op == "embedding_q") continue;
     for (int i : n.inputs) {
       const Value& v = g.value(i);
       if (v.kind == ValueKind::kWeight && seen.insert(i).second) total += static_cast<int64_t>(v.data.nbytes());
@@ -84,9 +84,10 @@ int64_t weight_bytes_per_token(const Graph& g) {
 double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows) {
   double flops = 0;
   for (const Node& n : g.nodes()) {
-    if (n.op != "linear") continue;
-    const Value& w = g.value(n.inputs[1]);
-    const double kn = static_cast<double>(w.data.numel());
+    if (n.op != "linear" && n.op != "linear_q") continue;
+    const double kn = n.op == "linear_q"
+                          ? static_cast<double>(n.attr_int("in_features") * n.attr_int("out_features"))
+                          : static_cast<double>(g.value(n.inputs[1]).data.numel());
     const Value& x = g.value(n.inputs[0]);
     const int64_t rows = x.shape[0].sym == "M" ? logit_rows : tokens;
     flops += 2.0 * kn * static_cast<double>(rows);
