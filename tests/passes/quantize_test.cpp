@@ -1,0 +1,183 @@
+// Tests for the quantization pass (passes/quantize.h) and quantized checkpoints:
+// a quantized model computes what the float model computes with every quantized weight
+// replaced by its dequantized value (within float32 rounding, 1e-4 of the largest logit,
+// prompt and decode steps), for GPT-2 (tied Conv1D head), Llama (tied and untied) and
+// Qwen2; a quantized folder saved and loaded back gives identical logits; --skip and
+// the float head keep those modules float; bad requests fail naming the problem.
+#include "passes/quantize.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "compress/quantize.h"
+#include "core/error.h"
+#include "models/model.h"
+#include "runtime/session.h"
+#include "support/golden.h"
+
+namespace lmf {
+namespace {
+
+std::vector<float> logits_of(const Model& m, const std::vector<int32_t>& ids, bool decode) {
+  Session s(m, {.max_batch = 1, .max_context = 0, .max_step_tokens = 64, .threads = 2});
+  if (!decode) {
+    SeqChunk c{0, ids};
+    auto l = s.step(std::span<const SeqChunk>(&c, 1), true);
+    return {l.begin(), l.end()};
+  }
+  std::vector<float> out;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    SeqChunk c{0, std::span<const int32_t>(&ids[t], 1)};
+    auto l = s.step(std::span<const SeqChunk>(&c, 1), false);
+    out.insert(out.end(), l.begin(), l.end());
+  }
+  return out;
+}
+
+// The float model with each module in `report` that was quantized replaced by its
+// dequantized weights (in the module's own layout).
+Model dequantized_copy(const std::string& dir, const Graph& qg, const nlohmann::json& report) {
+  Model m = load_model(dir);
+  for (const auto& [module, spec] : report.items()) {
+    if (spec.is_string()) continue;
+    const int bits = spec["bits"].get<int>();
+    quant::Packed p{qg.value(qg.find(module + ".qweight")).data, qg.value(qg.find(module + ".scales")).data,
+                    qg.value(qg.find(module + ".qzeros")).data};
+    const int64_t N = p.qweight.dim(1), K = p.qweight.dim(0) * (32 / bits);
+    Tensor d = quant::dequantize(p, K, bits);  // (K, N)
+    Value& w = m.graph.values()[static_cast<size_t>(m.graph.find(module + ".weight"))];
+    Tensor t = Tensor::empty(DType::kF32, w.data.shape());
+    bool nk = false;  // the layout the float model's linear reads this weight in
+    for (const Node& n : m.graph.nodes())
+      if (n.op == "linear" && m.graph.value(n.inputs[1]).name == module + ".weight") nk = n.attr_str("layout") == "nk";
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < N; ++n) t.data_as<float>()[nk ? n * K + k : k * N + n] = d.data_as<float>()[k * N + n];
+    w.data = t;
+  }
+  return m;
+}
+
+class QuantizedModel : public ::testing::TestWithParam<std::tuple<std::string, int, bool>> {};
+
+TEST_P(QuantizedModel, EqualsTheFloatModelWithDequantizedWeights) {
+  const auto [name, bits, sym] = GetParam();
+  const std::string dir = test::golden_dir(name);
+  const test::Expected exp = test::load_expected(dir);
+  Model q = load_model(dir);
+  passes::QuantizeOptions o;
+  o.spec = {bits, 32, sym};
+  o.head_spec = quant::Spec{8, 32, sym};
+  const nlohmann::json report = passes::quantize_weights(q.graph, o);
+  int quantized = 0;
+  for (const auto& [module, spec] : report.items()) quantized += spec.is_object();
+  EXPECT_EQ(quantized, static_cast<int>(report.size()));  // every linear, head included
+  Model ref = dequantized_copy(dir, q.graph, report);
+  for (bool decode : {false, true}) {
+    const std::vector<float> a = logits_of(q, exp.prompts[0], decode), b = logits_of(ref, exp.prompts[0], decode);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_LT(test::rel_error(a.data(), b.data(), static_cast<int64_t>(a.size())), 1e-4) << (decode ? "decode" : "prompt");
+    // and the quantization changed the model (the test would pass trivially otherwise)
+    const std::vector<float> f = logits_of(load_model(dir), exp.prompts[0], decode);
+    EXPECT_GT(test::rel_error(a.data(), f.data(), static_cast<int64_t>(a.size())), 1e-4);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, QuantizedModel,
+                         ::testing::Combine(::testing::Values("gpt2", "llama", "llama_untied_sharded", "qwen2"),
+                                            ::testing::Values(4, 8), ::testing::Bool()));
+
+class QuantizeFolder : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = std::filesystem::temp_directory_path() / ("lmf_quant_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(tmp_);
+  }
+  void TearDown() override { std::filesystem::remove_all(tmp_); }
+  std::filesystem::path tmp_;
+};
+
+TEST_F(QuantizeFolder, SavedAndLoadedBackGivesIdenticalLogits) {
+  const std::string dir = test::golden_dir("gpt2");
+  const test::Expected exp = test::load_expected(dir);
+  compress::QuantizeJob job;
+  job.model = dir;
+  job.out = (tmp_ / "q").string();
+  job.method = "w4";
+  job.group = 32;
+  const nlohmann::json q = compress::quantize_model(job);
+  EXPECT_EQ(q["bits"], 4);
+  EXPECT_EQ(q["quant_method"], "gptq");
+  Model back = load_model(job.out);
+  EXPECT_EQ(back.config["quantization_config"], q);
+  EXPECT_NE(back.info.quantization.find("w4 g32 x 8"), std::string::npos) << back.info.quantization;
+  EXPECT_EQ(back.info.params, load_model(dir).info.params);
+  Model mem = load_model(dir);
+  passes::QuantizeOptions o;
+  o.spec = {4, 32, true};
+  o.head_spec = quant::Spec{8, 32, true};
+  passes::quantize_weights(mem.graph, o);
+  EXPECT_EQ(logits_of(back, exp.prompts[0], false), logits_of(mem, exp.prompts[0], false));
+  EXPECT_FALSE(std::filesystem::exists(job.out + ".partial"));
+}
+
+TEST_F(QuantizeFolder, SkipAndFloatHeadStayFloat) {
+  const std::string dir = test::golden_dir("llama_untied_sharded");
+  compress::QuantizeJob job;
+  job.model = dir;
+  job.out = (tmp_ / "q").string();
+  job.group = 32;
+  job.head = "float";
+  job.skip = {"mlp\\.down_proj"};
+  const nlohmann::json q = compress::quantize_model(job);
+  const auto& mods = q["lmforge"]["modules"];
+  EXPECT_EQ(mods["lm_head"], "float");
+  EXPECT_EQ(mods["model.layers.0.mlp.down_proj"], "float");
+  EXPECT_EQ(mods["model.layers.0.mlp.up_proj"]["bits"], 4);
+  Model back = load_model(job.out);
+  int linear = 0, linear_q = 0;
+  for (const Node& n : back.graph.nodes()) linear += n.op == "linear", linear_q += n.op == "linear_q";
+  EXPECT_EQ(linear, 1 + back.info.layers);  // the head and each down_proj
+  EXPECT_EQ(linear_q, 6 * back.info.layers);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(QuantizeFolder, BadRequestsAreRefusedAndWriteNothing) {
+  const std::string dir = test::golden_dir("llama");
+  compress::QuantizeJob job;
+  job.model = dir;
+  job.out = (tmp_ / "q").string();
+  job.method = "int3";
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("--method 'int3': unknown quantization method"),
+            std::string::npos);
+  job.method = "w4";
+  job.group = 48;  // 64 / 48
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("group size 48 does not divide the input dimension 64"),
+            std::string::npos);
+  job.group = 0;
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("--group-size 0"), std::string::npos);
+  job.group = 32;
+  job.skip = {"("};
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("--skip '('"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(job.out));
+  EXPECT_FALSE(std::filesystem::exists(job.out + ".partial"));
+  job.skip = {};
+  compress::quantize_model(job);
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("exists and is not an empty folder"), std::string::npos);
+  job.model = job.out;
+  job.out = (tmp_ / "qq").string();
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("already quantized"), std::string::npos);
+  Model q = load_model(job.model);
+  EXPECT_NE(error_of([&] { load_model(job.model, BuildOptions{2, 8}); }).find("the model is quantized"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lmf
