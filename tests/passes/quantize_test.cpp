@@ -8,7 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "compress/quantize.h"
 #include "core/error.h"
@@ -177,6 +181,56 @@ TEST_F(QuantizeFolder, BadRequestsAreRefusedAndWriteNothing) {
   EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("already quantized"), std::string::npos);
   Model q = load_model(job.model);
   EXPECT_NE(error_of([&] { load_model(job.model, BuildOptions{2, 8}); }).find("the model is quantized"), std::string::npos);
+}
+
+// A quantized folder whose tensors lie is refused, naming the tensor.
+TEST_F(QuantizeFolder, LyingQuantizedTensorsAreRefused) {
+  compress::QuantizeJob job;
+  job.model = test::golden_dir("llama");
+  job.out = (tmp_ / "q").string();
+  job.group = 32;
+  compress::quantize_model(job);
+  const std::string file = job.out + "/model.safetensors";
+  const std::string mod = "model.layers.0.mlp.up_proj";
+  auto load_with = [&](const std::function<void(std::map<std::string, Tensor>&)>& edit) {
+    std::map<std::string, Tensor> t;
+    {
+      SafetensorsFile f = SafetensorsFile::open(file);
+      for (const auto& [name, e] : f.entries()) {
+        Tensor src = f.tensor(name), copy = Tensor::empty(src.dtype(), src.shape());
+        std::memcpy(copy.data(), src.data(), src.nbytes());
+        t[name] = copy;
+      }
+    }
+    std::map<std::string, Tensor> orig = t;
+    edit(t);
+    const std::string dir = (tmp_ / "bad").string();
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(job.out + "/config.json", dir + "/config.json", std::filesystem::copy_options::overwrite_existing);
+    write_safetensors(dir + "/model.safetensors", t);
+    return error_of([&] { load_model(dir); });
+  };
+  EXPECT_EQ(load_with([](auto&) {}), "");
+  // 2 rows of int32 for 64 inputs: 32 values per word (1-bit)
+  EXPECT_NE(load_with([&](auto& t) { t[mod + ".qweight"] = Tensor::empty(DType::kI32, {2, 160}, true); })
+                .find(mod + ".qweight: 32 values per int32 (1-bit) is not supported"),
+            std::string::npos);
+  EXPECT_NE(load_with([&](auto& t) { t[mod + ".qweight"] = Tensor::empty(DType::kI32, {8, 100}, true); })
+                .find(mod + ".qweight: i32 (8, 100) is not (K/P, 160) int32"),
+            std::string::npos);
+  EXPECT_NE(load_with([&](auto& t) { t[mod + ".scales"] = Tensor::empty(DType::kF32, {2, 160}, true); })
+                .find(mod + ".scales: f32 (2, 160) is not (K/G, 160) float16"),
+            std::string::npos);
+  EXPECT_NE(load_with([&](auto& t) { t[mod + ".qzeros"] = Tensor::empty(DType::kI32, {2, 5}, true); })
+                .find(mod + ".qzeros"),
+            std::string::npos);
+  EXPECT_NE(load_with([&](auto& t) {
+              Tensor g = Tensor::empty(DType::kI32, {64}, true);
+              for (int k = 0; k < 64; ++k) g.data_as<int32_t>()[k] = (k % 2);  // act-order style
+              t[mod + ".g_idx"] = g;
+            }).find(mod + ".g_idx: act-order group indices are not supported"),
+            std::string::npos);
+  EXPECT_NE(load_with([&](auto& t) { t.erase(mod + ".scales"); }).find(mod + ".scales"), std::string::npos);
 }
 
 }  // namespace
