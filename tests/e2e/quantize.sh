@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# End to end: `lmforge quantize` of the reference Brown model (assets/brown-gpt2-4l) to
+# w8 and w4: the folders load in info/generate/ppl/bench, are smaller on disk, keep the
+# valid-split perplexity close to the float model's (w8 within 1%, w4 g128 within 5%),
+# and bad flags get one clear error line with nothing written.
+source "$(dirname "$0")/lib.bash"
+T="$LMF_TMP/quantize"; rm -rf "$T"; mkdir -p "$T"
+M="$(cd "$(dirname "$0")/../.." && pwd)/assets/brown-gpt2-4l"
+"$LMF" data prepare --corpus brown --tokenizer "$M/tokenizer.json" -o "$T/brown" -q
+"$LMF" quantize "$M" -o "$T/w8" --method w8 -q && pass "quantize w8" || failed "quantize w8"
+"$LMF" quantize "$M" -o "$T/w4" --method w4 --group-size 128 && pass "quantize w4" || failed "quantize w4"
+"$LMF" quantize "$M" -o "$T/w4a" --method w4 --group-size 64 --asym --head float --skip 'h\.0\.' -q \
+  && pass "quantize w4 asym, float head, --skip" || failed "quantize w4 asym"
+"$LMF" info "$T/w4" | grep -q "quantized:    w4 g128 x 16, w8 g128 x 1" && pass "info: quantized layers" || failed "info: $("$LMF" info "$T/w4")"
+"$LMF" info "$T/w4a" | grep -q "quantized:    w4 g64 x 12 " && pass "info: skipped layers stay float" || failed "info w4a"
+"$LMF" generate "$T/w4" -p "The jury said" -n 8 -t 1 >/dev/null && pass "generate w4" || failed "generate w4"
+"$LMF" bench "$T/w8" -p 16 -n 8 -r 1 -t 1 --no-probe | grep -q tg8 && pass "bench w8" || failed "bench w8"
+size() { stat -c %s "$1/model.safetensors"; }
+"$PY" -c "import sys; f, a, b = map(int, sys.argv[1:]); assert b < a < f / 3, (f, a, b)" \
+  "$(size "$M")" "$(size "$T/w8")" "$(size "$T/w4")" && pass "sizes: w4 < w8 < float / 3" || failed "sizes"
+ppl() { "$LMF" ppl "$1" --data "$T/brown" --ctx 256 --max-tokens 20000 -t 2 --json | "$PY" -c "import json,sys; print(json.load(sys.stdin)['ppl'])"; }
+pf="$(ppl "$M")"; p8="$(ppl "$T/w8")"; p4="$(ppl "$T/w4")"
+"$PY" -c "import sys; f, a, b = map(float, sys.argv[1:]); assert abs(a / f - 1) < 0.01 and abs(b / f - 1) < 0.05, (f, a, b)" \
+  "$pf" "$p8" "$p4" && pass "ppl: float $pf, w8 $p8, w4 $p4" || failed "ppl: float $pf, w8 $p8, w4 $p4"
+
+expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: w8, w4\)" \
+  "$LMF" quantize "$M" -o "$T/bad" --method w5
+expect_error "group not dividing" "group size 100 does not divide the input dimension 256" \
+  "$LMF" quantize "$M" -o "$T/bad" --group-size 100
+expect_error "already quantized" "already quantized" "$LMF" quantize "$T/w8" -o "$T/bad"
+expect_error "output exists" "-o .*/w4: exists and is not an empty folder" "$LMF" quantize "$M" -o "$T/w4"
+[[ ! -e "$T/bad" && ! -e "$T/bad.partial" ]] && pass "nothing written on errors" || failed "partial output left"
+finish
