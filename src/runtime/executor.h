@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ class Executor {
   // adds its wall time to its op's total. Off by default (no clock reads).
   struct OpTime { int64_t calls = 0; double seconds = 0; };
   void set_profiling(bool on) { profiling_ = on; }
+  // Calibration hook (e.g. GPTQ's input statistics): while set, run() calls it after
+  // every node with the node's index and its input and output views.
+  using Observer = std::function<void(size_t node, const TensorView* const* in, const TensorView* const* out)>;
+  void set_observer(Observer f) { observer_ = std::move(f); }
   void clear_profile() { profile_.clear(); }
   const std::map<std::string, OpTime>& profile() const { return profile_; }
 
@@ -79,6 +84,7 @@ class Executor {
   size_t arena_bytes_ = 0, state_bytes_ = 0;
   ExecContext ctx_;
   bool profiling_ = false;
+  Observer observer_;
   std::map<std::string, OpTime> profile_;
 };
 
