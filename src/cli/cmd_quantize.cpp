@@ -18,6 +18,7 @@ struct QuantizeArgs {
 
 void run_quantize(QuantizeArgs& a) {
   a.job.sym = !a.asym;
+  a.job.verbose = !a.quiet;
   const auto t0 = std::chrono::steady_clock::now();
   nlohmann::json q = compress::quantize_model(a.job);
   if (a.quiet) return;
@@ -39,11 +40,19 @@ void register_quantize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model's weights (round to nearest, GPTQ tensor layout)");
   cmd->add_option("model", a->job.model, "Hugging Face model folder (float)")->required();
   cmd->add_option("-o,--out", a->job.out, "Output folder (must not exist, or be empty)")->required();
-  cmd->add_option("--method", a->job.method, "w4 or w8: weight-only, group-wise, round to nearest (default w4)");
+  cmd->add_option("--method", a->job.method,
+                  "w4 or w8: weight-only, group-wise, round to nearest; gptq: GPTQ with --calib data (default w4)");
   cmd->add_option("--group-size", a->job.group, "Rows of K per scale: 32, 64, 128 ... (default 128; -1: per channel)");
   cmd->add_flag("--asym", a->asym, "Asymmetric (a zero point per group) instead of symmetric");
   cmd->add_option("--head", a->job.head, "The head's (and a tied embedding's) format: w8, w4 or float (default w8)");
   cmd->add_option("--skip", a->job.skip, "Keep modules whose name matches this regular expression float (repeatable)");
+  cmd->add_option("--bits", a->job.bits, "gptq: 4 or 8 bits (default 4)");
+  cmd->add_option("--calib", a->job.calib, "gptq: calibration data, a `data prepare` folder (its train split)");
+  cmd->add_option("--calib-samples", a->job.calib_samples, "gptq: calibration sequences (default 128)");
+  cmd->add_option("--calib-seq", a->job.calib_seq, "gptq: tokens per sequence (default min(512, context))");
+  cmd->add_option("--damp", a->job.damp, "gptq: dampening, a fraction of the mean Hessian diagonal (default 0.01)");
+  cmd->add_flag("--act-order", a->job.act_order, "gptq: quantize rows by decreasing Hessian diagonal (static groups)");
+  add_threads_flag(cmd, &a->job.threads);
   cmd->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
   cmd->callback([a] { run_quantize(*a); });
 }

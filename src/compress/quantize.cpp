@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <fmt/format.h>
+
+#include "compress/gptq.h"
 #include "core/error.h"
+#include "data/token_dataset.h"
 #include "core/mapped_file.h"
 #include "models/model.h"
 #include "passes/quantize.h"
@@ -13,18 +17,21 @@ namespace lmf::compress {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& quantize_methods() {
-  static const std::vector<std::string> m = {"w8", "w4"};
+  static const std::vector<std::string> m = {"w8", "w4", "gptq"};
   return m;
 }
 
 namespace {
 
-quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const std::string& flag) {
+quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const std::string& flag, int gptq_bits) {
   quant::Spec s;
   if (method == "w8") {
     s.bits = 8;
   } else if (method == "w4") {
     s.bits = 4;
+  } else if (method == "gptq" && flag == "--method") {
+    LMF_CHECK(gptq_bits == 4 || gptq_bits == 8, kInvalidArgument, "--bits {}: gptq supports 4 or 8", gptq_bits);
+    s.bits = gptq_bits;
   } else {
     std::string list;
     for (const auto& m : quantize_methods()) list += (list.empty() ? "" : ", ") + m;
@@ -38,25 +45,67 @@ quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const s
   return s;
 }
 
+// Calibration windows: `samples` sequences of `seq` tokens at evenly spaced offsets of the
+// train split of the prepared data `dir`.
+std::vector<std::vector<int32_t>> calibration_samples(const std::string& dir, int64_t samples, int64_t seq,
+                                                      int64_t vocab) {
+  LMF_CHECK(!dir.empty(), kInvalidArgument, "--calib DATA is required for gptq (a `data prepare` folder)");
+  LMF_CHECK(samples > 0 && seq > 1, kInvalidArgument, "--calib-samples {} / --calib-seq {}: must be positive", samples,
+            seq);
+  data::TokenDataset ds = data::TokenDataset::open(dir, "train");
+  LMF_CHECK(ds.size() > 0, kInvalidArgument, "--calib {}: the train split is empty", dir);
+  seq = std::min(seq, ds.size());
+  std::vector<std::vector<int32_t>> out(static_cast<size_t>(samples), std::vector<int32_t>(static_cast<size_t>(seq)));
+  for (int64_t i = 0; i < samples; ++i) {
+    ds.read((ds.size() - seq) * i / samples, out[static_cast<size_t>(i)]);
+    for (int32_t id : out[static_cast<size_t>(i)])
+      LMF_CHECK(id >= 0 && id < vocab, kInvalidArgument, "--calib {}: token id {} is outside the model's vocabulary of {}",
+                dir, id, vocab);
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json quantize_model(const QuantizeJob& job) {
   passes::QuantizeOptions o;
-  o.spec = spec_for(job.method, job.group, job.sym, "--method");
-  if (job.head != "float") o.head_spec = spec_for(job.head, job.group, job.sym, "--head");
+  o.spec = spec_for(job.method, job.group, job.sym, "--method", job.bits);
+  if (job.head != "float") o.head_spec = spec_for(job.head, job.group, job.sym, "--head", 0);
   o.skip = job.skip;
   LMF_CHECK(!job.out.empty(), kInvalidArgument, "-o: an output folder is required");
   std::error_code ec;
   LMF_CHECK(!fs::exists(job.out, ec) || (fs::is_directory(job.out, ec) && fs::is_empty(job.out, ec)),
             kInvalidArgument, "-o {}: exists and is not an empty folder", job.out);
   Model m = load_model(job.model);
+  std::map<int, std::vector<double>> hessians;
+  std::map<std::string, int> input_of;  // module -> its input value (whose Hessian it uses)
+  if (job.method == "gptq") {
+    const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
+    LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
+              m.info.context);
+    const auto samples = calibration_samples(job.calib, job.calib_samples, seq, m.info.vocab);
+    if (job.verbose) fmt::print(stderr, "gptq: Hessians from {} x {} calibration tokens\n", samples.size(), seq);
+    hessians = collect_hessians(m, samples, job.threads);
+    for (const auto& lm : passes::linear_modules(m.graph))
+      input_of[lm.module] = m.graph.nodes()[static_cast<size_t>(lm.node)].inputs[0];
+    GptqOptions go;
+    go.damp = job.damp;
+    go.act_order = job.act_order;
+    o.quantizer = [&](const std::string& module, const float* w, int64_t K, int64_t N, const quant::Spec& spec) {
+      if (job.verbose) fmt::print(stderr, "gptq: {} ({} x {}, {} bits)\n", module, K, N, spec.bits);
+      return gptq_quantize(w, K, N, hessians.at(input_of.at(module)), spec, go);
+    };
+  }
   const nlohmann::json modules = passes::quantize_weights(m.graph, o);
+  hessians.clear();
 
   nlohmann::json q = {{"quant_method", "gptq"},
                       {"bits", o.spec.bits},
                       {"group_size", job.group},
                       {"sym", job.sym},
-                      {"desc_act", false},
+                      {"desc_act", job.method == "gptq" && job.act_order},
+                      {"static_groups", job.method == "gptq" && job.act_order},
+                      {"damp_percent", job.method == "gptq" ? job.damp : 0.0},
                       {"checkpoint_format", "gptq_v2"},
                       {"lmforge", {{"method", job.method}, {"head", job.head}, {"modules", modules}}}};
   m.config["quantization_config"] = q;
@@ -64,7 +113,17 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   const fs::path tmp = out.parent_path() / (out.filename().string() + ".partial");
   fs::remove_all(tmp, ec);
   try {
-    save_model(m, m.graph, tmp.string());
+    // GPTQ's g_idx (the group of each input row) for loaders that expect it: k / G here.
+    std::map<std::string, Tensor> g_idx;
+    for (const auto& [module, spec] : modules.items()) {
+      if (!spec.is_object()) continue;
+      const Value& q = m.graph.value(m.graph.find(module + ".qweight"));
+      const int64_t K = q.data.dim(0) * (32 / spec["bits"].get<int>()), G = spec["group_size"].get<int64_t>();
+      Tensor t = Tensor::empty(DType::kI32, {K});
+      for (int64_t k = 0; k < K; ++k) t.data_as<int32_t>()[k] = static_cast<int32_t>(k / G);
+      g_idx[module + ".g_idx"] = t;
+    }
+    save_model(m, m.graph, tmp.string(), g_idx);
     for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
                              "generation_config.json"}) {
       const fs::path src = fs::path(job.model) / name;

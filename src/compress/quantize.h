@@ -10,11 +10,19 @@ namespace lmf::compress {
 
 struct QuantizeJob {
   std::string model, out;
-  std::string method = "w4";     // w4, w8 (round to nearest)
+  std::string method = "w4";     // w4, w8 (round to nearest), gptq (4-bit; `bits` 8 for 8)
   int64_t group = 128;           // -1: per output channel
   bool sym = true;
   std::string head = "w8";       // the head's (and a tied embedding's): w8, w4 or float
   std::vector<std::string> skip; // regular expressions on module names kept float
+  // gptq: calibration data (a `data prepare` folder: its train split), bits, options.
+  std::string calib;
+  int64_t calib_samples = 128, calib_seq = 0;  // 0: min(512, the model's context)
+  int bits = 4;
+  double damp = 0.01;
+  bool act_order = false;
+  int threads = 1;
+  bool verbose = false;  // progress on stderr
 };
 
 // The methods quantize_model accepts, for help texts and errors.

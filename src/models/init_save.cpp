@@ -103,7 +103,8 @@ Model init_student_from_teacher(const std::string& teacher_dir, int64_t layers, 
   return m;
 }
 
-void save_model(const Model& m, const Graph& graph, const std::string& out_dir) {
+void save_model(const Model& m, const Graph& graph, const std::string& out_dir,
+                const std::map<std::string, Tensor>& extra) {
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   LMF_CHECK(!ec, kIo, "{}: cannot create the folder: {}", out_dir, ec.message());
@@ -114,6 +115,7 @@ void save_model(const Model& m, const Graph& graph, const std::string& out_dir) 
               "save_model: weight {} is a pre-packed copy, not the checkpoint's tensor", v.name);
     tensors[v.name] = v.data;
   }
+  for (const auto& [name, t] : extra) tensors[name] = t;
   nlohmann::json cfg = m.config;
   cfg["torch_dtype"] = "float32";
   write_safetensors(out_dir + "/model.safetensors", tensors, {{"format", "pt"}});

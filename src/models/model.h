@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -72,7 +73,9 @@ Model init_student_from_teacher(const std::string& teacher_dir, int64_t layers, 
 // keep the checkpoint's names and layouts: a graph built for training, or the model's
 // own graph before any plan) as a Hugging Face folder OUT: config.json and
 // model.safetensors, each written atomically; tokenizer files are the caller's.
-void save_model(const Model& m, const Graph& graph, const std::string& out_dir);
+// `extra` tensors are written too (e.g. GPTQ's g_idx, which no op reads).
+void save_model(const Model& m, const Graph& graph, const std::string& out_dir,
+                const std::map<std::string, Tensor>& extra = {});
 
 // Shared by the family builders.
 namespace detail {
