@@ -27,8 +27,11 @@ void run_quantize(QuantizeArgs& a) {
   uintmax_t bytes = 0;
   for (const auto& e : std::filesystem::directory_iterator(a.job.out))
     if (e.path().extension() == ".safetensors") bytes += e.file_size();
-  fmt::print("{}: {} linear modules quantized ({}, group {}, {}), {} kept float; model.safetensors {:.2f} MiB; {:.1f} s\n",
-             a.job.out, quantized, a.job.method, a.job.group, a.job.sym ? "symmetric" : "asymmetric", kept,
+  const std::string how = a.job.method == "int8-dynamic"
+                              ? std::string("per channel, symmetric")
+                              : fmt::format("group {}, {}", a.job.group, a.job.sym ? "symmetric" : "asymmetric");
+  fmt::print("{}: {} linear modules quantized ({}, {}), {} kept float; model.safetensors {:.2f} MiB; {:.1f} s\n",
+             a.job.out, quantized, a.job.method, how, kept,
              static_cast<double>(bytes) / (1 << 20),
              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
@@ -41,10 +44,12 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("model", a->job.model, "Hugging Face model folder (float)")->required();
   cmd->add_option("-o,--out", a->job.out, "Output folder (must not exist, or be empty)")->required();
   cmd->add_option("--method", a->job.method,
+                  "int8-dynamic: int8 weights per channel and activations per token (PyTorch's quantize_dynamic); "
                   "w4 or w8: weight-only, group-wise, round to nearest; gptq: GPTQ with --calib data (default w4)");
   cmd->add_option("--group-size", a->job.group, "Rows of K per scale: 32, 64, 128 ... (default 128; -1: per channel)");
   cmd->add_flag("--asym", a->asym, "Asymmetric (a zero point per group) instead of symmetric");
-  cmd->add_option("--head", a->job.head, "The head's (and a tied embedding's) format: w8, w4 or float (default w8)");
+  cmd->add_option("--head", a->job.head, "The head's (and a tied embedding's) format: w8, w4, int8-dynamic or float (default: int8-dynamic "
+                  "for --method int8-dynamic, else w8)");
   cmd->add_option("--skip", a->job.skip, "Keep modules whose name matches this regular expression float (repeatable)");
   cmd->add_option("--bits", a->job.bits, "gptq: 4 or 8 bits (default 4)");
   cmd->add_option("--calib", a->job.calib, "gptq: calibration data, a `data prepare` folder (its train split)");

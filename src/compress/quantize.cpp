@@ -17,7 +17,7 @@ namespace lmf::compress {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& quantize_methods() {
-  static const std::vector<std::string> m = {"w8", "w4", "gptq"};
+  static const std::vector<std::string> m = {"int8-dynamic", "w8", "w4", "gptq"};
   return m;
 }
 
@@ -25,7 +25,7 @@ namespace {
 
 quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const std::string& flag, int gptq_bits) {
   quant::Spec s;
-  if (method == "w8") {
+  if (method == "w8" || method == "int8-dynamic") {
     s.bits = 8;
   } else if (method == "w4") {
     s.bits = 4;
@@ -70,7 +70,10 @@ std::vector<std::vector<int32_t>> calibration_samples(const std::string& dir, in
 nlohmann::json quantize_model(const QuantizeJob& job) {
   passes::QuantizeOptions o;
   o.spec = spec_for(job.method, job.group, job.sym, "--method", job.bits);
-  if (job.head != "float") o.head_spec = spec_for(job.head, job.group, job.sym, "--head", 0);
+  const std::string head = job.head != "auto" ? job.head : (job.method == "int8-dynamic" ? "int8-dynamic" : "w8");
+  if (head != "float") o.head_spec = spec_for(head, job.group, job.sym, "--head", 0);
+  o.int8_dynamic = job.method == "int8-dynamic";
+  o.head_int8_dynamic = head == "int8-dynamic";
   o.skip = job.skip;
   LMF_CHECK(!job.out.empty(), kInvalidArgument, "-o: an output folder is required");
   std::error_code ec;
@@ -101,13 +104,13 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
 
   nlohmann::json q = {{"quant_method", "gptq"},
                       {"bits", o.spec.bits},
-                      {"group_size", job.group},
+                      {"group_size", o.int8_dynamic ? -1 : job.group},
                       {"sym", job.sym},
                       {"desc_act", job.method == "gptq" && job.act_order},
                       {"static_groups", job.method == "gptq" && job.act_order},
                       {"damp_percent", job.method == "gptq" ? job.damp : 0.0},
                       {"checkpoint_format", "gptq_v2"},
-                      {"lmforge", {{"method", job.method}, {"head", job.head}, {"modules", modules}}}};
+                      {"lmforge", {{"method", job.method}, {"head", head}, {"modules", modules}}}};
   m.config["quantization_config"] = q;
   const fs::path out = fs::absolute(job.out).lexically_normal();
   const fs::path tmp = out.parent_path() / (out.filename().string() + ".partial");

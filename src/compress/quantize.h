@@ -10,10 +10,14 @@ namespace lmf::compress {
 
 struct QuantizeJob {
   std::string model, out;
-  std::string method = "w4";     // w4, w8 (round to nearest), gptq (4-bit; `bits` 8 for 8)
+  // int8-dynamic (PyTorch quantize_dynamic's numbers), w4, w8 (round to nearest), gptq
+  // (4-bit; `bits` 8 for 8)
+  std::string method = "w4";
   int64_t group = 128;           // -1: per output channel
   bool sym = true;
-  std::string head = "w8";       // the head's (and a tied embedding's): w8, w4 or float
+  // The head's (and a tied embedding's): w8, w4, int8-dynamic or float; auto: int8-dynamic
+  // for the int8-dynamic method, else w8.
+  std::string head = "auto";
   std::vector<std::string> skip; // regular expressions on module names kept float
   // gptq: calibration data (a `data prepare` folder: its train split), bits, options.
   std::string calib;

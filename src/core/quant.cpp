@@ -74,7 +74,10 @@ void set_zero(Packed& p, int bits, int64_t group, int64_t n, int32_t z) {
   put(p.qzeros.data_as<int32_t>() + group * W + n / P, bits, n % P, z);
 }
 void set_scale(Packed& p, int64_t group, int64_t n, float s) {
-  p.scales.data_as<uint16_t>()[group * p.scales.dim(1) + n] = f32_to_f16(s);
+  if (p.scales.dtype() == DType::kF32)
+    p.scales.data_as<float>()[group * p.scales.dim(1) + n] = s;
+  else
+    p.scales.data_as<uint16_t>()[group * p.scales.dim(1) + n] = f32_to_f16(s);
 }
 int32_t get_q(const Packed& p, int bits, int64_t k, int64_t n) {
   const int64_t P = pack_factor(bits), N = p.qweight.dim(1);
@@ -85,7 +88,29 @@ int32_t get_zero(const Packed& p, int bits, int64_t group, int64_t n) {
   return get(p.qzeros.data_as<int32_t>()[group * W + n / P], bits, n % P);
 }
 float get_scale(const Packed& p, int64_t group, int64_t n) {
+  if (p.scales.dtype() == DType::kF32) return p.scales.data_as<float>()[group * p.scales.dim(1) + n];
   return f16_to_f32(p.scales.data_as<uint16_t>()[group * p.scales.dim(1) + n]);
+}
+
+Packed quantize_per_channel_int8(const float* w_kn, int64_t K, int64_t N) {
+  Spec spec{8, K, true};
+  check_spec(spec, K, N, "quantize");
+  Packed p = make_packed(K, N, spec);
+  p.scales = Tensor::empty(DType::kF32, {1, N}, true);
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    float amax = 0;
+    for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(w_kn[k * N + n]));
+    const float s = amax / 127.5f;
+    const float inv = s > 0 ? 1.0f / s : 0.0f;
+    set_scale(p, 0, n, s);
+    for (int64_t k = 0; k < K; ++k) {
+      const float q = std::clamp(std::nearbyint(w_kn[k * N + n] * inv), -128.0f, 127.0f);
+      set_q(p, 8, k, n, static_cast<int32_t>(q) + 128);
+    }
+  }
+  for (int64_t n = 0; n < N; ++n) set_zero(p, 8, 0, n, 128);
+  return p;
 }
 
 Packed quantize_rtn(const float* w_kn, int64_t K, int64_t N, const Spec& spec) {

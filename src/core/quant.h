@@ -13,7 +13,7 @@
 // Tensors (names are the module's, e.g. "model.layers.0.mlp.up_proj"):
 //   qweight I32 (K / P, N)          P = 32 / bits values per int32, consecutive k of one
 //                                   column, the lowest bits first
-//   scales  F16 (K / G, N)
+//   scales  F16 (K / G, N)           (F32 for PyTorch-compatible int8, below)
 //   qzeros  I32 (K / G, ceil(N / P)) the zeros packed the same way along N (v2: true
 //                                   zeros; GPTQ v1 files store z - 1)
 // bits is 4 or 8 here (P = 8 or 4).
@@ -61,6 +61,11 @@ void set_scale(Packed& p, int64_t group, int64_t n, float s);
 int32_t get_q(const Packed& p, int bits, int64_t k, int64_t n);
 int32_t get_zero(const Packed& p, int bits, int64_t group, int64_t n);
 float get_scale(const Packed& p, int64_t group, int64_t n);
+
+// PyTorch's per-channel symmetric int8 (quantize_dynamic with per_channel_dynamic_qconfig):
+// one group per column, s = max|w| / 127.5 in float32 (stored F32, not rounded),
+// q = clamp(round(w · (1/s)), -128, 127) stored as q + 128 (zero 128), as GPTQ 8-bit.
+Packed quantize_per_channel_int8(const float* w_kn, int64_t K, int64_t N);
 
 // Round-to-nearest quantization of W (K, N) (row-major float32).
 Packed quantize_rtn(const float* w_kn, int64_t K, int64_t N, const Spec& spec);

@@ -1,8 +1,11 @@
 // Schemas of the quantized-weight ops: linear_q and embedding_q (weights in the layout of
 // core/quant.h). attrs: bits (4, 8), group_size G, in_features K, out_features N, and
 // layout: "gptq" = qweight (K/P, N) i32, scales (K/G, N) f16, qzeros (K/G, ceil(N/P))
-// i32 as stored in checkpoints; "strips" = the CPU backend's re-laid copy (qmatmul.h):
-// q (strips, K/P, 16) i32, s and zs (strips, K/G, 16) f32.
+// i32 as stored in checkpoints (scales f32 for PyTorch-exact int8); "strips" = the CPU
+// backend's re-laid copy (qmatmul.h): q (strips, K/P, 16) i32, s and zs (strips, K/G,
+// 16) f32. attr act: "float" (default) or "int8": activations quantized per row at run
+// time (int8-dynamic; 8-bit per-channel weights; strips hold signed bytes and zs is i32,
+// the columns' weight sums).
 #include <map>
 
 #include "core/error.h"
@@ -25,12 +28,16 @@ void check_qweights(const Graph& g, const Node& n, size_t first) {
   const std::string& layout = n.attr_str("layout");
   SymShape eq, es, ez;
   DType ds;
+  const bool int8_act = n.attrs.count("act") && n.attr_str("act") == "int8";
+  DType dz = DType::kF32;
   if (layout == "gptq") {
-    eq = {K / P, N}, es = {K / G, N}, ez = {K / G, (N + P - 1) / P}, ds = DType::kF16;
+    eq = {K / P, N}, es = {K / G, N}, ez = {K / G, (N + P - 1) / P}, dz = DType::kI32;
+    ds = g.value(n.inputs.at(first + 1)).dtype == DType::kF32 ? DType::kF32 : DType::kF16;
   } else {
     LMF_CHECK(layout == "strips", kInternal, "op {}: bad layout '{}'", n.op, layout);
     const int64_t st = (N + 15) / 16;
     eq = {st, K / P, 16}, es = {st, K / G, 16}, ez = es, ds = DType::kF32;
+    if (int8_act) dz = DType::kI32;  // the columns' sums of signed weights
   }
   auto check = [&](const Value& v, const SymShape& shape, DType dt) {
     LMF_CHECK(v.shape == shape && v.dtype == dt, kInternal, "op {}: {} is {} {}, expected {} {}", n.op, v.name,
@@ -38,7 +45,9 @@ void check_qweights(const Graph& g, const Node& n, size_t first) {
   };
   check(q, eq, DType::kI32);
   check(s, es, ds);
-  check(z, ez, layout == "gptq" ? DType::kI32 : DType::kF32);
+  check(z, ez, dz);
+  LMF_CHECK(!int8_act || (bits == 8 && G == K && n.op == "linear_q"), kInternal,
+            "op {}: int8 activations need 8-bit per-channel weights", n.op);
 }
 
 }  // namespace

@@ -45,9 +45,10 @@ std::map<std::string, Attr> quantized(HfFolder& f, Graph& g, const std::string& 
   LMF_CHECK(P == 8 || P == 4, kUnsupported, "{}.qweight: {} values per int32 ({}-bit) is not supported (4 or 8 bits)",
             where, P, P > 0 ? 32 / P : 0);
   const int bits = static_cast<int>(32 / P);
-  LMF_CHECK((st.dtype() == DType::kF16) && st.rank() == 2 && st.dim(1) == N && st.dim(0) > 0 && K % st.dim(0) == 0,
-            kBadFile, "{}.scales: {} {} is not (K/G, {}) float16", where, dtype_name(st.dtype()), shape_str(st.shape()),
-            N);
+  LMF_CHECK((st.dtype() == DType::kF16 || st.dtype() == DType::kF32) && st.rank() == 2 && st.dim(1) == N &&
+                st.dim(0) > 0 && K % st.dim(0) == 0,
+            kBadFile, "{}.scales: {} {} is not (K/G, {}) float16 or float32", where, dtype_name(st.dtype()),
+            shape_str(st.shape()), N);
   const int64_t G = K / st.dim(0);
   LMF_CHECK(G % P == 0, kBadFile, "{}: group size {} is not a multiple of {}", where, G, P);
   LMF_CHECK(zt.dtype() == DType::kI32 && zt.shape() == Shape({K / G, (N + P - 1) / P}), kBadFile,
@@ -59,9 +60,23 @@ std::map<std::string, Attr> quantized(HfFolder& f, Graph& g, const std::string& 
     for (int64_t k = 0; plain && k < K; ++k) plain = gi.data_as<int32_t>()[k] == k / G;
     LMF_CHECK(plain, kUnsupported, "{}.g_idx: act-order group indices are not supported (only k / group_size)", where);
   }
+  // Activations quantized at run time (int8-dynamic), as config.json records per module.
+  std::string act = "float";
+  const auto& c = f.config();
+  if (c.contains("quantization_config") && c["quantization_config"].is_object()) {
+    const nlohmann::json& mods = c["quantization_config"].value("lmforge", nlohmann::json::object()).value(
+        "modules", nlohmann::json::object());
+    if (mods.is_object() && mods.contains(module) && mods[module].is_object() && mods[module].contains("act"))
+      act = mods[module]["act"].is_string() ? mods[module]["act"].get<std::string>() : "?";
+  }
+  LMF_CHECK(act == "float" || act == "int8", kBadFile, "{}: quantization_config module '{}': act '{}' is not float or int8",
+            f.config_path(), module, act);
+  LMF_CHECK(act != "int8" || (bits == 8 && G == K), kBadFile,
+            "{}: int8 activations need 8-bit per-channel weights (group size = {} inputs), not {}-bit group {}", where, K,
+            bits, G);
   ins.insert(ins.end(), {q, s, z});
   return {{"bits", int64_t{bits}}, {"group_size", G}, {"in_features", K}, {"out_features", N},
-          {"layout", std::string("gptq")}};
+          {"layout", std::string("gptq")}, {"act", act}};
 }
 
 }  // namespace
@@ -86,6 +101,7 @@ int embedding(HfFolder& f, Graph& g, const std::string& module, int64_t V, int64
   if (!f.has(module + ".qweight")) return g.add("embedding", {weight(f, g, module + ".weight", {V, C}), ids});
   std::vector<int> ins;
   auto attrs = quantized(f, g, module, C, V, ins);
+  attrs["act"] = std::string("float");  // a lookup has no activations to quantize
   ins.push_back(ids);
   return g.add("embedding_q", ins, attrs);
 }
@@ -185,7 +201,9 @@ Model build_model(HfFolder& f, const BuildOptions& opts) {
   {
     std::map<std::string, int> kinds;  // "w4 g128" -> linear_q nodes
     for (const Node& n : m.graph.nodes())
-      if (n.op == "linear_q") ++kinds[fmt::format("w{} g{}", n.attr_int("bits"), n.attr_int("group_size"))];
+      if (n.op == "linear_q")
+        ++kinds[n.attr_str("act") == "int8" ? std::string("int8-dynamic")
+                                            : fmt::format("w{} g{}", n.attr_int("bits"), n.attr_int("group_size"))];
     for (const auto& [k, count] : kinds)
       m.info.quantization += fmt::format("{}{} x {}", m.info.quantization.empty() ? "" : ", ", k, count);
     if (!kinds.empty()) m.info.quantization += " (gptq layout)";

@@ -60,7 +60,8 @@ nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
       report[lm.module] = "float";
       continue;
     }
-    quant::Spec spec = lm.head ? *o.head_spec : o.spec;
+    const bool i8 = lm.head ? o.head_int8_dynamic : o.int8_dynamic;
+    quant::Spec spec = i8 ? quant::Spec{8, lm.K, true} : (lm.head ? *o.head_spec : o.spec);
     if (spec.group <= 0) spec.group = lm.K;  // per output channel
     auto it = done.find(wid);
     if (it == done.end()) {
@@ -75,8 +76,9 @@ nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
         for (int64_t r = 0; r < lm.N; ++r)
           for (int64_t k = 0; k < lm.K; ++k) dst[k * lm.N + r] = src[r * lm.K + k];
       }
-      quant::Packed p = o.quantizer ? o.quantizer(lm.module, kn.data_as<float>(), lm.K, lm.N, spec)
-                                    : quant::quantize_rtn(kn.data_as<float>(), lm.K, lm.N, spec);
+      quant::Packed p = i8          ? quant::quantize_per_channel_int8(kn.data_as<float>(), lm.K, lm.N)
+                        : o.quantizer ? o.quantizer(lm.module, kn.data_as<float>(), lm.K, lm.N, spec)
+                                      : quant::quantize_rtn(kn.data_as<float>(), lm.K, lm.N, spec);
       Done d{g.add_weight(lm.module + ".qweight", std::move(p.qweight)),
              g.add_weight(lm.module + ".scales", std::move(p.scales)),
              g.add_weight(lm.module + ".qzeros", std::move(p.qzeros)), spec, lm.K, lm.N};
@@ -88,8 +90,9 @@ nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
     n.op = "linear_q";
     n.inputs = ins;
     n.attrs = {{"bits", int64_t{d.spec.bits}}, {"group_size", d.spec.group}, {"in_features", d.K},
-               {"out_features", d.N}, {"layout", std::string("gptq")}};
+               {"out_features", d.N}, {"layout", std::string("gptq")}, {"act", std::string(i8 ? "int8" : "float")}};
     report[lm.module] = {{"bits", d.spec.bits}, {"group_size", d.spec.group}, {"sym", d.spec.sym}};
+    if (i8) report[lm.module]["act"] = "int8";
   }
   // A token embedding reading a weight that was quantized (a tied head's) reads the quantized tensors.
   for (Node& n : g.mutable_nodes()) {
@@ -100,7 +103,7 @@ nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
     n.op = "embedding_q";
     n.inputs = {d.q, d.s, d.z, n.inputs[1]};
     n.attrs = {{"bits", int64_t{d.spec.bits}}, {"group_size", d.spec.group}, {"in_features", d.K},
-               {"out_features", d.N}, {"layout", std::string("gptq")}};
+               {"out_features", d.N}, {"layout", std::string("gptq")}, {"act", std::string("float")}};
   }
   g.remove_unused_values();
   g.verify();

@@ -24,6 +24,10 @@ struct QuantizeOptions {
   quant::Spec spec;                       // the linear layers'
   std::optional<quant::Spec> head_spec;   // the head's (and a tied embedding's); none: float
   std::vector<std::string> skip;          // regular expressions (searched) on module names
+  // int8-dynamic for the layers / the head: PyTorch's per-channel int8 weights
+  // (quant::quantize_per_channel_int8, the spec ignored) and activations quantized at run
+  // time (linear_q attr act = "int8").
+  bool int8_dynamic = false, head_int8_dynamic = false;
   // Quantizes W (K, N) of `module` (default: round to nearest). GPTQ plugs in here.
   std::function<quant::Packed(const std::string& module, const float* w_kn, int64_t K, int64_t N,
                               const quant::Spec& spec)>
@@ -31,7 +35,7 @@ struct QuantizeOptions {
 };
 
 // Rewrites g (a float graph as load_model builds it, before any plan). Returns, per
-// module, {"bits", "group_size", "sym"} or "float" for the skipped ones. Throws
+// module, {"bits", "group_size", "sym"} (+ "act": "int8") or "float" for the skipped ones. Throws
 // kInvalidArgument (naming the module) when a spec does not fit a weight, and when g is
 // already quantized.
 nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o);

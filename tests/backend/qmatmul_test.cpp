@@ -43,7 +43,7 @@ Stripped strips_of(const quant::Packed& p, int64_t K, int64_t N, const quant::Sp
   t.q.resize(static_cast<size_t>(st * K / quant::pack_factor(spec.bits) * kQStrip));
   t.s.resize(static_cast<size_t>(st * K / spec.group * kQStrip));
   t.zs.resize(t.s.size());
-  q_tile(p.qweight.data_as<int32_t>(), p.scales.data_as<uint16_t>(), p.qzeros.data_as<int32_t>(), K, N, spec.bits,
+  q_tile(p.qweight.data_as<int32_t>(), p.scales.data(), false, p.qzeros.data_as<int32_t>(), K, N, spec.bits,
          spec.group, t.q.data(), t.s.data(), t.zs.data());
   t.w = {t.q.data(), t.s.data(), t.zs.data(), K, N, spec.group, spec.bits};
   return t;
@@ -126,6 +126,62 @@ TEST_P(QMatmul, EmbeddingIsTheDequantizedColumn) {
       for (int64_t c = 0; c < C; ++c)
         ASSERT_EQ(out[i * C + c], deq.data_as<float>()[c * V + ids[i]]) << "bits " << bits << " id " << ids[i];
   }
+}
+
+// int8-dynamic: each row of x is quantized to int8 (scale max|x|/127) and the int32 sums
+// are exact, so y = sx · sw · Σ qx qw + b up to the rounding of that last product
+// (checked against the same computation in float64, 4 ulp); the VNNI and portable code
+// give identical bits; and y stays within the activation rounding bound of the float
+// result with the dequantized weights: |Δy| <= sx/2 · Σ_k |w_k|.
+TEST(QMatmulInt8, ExactIntegerSumsVnniEqualsPortableAndBound) {
+  for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{64, 16}, {128, 37}, {768, 100}, {4, 1}}) {
+    std::vector<float> wf = randn(static_cast<size_t>(K * N), static_cast<uint32_t>(K + N), 0, 0.05f);
+    quant::Packed p = quant::quantize_per_channel_int8(wf.data(), K, N);
+    Tensor deq = quant::dequantize(p, K, 8);
+    const int64_t st = q_strips(N);
+    std::vector<int32_t> q(static_cast<size_t>(st * K / 4 * kQStrip)), colsum(static_cast<size_t>(st * kQStrip));
+    std::vector<float> sw(static_cast<size_t>(st * kQStrip));
+    q_tile_i8(p.qweight.data_as<int32_t>(), p.scales.data(), true, K, N, q.data(), sw.data(), colsum.data());
+    QWeightI8 w{q.data(), sw.data(), colsum.data(), K, N};
+    std::vector<float> bias = randn(static_cast<size_t>(N), 9, 0, 0.1f);
+    for (int64_t M : {1, 3, 4, 9, 33}) {
+      std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M * 7), 0, 1.0f);
+      x[0] = 0.0f;
+      std::vector<float> scratch(static_cast<size_t>(linear_q_i8_scratch(K, M)));
+      std::vector<float> y1(static_cast<size_t>(M * N)), y2(y1.size());
+      for (int threads : {1, 2}) {
+        with_threads(threads, [&] {
+          q_i8_allow_vnni(true);
+          linear_q_i8(x.data(), w, bias.data(), y1.data(), M, scratch.data());
+          q_i8_allow_vnni(false);
+          linear_q_i8(x.data(), w, bias.data(), y2.data(), M, scratch.data());
+          q_i8_allow_vnni(true);
+        });
+        ASSERT_EQ(y1, y2) << "K " << K << " N " << N << " M " << M;
+      }
+      for (int64_t m = 0; m < M; ++m) {
+        float amax = 0;
+        for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(x[m * K + k]));
+        const float sx = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int64_t n = 0; n < N; ++n) {
+          int64_t dot = 0;
+          double ref = bias[n], wabs = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            const int64_t qx = static_cast<int64_t>(std::nearbyint(x[m * K + k] * inv));
+            dot += qx * (quant::get_q(p, 8, k, n) - 128);
+            ref += static_cast<double>(x[m * K + k]) * deq.data_as<float>()[k * N + n];
+            wabs += std::fabs(deq.data_as<float>()[k * N + n]);
+          }
+          const double exact = static_cast<double>(dot) * sx * quant::get_scale(p, 0, n) + bias[n];
+          const double yv = y1[m * N + n];
+          ASSERT_NEAR(yv, exact, 4 * std::ldexp(std::fabs(exact - bias[n]) + std::fabs(bias[n]), -24) + 1e-30)
+              << "K " << K << " M " << M << " at " << m << "," << n;
+          ASSERT_LE(std::fabs(yv - ref), 0.5 * sx * wabs * (1 + 1e-5) + 1e-6) << m << "," << n;
+        }
+      }
+    }
+  }
+  std::printf("    int8 kernel: %s\n", q_i8_uses_vnni() ? "AVX-512 VNNI and portable" : "portable only (no VNNI here)");
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, QMatmul, ::testing::ValuesIn(test::targets_to_test()), test::target_param_name);

@@ -31,7 +31,7 @@ pf="$(ppl "$M")"; p8="$(ppl "$T/w8")"; p4="$(ppl "$T/w4")"; pg="$(ppl "$T/gptq")
 "$PY" -c "import sys; f, r, g, a = map(float, sys.argv[1:]); assert g < r and a < r and g / f - 1 < 0.05, (f, r, g, a)" \
   "$pf" "$p4" "$pg" "$pa" && pass "ppl: gptq $pg, act-order $pa < round to nearest $p4" || failed "gptq: $pg $pa vs rtn $p4"
 
-expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: w8, w4, gptq\)" \
+expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: int8-dynamic, w8, w4, gptq\)" \
   "$LMF" quantize "$M" -o "$T/bad" --method w5
 expect_error "group not dividing" "group size 100 does not divide the input dimension 256" \
   "$LMF" quantize "$M" -o "$T/bad" --group-size 100

@@ -74,6 +74,11 @@ cpu::QWeight qweight(const Node& n, In in, size_t first) {
 
 void k_linear_q(const Node& n, In in, Out out, ExecContext& ctx) {
   const float* bias = n.inputs.size() == 5 ? in[4]->f32() : nullptr;
+  if (n.attrs.count("act") && n.attr_str("act") == "int8") {
+    cpu::QWeightI8 w{in[1]->i32(), in[2]->f32(), in[3]->i32(), n.attr_int("in_features"), n.attr_int("out_features")};
+    cpu::linear_q_i8(in[0]->f32(), w, bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
+    return;
+  }
   cpu::linear_q(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
 }
 
@@ -174,6 +179,8 @@ const std::map<std::string, KernelFn>& table() {
 int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads) {
   if (n.op == "linear" && n.attr_str("layout") == "kn" && in[0]->dims[0] > 0)  // few-row (K, N) partials
     return cpu::few_rows_kn_blocks(in[0]->dims[1]) * std::min(cpu::kFewRows, in[0]->dims[0]) * in[1]->dims[1];
+  if (n.op == "linear_q" && n.attrs.count("act") && n.attr_str("act") == "int8")
+    return cpu::linear_q_i8_scratch(n.attr_int("in_features"), in[0]->dims[0]);
   if (n.op == "linear_q")
     return cpu::linear_q_scratch(n.attr_int("in_features"), n.attr_int("out_features"), n.attr_int("group_size"),
                                  in[0]->dims[0]);

@@ -134,8 +134,8 @@ inline int32_t field(int32_t word, int bits, int64_t slot) {
 }
 }  // namespace
 
-void q_tile(const int32_t* qweight, const uint16_t* scales, const int32_t* qzeros, int64_t K, int64_t N, int bits,
-            int64_t group, int32_t* q, float* s, float* zs) {
+void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const int32_t* qzeros, int64_t K, int64_t N,
+            int bits, int64_t group, int32_t* q, float* s, float* zs) {
   const int64_t P = 32 / bits, qrows = K / P, groups = K / group, zw = (N + P - 1) / P, strips = q_strips(N);
 #pragma omp parallel for schedule(static)
   for (int64_t st = 0; st < strips; ++st) {
@@ -143,7 +143,9 @@ void q_tile(const int32_t* qweight, const uint16_t* scales, const int32_t* qzero
       const int64_t n = st * kQStrip + c;
       for (int64_t kp = 0; kp < qrows; ++kp) q[(st * qrows + kp) * kQStrip + c] = n < N ? qweight[kp * N + n] : 0;
       for (int64_t g = 0; g < groups; ++g) {
-        const float sc = n < N ? f16_to_f32(scales[g * N + n]) : 0.0f;
+        const float sc = n >= N       ? 0.0f
+                         : scales_f32 ? static_cast<const float*>(scales)[g * N + n]
+                                      : f16_to_f32(static_cast<const uint16_t*>(scales)[g * N + n]);
         const int32_t z = n < N ? field(qzeros[g * zw + n / P], bits, n % P) : 0;
         s[(st * groups + g) * kQStrip + c] = sc;
         zs[(st * groups + g) * kQStrip + c] = static_cast<float>(z) * sc;

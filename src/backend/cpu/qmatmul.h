@@ -29,10 +29,32 @@ struct QWeight {
 
 inline int64_t q_strips(int64_t N) { return (N + kQStrip - 1) / kQStrip; }
 
-// GPTQ tensors (qweight (K/P, N) i32, scales (K/G, N) f16, qzeros (K/G, ceil(N/P)) i32)
-// -> strips: q (strips, K/P, 16), s and zs (strips, K/G, 16).
-void q_tile(const int32_t* qweight, const uint16_t* scales, const int32_t* qzeros, int64_t K, int64_t N, int bits,
-            int64_t group, int32_t* q, float* s, float* zs);
+// GPTQ tensors (qweight (K/P, N) i32, scales (K/G, N) f16 or f32 (scales_f32), qzeros
+// (K/G, ceil(N/P)) i32) -> strips: q (strips, K/P, 16), s and zs (strips, K/G, 16).
+void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const int32_t* qzeros, int64_t K, int64_t N,
+            int bits, int64_t group, int32_t* q, float* s, float* zs);
+
+// int8-dynamic (8-bit per-channel weights, zero 128, activations quantized per row at run
+// time): strips of signed bytes q (strips, K/4, 16) (4 consecutive k per int32, as
+// vpdpbusd reads them), s (strips, 1, 16) the weight scales, colsum (strips, 1, 16) i32
+// the columns' sums of signed weights.
+struct QWeightI8 {
+  const int32_t* q = nullptr;
+  const float* s = nullptr;
+  const int32_t* colsum = nullptr;
+  int64_t K = 0, N = 0;
+};
+void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int64_t K, int64_t N, int32_t* q,
+               float* s, int32_t* colsum);
+// y (M, N) = x · W + bias with each row of x quantized to int8 (symmetric, scale
+// max|x|/127, round to nearest even) and integer dot products (AVX-512 VNNI vpdpbusd
+// where the CPU has it; portable integer code otherwise, the same result).
+// scratch: linear_q_i8_scratch floats.
+void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch);
+int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows);
+// Whether linear_q_i8 uses VNNI; `allow` false forces the portable code (tests).
+bool q_i8_uses_vnni();
+void q_i8_allow_vnni(bool allow);
 
 // y (M, N) = x (M, K) · W + bias (bias may be null). scratch: linear_q_scratch floats.
 void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch);

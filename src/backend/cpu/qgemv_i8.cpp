@@ -1,0 +1,156 @@
+// lmforge CPU backend: int8-dynamic matmul (qmatmul.h): activations quantized per row,
+// int8 weights, int32 dot products. On CPUs with AVX-512 VNNI, vpdpbusd multiplies 64
+// unsigned activation bytes by signed weight bytes per instruction; activations are
+// stored as q + 128 (unsigned) and 128 · Σ_k w is taken back off per column. Elsewhere
+// portable integer code computes the same sums, so results are identical on every CPU.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/qmatmul.h"
+#include "core/dtype.h"
+
+namespace lmf::cpu {
+
+namespace {
+
+constexpr int64_t kS = kQStrip;
+bool g_allow_vnni = true;
+
+bool cpu_has_vnni() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vnni");
+  return has;
+}
+
+// acc (R, 16) int32 = Σ_k xq[r][k] · w[k][c] for one strip; xq: R rows of K/4 words of
+// 4 unsigned bytes (q + 128).
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void strip_vnni(const int32_t* xq, int64_t kq, const int32_t* w,
+                                                                          int32_t* acc) {
+  constexpr int A = R == 1 ? 4 : (R == 2 ? 2 : 1);  // independent chains per row (vpdpbusd latency)
+  __m512i a[R][A];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < A; ++c) a[r][c] = _mm512_setzero_si512();
+  int64_t i = 0;
+  for (; i + A <= kq; i += A)
+    for (int c = 0; c < A; ++c) {
+      const __m512i wv = _mm512_loadu_si512(w + (i + c) * kS);
+      for (int r = 0; r < R; ++r) a[r][c] = _mm512_dpbusd_epi32(a[r][c], _mm512_set1_epi32(xq[r * kq + i + c]), wv);
+    }
+  for (; i < kq; ++i) {
+    const __m512i wv = _mm512_loadu_si512(w + i * kS);
+    for (int r = 0; r < R; ++r) a[r][0] = _mm512_dpbusd_epi32(a[r][0], _mm512_set1_epi32(xq[r * kq + i]), wv);
+  }
+  for (int r = 0; r < R; ++r) {
+    __m512i t = a[r][0];
+    for (int c = 1; c < A; ++c) t = _mm512_add_epi32(t, a[r][c]);
+    _mm512_storeu_si512(acc + r * kS, t);
+  }
+}
+
+void strip_portable(const int32_t* xq, int64_t R, int64_t kq, const int32_t* w, int32_t* acc) {
+  for (int64_t r = 0; r < R; ++r) {
+    int32_t a[kS] = {};
+    const auto* xb = reinterpret_cast<const uint8_t*>(xq + r * kq);
+    for (int64_t i = 0; i < kq; ++i) {
+      const auto* wb = reinterpret_cast<const int8_t*>(w + i * kS);
+      for (int64_t c = 0; c < kS; ++c)
+        for (int j = 0; j < 4; ++j) a[c] += static_cast<int32_t>(xb[i * 4 + j]) * wb[c * 4 + j];
+    }
+    std::memcpy(acc + r * kS, a, sizeof(a));
+  }
+}
+
+void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, const float* bias, float* y,
+            int64_t s0, int64_t s1, bool vnni) {
+  const int64_t kq = w.K / 4;
+  alignas(64) int32_t acc[4 * kS];
+  for (int64_t st = s0; st < s1; ++st) {
+    const int32_t* q = w.q + st * kq * kS;
+    const int64_t c0 = st * kS, cols = std::min(kS, w.N - c0);
+    for (int64_t m = 0; m < M; m += 4) {
+      const int64_t R = std::min<int64_t>(4, M - m);
+      const int32_t* xm = xq + m * kq;
+      if (vnni) {
+        switch (R) {
+          case 1: strip_vnni<1>(xm, kq, q, acc); break;
+          case 2: strip_vnni<2>(xm, kq, q, acc); break;
+          case 3: strip_vnni<3>(xm, kq, q, acc); break;
+          default: strip_vnni<4>(xm, kq, q, acc); break;
+        }
+      } else {
+        strip_portable(xm, R, kq, q, acc);
+      }
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+          const int32_t dot = acc[r * kS + c] - 128 * w.colsum[st * kS + c];
+          y[(m + r) * w.N + c0 + c] =
+              static_cast<float>(dot) * (sx[m + r] * w.s[st * kS + c]) + (bias ? bias[c0 + c] : 0.0f);
+        }
+    }
+  }
+}
+
+}  // namespace
+
+bool q_i8_uses_vnni() { return g_allow_vnni && cpu_has_vnni(); }
+void q_i8_allow_vnni(bool allow) { g_allow_vnni = allow; }
+
+void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int64_t K, int64_t N, int32_t* q, float* s,
+               int32_t* colsum) {
+  const int64_t kq = K / 4, nst = q_strips(N);
+#pragma omp parallel for schedule(static)
+  for (int64_t st = 0; st < nst; ++st)
+    for (int64_t c = 0; c < kS; ++c) {
+      const int64_t n = st * kS + c;
+      int32_t sum = 0;
+      for (int64_t i = 0; i < kq; ++i) {
+        // unsigned bytes (zero 128) -> signed: flip each byte's top bit
+        const uint32_t word = n < N ? static_cast<uint32_t>(qweight[i * N + n]) ^ 0x80808080u : 0u;
+        q[(st * kq + i) * kS + c] = static_cast<int32_t>(word);
+        for (int j = 0; j < 4; ++j) sum += static_cast<int8_t>(word >> (8 * j));
+      }
+      colsum[st * kS + c] = sum;
+      s[st * kS + c] = n >= N       ? 0.0f
+                       : scales_f32 ? static_cast<const float*>(scales)[n]
+                                    : f16_to_f32(static_cast<const uint16_t*>(scales)[n]);
+    }
+}
+
+int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows) { return max_rows * (K / 4 + 1) + 16; }
+
+void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch) {
+  if (M == 0) return;
+  const int64_t K = w.K, kq = K / 4;
+  auto* xq = reinterpret_cast<int32_t*>(scratch);  // (M, K/4) words of 4 bytes
+  float* sx = scratch + M * kq;
+  for (int64_t r = 0; r < M; ++r) {
+    const float* xr = x + r * K;
+    float amax = 0;
+    for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(xr[k]));
+    sx[r] = amax / 127.0f;
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    auto* b = reinterpret_cast<uint8_t*>(xq + r * kq);
+    for (int64_t k = 0; k < K; ++k)
+      b[k] = static_cast<uint8_t>(static_cast<int32_t>(std::clamp(std::nearbyint(xr[k] * inv), -127.0f, 127.0f)) + 128);
+  }
+  const bool vnni = q_i8_uses_vnni();
+  const int64_t nst = q_strips(w.N);
+  if (omp_get_max_threads() == 1 || nst < 8) {
+    strips(xq, sx, M, w, bias, y, 0, nst, vnni);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    strips(xq, sx, M, w, bias, y, nst * t / team, nst * (t + 1) / team, vnni);
+  }
+}
+
+}  // namespace lmf::cpu
