@@ -60,3 +60,12 @@ train_case() {  # model, batch, seq
 train_case gpt2 2 16
 train_case llama 2 16
 train_case qwen2 3 7
+
+# PyTorch quantize_dynamic (per-channel int8) of golden models (tests/reference/ref_quant.py).
+QUANT="$SRC/tests/reference/ref_quant.py"
+for m in gpt2 llama qwen2; do
+  out="$OUT/$m/dynamic_int8.safetensors"
+  [[ -f "$out" ]] && continue
+  "$PY" "$QUANT" dynamic --model "$OUT/$m" --out "$out.tmp"
+  mv "$out.tmp" "$out"
+done

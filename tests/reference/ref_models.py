@@ -240,6 +240,10 @@ class Model:
             return self.R(y.reshape(*x.shape[:-1], W.shape[1]))
         return self.R(torch.nn.functional.linear(x, W, b))
 
+    def _head(self, x):  # (a separate method so that ref_quant.py can swap in a quantized head)
+        W = self.w["lm_head.weight"]
+        return torch.matmul(x, W.t()) if self.arch == "gpt2" else torch.nn.functional.linear(x, W)
+
     def _layer_norm(self, x, name):
         w, b = self.w[name + ".weight"], self.w[name + ".bias"]
         return self.R(torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b, self.eps))
@@ -358,7 +362,7 @@ class Model:
                 m = R(self._gelu_new(self._linear(h, p + "mlp.c_fc")))
                 x = R(x + self._linear(m, p + "mlp.c_proj"))
             x = self._layer_norm(x, "ln_f")
-            logits = R(torch.matmul(x, w["lm_head.weight"].t()))
+            logits = R(self._head(x))
         else:
             x = w["model.embed_tokens.weight"][ids]
             cos, sin = self._rope_tables(pos)
@@ -380,7 +384,7 @@ class Model:
                 u = self._linear(h, p + "mlp.up_proj", False)
                 x = R(x + self._linear(R(g * u), p + "mlp.down_proj", False))
             x = self._rms_norm(x, "model.norm")
-            logits = R(torch.nn.functional.linear(x, w["lm_head.weight"]))
+            logits = R(self._head(x))
         if self.adt != self.hp and self.hp == torch.float32:
             logits = logits.float()  # HF: logits.float()
         return [logits[b, :new_lens[b]] for b in range(B)], caches
