@@ -140,18 +140,18 @@ class LeanLM(torch.nn.Module):
             for i in range(self.L):
                 pre = f"h.{i}."
                 h = F.layer_norm(x, (C,), P(pre + "ln_1.weight"), P(pre + "ln_1.bias"), self.eps)
-                qkv = torch.addmm(P(pre + "attn.c_attn.bias"), h.view(T, C), P(pre + "attn.c_attn.weight"))
+                qkv = self._conv1d(h.view(T, C), pre + "attn.c_attn")
                 qkv = qkv.view(1, T, 3, self.H, self.D).permute(2, 0, 3, 1, 4)  # (3,1,H,T,D)
                 a = self._attend(i, qkv[0], qkv[1], qkv[2], pos0, use_cache, scale)
-                x = x + torch.addmm(P(pre + "attn.c_proj.bias"), a.view(T, C), P(pre + "attn.c_proj.weight")).view(1, T, C)
+                x = x + self._conv1d(a.view(T, C), pre + "attn.c_proj").view(1, T, C)
                 h = F.layer_norm(x, (C,), P(pre + "ln_2.weight"), P(pre + "ln_2.bias"), self.eps)
-                m = torch.addmm(P(pre + "mlp.c_fc.bias"), h.view(T, C), P(pre + "mlp.c_fc.weight"))
+                m = self._conv1d(h.view(T, C), pre + "mlp.c_fc")
                 m = 0.5 * m * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (m + 0.044715 * torch.pow(m, 3.0))))
-                x = x + torch.addmm(P(pre + "mlp.c_proj.bias"), m, P(pre + "mlp.c_proj.weight")).view(1, T, C)
+                x = x + self._conv1d(m, pre + "mlp.c_proj").view(1, T, C)
             if last_only:
                 x = x[:, -1]
             x = F.layer_norm(x, (C,), P("ln_f.weight"), P("ln_f.bias"), self.eps)
-            return F.linear(x, P("lm_head.weight"))
+            return self._head(x)
         # Llama / Qwen2
         if self.export_tied_transposed and self.tied:  # see the GPT-2 branch
             x = P("model.embed_tokens.weight").t().index_select(1, ids[0]).t().unsqueeze(0)
@@ -166,6 +166,8 @@ class LeanLM(torch.nn.Module):
             return P(name) * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
 
         def lin(x, name, b):
+            if self.qlin is not None:
+                return self.qlin[name.replace(".", "_")](x)
             return F.linear(x, P(name + ".weight"), P(name + ".bias") if b else None)
 
         def rope(t):
@@ -186,7 +188,45 @@ class LeanLM(torch.nn.Module):
         if last_only:
             x = x[:, -1]
         x = rms(x, "model.norm.weight")
-        return F.linear(x, P("lm_head.weight"))
+        return self._head(x)
+
+    # -- linear layers: float, or PyTorch's dynamic int8 modules after quantize_dynamic() --
+    qlin = None
+
+    def _conv1d(self, x, name):  # GPT-2's Conv1D: weight (in, out)
+        if self.qlin is not None:
+            return self.qlin[name.replace(".", "_")](x)
+        return torch.addmm(self.p(name + ".bias"), x, self.p(name + ".weight"))
+
+    def _head(self, x):
+        if self.qlin is not None:
+            return self.qlin["lm_head"](x)
+        return F.linear(x, self.p("lm_head.weight"))
+
+    def quantize_dynamic(self):
+        """PyTorch's own dynamic quantization of every linear layer and the head:
+        torch.quantization.quantize_dynamic on nn.Linear copies of them, with
+        per_channel_dynamic_qconfig (int8 weights, a scale per output channel;
+        activations quantized per tensor at run time): what lmforge's int8-dynamic does."""
+        mods = torch.nn.ModuleDict()
+        for k in list(self._names) + (["lm_head.weight"] if self.tied else []):
+            if not k.endswith(".weight") or k in ("wte.weight", "wpe.weight", "model.embed_tokens.weight"):
+                continue
+            W = self.p(k)
+            if W.dim() != 2:
+                continue
+            name = k[: -len(".weight")]
+            if self.arch == "gpt2" and name != "lm_head":
+                W = W.t()  # Conv1D (in, out) -> nn.Linear (out, in)
+            b = self.p(name + ".bias") if (name + ".bias") in self._names else None
+            lin = torch.nn.Linear(W.shape[1], W.shape[0], bias=b is not None)
+            lin.weight.data = W.contiguous().clone()
+            if b is not None:
+                lin.bias.data = b.clone()
+            mods[name.replace(".", "_")] = lin
+        self.qlin = torch.quantization.quantize_dynamic(
+            mods, {torch.nn.Linear: torch.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        return self
 
 
 def load(model_dir, max_ctx=None):

@@ -28,6 +28,8 @@ def parse():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--check", action="store_true", help="compare logits with the reference model first")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--quantize-dynamic", action="store_true",
+                    help="run PyTorch's quantize_dynamic (per-channel int8) model instead of float32")
     return ap.parse_args()
 
 
@@ -72,10 +74,13 @@ def check(model, model_dir, p):
 def main():
     torch.set_num_threads(a.threads)
     model = lean_model.load(a.model)
+    if a.quantize_dynamic:
+        model.quantize_dynamic()
+    engine = "pytorch-dyn-int8" if a.quantize_dynamic else "pytorch-eager"
     if a.n_prompt > model.ctx or a.n_gen + 1 > model.ctx:
         sys.exit(f"-p {a.n_prompt} / -n {a.n_gen} exceed the model's context of {model.ctx}")
-    out = {"engine": "pytorch-eager", "torch_version": torch.__version__, "model": a.model,
-           "architecture": model.arch, "dtype": "float32", "threads": a.threads,
+    out = {"engine": engine, "torch_version": torch.__version__, "model": a.model,
+           "architecture": model.arch, "dtype": "int8-dynamic" if a.quantize_dynamic else "float32", "threads": a.threads,
            "reps": a.repetitions, "tests": []}
     with torch.inference_mode():
         if a.check:
@@ -112,10 +117,10 @@ def main():
     if a.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"| {'engine':<14} | {'model':<12} | {'threads':>7} | {'test':>6} | {'t/s':>20} |")
-    print(f"| {'-' * 14} | {'-' * 12} | {'-' * 7}: | {'-' * 6}: | {'-' * 20}: |")
+    print(f"| {'engine':<16} | {'model':<12} | {'threads':>7} | {'test':>6} | {'t/s':>20} |")
+    print(f"| {'-' * 16} | {'-' * 12} | {'-' * 7}: | {'-' * 6}: | {'-' * 20}: |")
     for t in out["tests"]:
-        print(f"| {'pytorch-eager':<14} | {model.arch:<12} | {a.threads:>7} | {t['test']:>6} | "
+        print(f"| {engine:<16} | {model.arch:<12} | {a.threads:>7} | {t['test']:>6} | "
               f"{t['tokens_per_s']:>11.2f} ± {t['sd']:>6.2f} |")
 
 
