@@ -27,7 +27,7 @@ void run_quantize(QuantizeArgs& a) {
   uintmax_t bytes = 0;
   for (const auto& e : std::filesystem::directory_iterator(a.job.out))
     if (e.path().extension() == ".safetensors") bytes += e.file_size();
-  const std::string how = a.job.method == "int8-dynamic"
+  const std::string how = a.job.method == "int8-dynamic" || a.job.method == "smoothquant"
                               ? std::string("per channel, symmetric")
                               : fmt::format("group {}, {}", a.job.group, a.job.sym ? "symmetric" : "asymmetric");
   fmt::print("{}: {} linear modules quantized ({}, {}), {} kept float; model.safetensors {:.2f} MiB; {:.1f} s\n",
@@ -45,6 +45,7 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("-o,--out", a->job.out, "Output folder (must not exist, or be empty)")->required();
   cmd->add_option("--method", a->job.method,
                   "int8-dynamic: int8 weights per channel and activations per token (PyTorch's quantize_dynamic); "
+                  "smoothquant: SmoothQuant smoothing (with --calib data), then int8-dynamic; "
                   "w4 or w8: weight-only, group-wise, round to nearest; gptq: GPTQ with --calib data (default w4)");
   cmd->add_option("--group-size", a->job.group, "Rows of K per scale: 32, 64, 128 ... (default 128; -1: per channel)");
   cmd->add_flag("--asym", a->asym, "Asymmetric (a zero point per group) instead of symmetric");
@@ -52,10 +53,11 @@ void register_quantize(CLI::App& app) {
                   "for --method int8-dynamic, else w8)");
   cmd->add_option("--skip", a->job.skip, "Keep modules whose name matches this regular expression float (repeatable)");
   cmd->add_option("--bits", a->job.bits, "gptq: 4 or 8 bits (default 4)");
-  cmd->add_option("--calib", a->job.calib, "gptq: calibration data, a `data prepare` folder (its train split)");
-  cmd->add_option("--calib-samples", a->job.calib_samples, "gptq: calibration sequences (default 128)");
-  cmd->add_option("--calib-seq", a->job.calib_seq, "gptq: tokens per sequence (default min(512, context))");
+  cmd->add_option("--calib", a->job.calib, "gptq, smoothquant: calibration data, a `data prepare` folder (its train split)");
+  cmd->add_option("--calib-samples", a->job.calib_samples, "gptq, smoothquant: calibration sequences (default 128)");
+  cmd->add_option("--calib-seq", a->job.calib_seq, "gptq, smoothquant: tokens per sequence (default min(512, context))");
   cmd->add_option("--damp", a->job.damp, "gptq: dampening, a fraction of the mean Hessian diagonal (default 0.01)");
+  cmd->add_option("--alpha", a->job.alpha, "smoothquant: migration strength in [0, 1] (default 0.5)");
   cmd->add_flag("--act-order", a->job.act_order, "gptq: quantize rows by decreasing Hessian diagonal (static groups)");
   add_threads_flag(cmd, &a->job.threads);
   cmd->add_flag("-q,--quiet", a->quiet, "Print nothing on success");

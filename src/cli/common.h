@@ -32,5 +32,6 @@ void register_tokenizer(CLI::App& app);
 void register_data(CLI::App& app);
 void register_train(CLI::App& app);
 void register_quantize(CLI::App& app);
+void register_compare(CLI::App& app);
 
 }  // namespace lmf::cli

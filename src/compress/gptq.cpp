@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "runtime/session.h"
+#include "compress/calibrate.h"
 
 extern "C" {
 // LAPACK (OpenBLAS): Cholesky factorization and inverse of a symmetric positive definite matrix.
@@ -19,35 +19,14 @@ namespace lmf::compress {
 
 std::map<int, std::vector<double>> collect_hessians(const Model& m, const std::vector<std::vector<int32_t>>& samples,
                                                     int threads) {
-  LMF_CHECK(!samples.empty(), kInvalidArgument, "calibration: no samples");
-  int64_t longest = 0;
-  for (const auto& s : samples) longest = std::max<int64_t>(longest, static_cast<int64_t>(s.size()));
-  // The first linear node reading each distinct input (q, k and v share theirs); the
-  // plan keeps the graph's node order, so node indices match.
-  std::map<size_t, int> first_reader;
   std::map<int, std::vector<float>> acc;  // x value -> Σ x xᵀ (K, K)
   std::map<int, int64_t> tokens;
-  for (size_t i = 0; i < m.graph.nodes().size(); ++i) {
-    const Node& n = m.graph.nodes()[i];
-    if (n.op != "linear" || acc.count(n.inputs[0])) continue;
-    const int64_t K = m.graph.value(n.inputs[0]).shape[1].n;
-    first_reader[i] = n.inputs[0];
-    acc[n.inputs[0]].assign(static_cast<size_t>(K * K), 0.0f);
-  }
-  Session s(m, {.max_batch = 1, .max_context = longest, .max_step_tokens = longest, .threads = threads});
-  s.executor().set_observer([&](size_t node, const TensorView* const* in, const TensorView* const*) {
-    auto it = first_reader.find(node);
-    if (it == first_reader.end()) return;
-    const int64_t rows = in[0]->dims[0], K = in[0]->dims[1];
-    dnnl_sgemm('T', 'N', K, K, rows, 1.0f, in[0]->f32(), K, in[0]->f32(), K, 1.0f, acc[it->second].data(), K);
-    tokens[it->second] += rows;
+  observe_linear_inputs(m, samples, threads, [&](int v, const float* x, int64_t rows, int64_t K) {
+    std::vector<float>& a = acc[v];
+    a.resize(static_cast<size_t>(K * K), 0.0f);
+    dnnl_sgemm('T', 'N', K, K, rows, 1.0f, x, K, x, K, 1.0f, a.data(), K);
+    tokens[v] += rows;
   });
-  for (const auto& sample : samples) {
-    s.reset_all();
-    SeqChunk c{0, sample};
-    s.step(std::span<const SeqChunk>(&c, 1), true);  // every row's logits: the head sees every token
-  }
-  s.executor().set_observer(nullptr);
   std::map<int, std::vector<double>> H;
   for (auto& [v, a] : acc) {
     const double scale = 2.0 / static_cast<double>(std::max<int64_t>(1, tokens[v]));

@@ -5,19 +5,20 @@
 
 #include <fmt/format.h>
 
+#include "compress/calibrate.h"
 #include "compress/gptq.h"
 #include "core/error.h"
-#include "data/token_dataset.h"
 #include "core/mapped_file.h"
 #include "models/model.h"
 #include "passes/quantize.h"
+#include "passes/smooth.h"
 
 namespace lmf::compress {
 
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& quantize_methods() {
-  static const std::vector<std::string> m = {"int8-dynamic", "w8", "w4", "gptq"};
+  static const std::vector<std::string> m = {"int8-dynamic", "smoothquant", "w8", "w4", "gptq"};
   return m;
 }
 
@@ -25,7 +26,7 @@ namespace {
 
 quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const std::string& flag, int gptq_bits) {
   quant::Spec s;
-  if (method == "w8" || method == "int8-dynamic") {
+  if (method == "w8" || method == "int8-dynamic" || (method == "smoothquant" && flag == "--method")) {
     s.bits = 8;
   } else if (method == "w4") {
     s.bits = 4;
@@ -45,34 +46,15 @@ quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const s
   return s;
 }
 
-// Calibration windows: `samples` sequences of `seq` tokens at evenly spaced offsets of the
-// train split of the prepared data `dir`.
-std::vector<std::vector<int32_t>> calibration_samples(const std::string& dir, int64_t samples, int64_t seq,
-                                                      int64_t vocab) {
-  LMF_CHECK(!dir.empty(), kInvalidArgument, "--calib DATA is required for gptq (a `data prepare` folder)");
-  LMF_CHECK(samples > 0 && seq > 1, kInvalidArgument, "--calib-samples {} / --calib-seq {}: must be positive", samples,
-            seq);
-  data::TokenDataset ds = data::TokenDataset::open(dir, "train");
-  LMF_CHECK(ds.size() > 0, kInvalidArgument, "--calib {}: the train split is empty", dir);
-  seq = std::min(seq, ds.size());
-  std::vector<std::vector<int32_t>> out(static_cast<size_t>(samples), std::vector<int32_t>(static_cast<size_t>(seq)));
-  for (int64_t i = 0; i < samples; ++i) {
-    ds.read((ds.size() - seq) * i / samples, out[static_cast<size_t>(i)]);
-    for (int32_t id : out[static_cast<size_t>(i)])
-      LMF_CHECK(id >= 0 && id < vocab, kInvalidArgument, "--calib {}: token id {} is outside the model's vocabulary of {}",
-                dir, id, vocab);
-  }
-  return out;
-}
-
 }  // namespace
 
 nlohmann::json quantize_model(const QuantizeJob& job) {
   passes::QuantizeOptions o;
   o.spec = spec_for(job.method, job.group, job.sym, "--method", job.bits);
-  const std::string head = job.head != "auto" ? job.head : (job.method == "int8-dynamic" ? "int8-dynamic" : "w8");
+  const bool i8 = job.method == "int8-dynamic" || job.method == "smoothquant";
+  const std::string head = job.head != "auto" ? job.head : (i8 ? "int8-dynamic" : "w8");
   if (head != "float") o.head_spec = spec_for(head, job.group, job.sym, "--head", 0);
-  o.int8_dynamic = job.method == "int8-dynamic";
+  o.int8_dynamic = i8;
   o.head_int8_dynamic = head == "int8-dynamic";
   o.skip = job.skip;
   LMF_CHECK(!job.out.empty(), kInvalidArgument, "-o: an output folder is required");
@@ -80,6 +62,13 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   LMF_CHECK(!fs::exists(job.out, ec) || (fs::is_directory(job.out, ec) && fs::is_empty(job.out, ec)),
             kInvalidArgument, "-o {}: exists and is not an empty folder", job.out);
   Model m = load_model(job.model);
+  int smoothed = 0;
+  if (job.method == "smoothquant") {  // smoothing folded into the norms, then int8-dynamic
+    const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
+    const auto samples = calibration_samples(job.calib, job.calib_samples, seq, m.info.vocab);
+    smoothed = passes::smooth_norm_inputs(m.graph, collect_absmax(m, samples, job.threads), job.alpha);
+    if (job.verbose) fmt::print(stderr, "smoothquant: {} norms smoothed (alpha {})\n", smoothed, job.alpha);
+  }
   std::map<int, std::vector<double>> hessians;
   std::map<std::string, int> input_of;  // module -> its input value (whose Hessian it uses)
   if (job.method == "gptq") {
@@ -104,13 +93,14 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
 
   nlohmann::json q = {{"quant_method", "gptq"},
                       {"bits", o.spec.bits},
-                      {"group_size", o.int8_dynamic ? -1 : job.group},
+                      {"group_size", i8 ? -1 : job.group},
                       {"sym", job.sym},
                       {"desc_act", job.method == "gptq" && job.act_order},
                       {"static_groups", job.method == "gptq" && job.act_order},
                       {"damp_percent", job.method == "gptq" ? job.damp : 0.0},
                       {"checkpoint_format", "gptq_v2"},
                       {"lmforge", {{"method", job.method}, {"head", head}, {"modules", modules}}}};
+  if (job.method == "smoothquant") q["lmforge"]["smoothquant"] = {{"alpha", job.alpha}, {"norms_smoothed", smoothed}};
   m.config["quantization_config"] = q;
   const fs::path out = fs::absolute(job.out).lexically_normal();
   const fs::path tmp = out.parent_path() / (out.filename().string() + ".partial");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: `lmforge quantize` of the reference Brown model (assets/brown-gpt2-4l) to
-# w8, w4 and GPTQ w4: the folders load in info/generate/ppl/bench, are smaller on disk, keep the
-# valid-split perplexity close to the float model's (w8 within 1%, w4 g128 within 5%,
+# int8-dynamic, w8, w4 and GPTQ w4: the folders load in info/generate/ppl/bench, are smaller on disk, keep the
+# valid-split perplexity close to the float model's (int8-dynamic and w8 within 1%, w4 g128 within 5%,
 # GPTQ better than round to nearest),
 # and bad flags get one clear error line with nothing written.
 source "$(dirname "$0")/lib.bash"
@@ -9,6 +9,8 @@ T="$LMF_TMP/quantize"; rm -rf "$T"; mkdir -p "$T"
 M="$(cd "$(dirname "$0")/../.." && pwd)/assets/brown-gpt2-4l"
 "$LMF" data prepare --corpus brown --tokenizer "$M/tokenizer.json" -o "$T/brown" -q
 "$LMF" quantize "$M" -o "$T/w8" --method w8 -q && pass "quantize w8" || failed "quantize w8"
+"$LMF" quantize "$M" -o "$T/i8" --method int8-dynamic -q && pass "quantize int8-dynamic" || failed "quantize int8-dynamic"
+"$LMF" info "$T/i8" | grep -q "quantized:    int8-dynamic x 17" && pass "info: int8-dynamic" || failed "info i8: $("$LMF" info "$T/i8")"
 "$LMF" quantize "$M" -o "$T/w4" --method w4 --group-size 128 && pass "quantize w4" || failed "quantize w4"
 "$LMF" quantize "$M" -o "$T/w4a" --method w4 --group-size 64 --asym --head float --skip 'h\.0\.' -q \
   && pass "quantize w4 asym, float head, --skip" || failed "quantize w4 asym"
@@ -24,20 +26,23 @@ ppl() { "$LMF" ppl "$1" --data "$T/brown" --ctx 256 --max-tokens 20000 -t 2 --js
   && pass "quantize gptq" || failed "quantize gptq"
 "$LMF" quantize "$M" -o "$T/gptq_ao" --method gptq --act-order --calib "$T/brown" --calib-samples 16 -t 2 -q \
   && pass "quantize gptq --act-order" || failed "quantize gptq --act-order"
-pf="$(ppl "$M")"; p8="$(ppl "$T/w8")"; p4="$(ppl "$T/w4")"; pg="$(ppl "$T/gptq")"; pa="$(ppl "$T/gptq_ao")"
-"$PY" -c "import sys; f, a, b = map(float, sys.argv[1:]); assert abs(a / f - 1) < 0.01 and abs(b / f - 1) < 0.05, (f, a, b)" \
-  "$pf" "$p8" "$p4" && pass "ppl: float $pf, w8 $p8, w4 $p4" || failed "ppl: float $pf, w8 $p8, w4 $p4"
+"$LMF" quantize "$M" -o "$T/sq" --method smoothquant --calib "$T/brown" --calib-samples 16 -t 2 -q \
+  && pass "quantize smoothquant" || failed "quantize smoothquant"
+grep -q '"norms_smoothed": 8' "$T/sq/config.json" && pass "smoothquant: 8 norms smoothed" || failed "smoothquant config"
+pf="$(ppl "$M")"; p8="$(ppl "$T/w8")"; p4="$(ppl "$T/w4")"; pg="$(ppl "$T/gptq")"; pa="$(ppl "$T/gptq_ao")"; pi="$(ppl "$T/i8")"; ps="$(ppl "$T/sq")"
+"$PY" -c "import sys; f, a, b, i, s = map(float, sys.argv[1:]); assert abs(a / f - 1) < 0.01 and abs(b / f - 1) < 0.05 and abs(i / f - 1) < 0.01 and abs(s / f - 1) < 0.01, (f, a, b, i, s)" \
+  "$pf" "$p8" "$p4" "$pi" "$ps" && pass "ppl: float $pf, w8 $p8, w4 $p4, int8-dynamic $pi, smoothquant $ps" || failed "ppl: float $pf, w8 $p8, w4 $p4, i8 $pi, sq $ps"
 # GPTQ calibrates on the train split; the valid split it is scored on is disjoint.
 "$PY" -c "import sys; f, r, g, a = map(float, sys.argv[1:]); assert g < r and a < r and g / f - 1 < 0.05, (f, r, g, a)" \
   "$pf" "$p4" "$pg" "$pa" && pass "ppl: gptq $pg, act-order $pa < round to nearest $p4" || failed "gptq: $pg $pa vs rtn $p4"
 
-expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: int8-dynamic, w8, w4, gptq\)" \
+expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: int8-dynamic, smoothquant, w8, w4, gptq\)" \
   "$LMF" quantize "$M" -o "$T/bad" --method w5
 expect_error "group not dividing" "group size 100 does not divide the input dimension 256" \
   "$LMF" quantize "$M" -o "$T/bad" --group-size 100
 expect_error "already quantized" "already quantized" "$LMF" quantize "$T/w8" -o "$T/bad"
 expect_error "output exists" "-o .*/w4: exists and is not an empty folder" "$LMF" quantize "$M" -o "$T/w4"
-expect_error "gptq without --calib" "--calib DATA is required for gptq" "$LMF" quantize "$M" -o "$T/bad" --method gptq
+expect_error "gptq without --calib" "--calib DATA is required for this method" "$LMF" quantize "$M" -o "$T/bad" --method gptq
 expect_error "gptq calib missing" "$T/nothing" "$LMF" quantize "$M" -o "$T/bad" --method gptq --calib "$T/nothing"
 expect_error "gptq zero samples" "--calib-samples 0" "$LMF" quantize "$M" -o "$T/bad" --method gptq --calib "$T/brown" --calib-samples 0
 expect_error "gptq bits" "--bits 3: gptq supports 4 or 8" "$LMF" quantize "$M" -o "$T/bad" --method gptq --bits 3 --calib "$T/brown"
