@@ -106,9 +106,10 @@ void run_compare(const CompareArgs& a) {
   std::vector<std::string> all = {a.base};
   all.insert(all.end(), a.models.begin(), a.models.end());
   const std::string t = std::to_string(a.threads);
+  for (const std::string& m : all)
+    LMF_CHECK(fs::exists(m + "/config.json"), kInvalidArgument, "compare: {}: not a model folder (no config.json)", m);
   nlohmann::json rows = nlohmann::json::array();
   for (const std::string& m : all) {
-    LMF_CHECK(fs::exists(m + "/config.json"), kInvalidArgument, "compare: {}: not a model folder (no config.json)", m);
     std::vector<std::string> ppl = {"ppl", m, "--data", a.data, "--split", a.split, "--ctx", std::to_string(a.ctx),
                                     "-t", t, "--json", "-q"};
     if (a.max_tokens > 0) ppl.insert(ppl.end(), {"--max-tokens", std::to_string(a.max_tokens)});

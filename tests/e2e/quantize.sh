@@ -36,6 +36,22 @@ pf="$(ppl "$M")"; p8="$(ppl "$T/w8")"; p4="$(ppl "$T/w4")"; pg="$(ppl "$T/gptq")
 "$PY" -c "import sys; f, r, g, a = map(float, sys.argv[1:]); assert g < r and a < r and g / f - 1 < 0.05, (f, r, g, a)" \
   "$pf" "$p4" "$pg" "$pa" && pass "ppl: gptq $pg, act-order $pa < round to nearest $p4" || failed "gptq: $pg $pa vs rtn $p4"
 
+# compare: the report, each model measured in its own child process
+"$LMF" compare "$M" "$T/w8" "$T/w4" --data "$T/brown" --max-tokens 3000 -p 16 -n 8 -r 1 -t 2 --json > "$T/compare.json"
+"$PY" - "$T/compare.json" <<'PY' && pass "compare --json" || failed "compare: $(cat "$T/compare.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+base, w8, w4 = j["models"]
+assert base["method"] == "float" and w8["method"] == "w8 g128" and w4["method"] == "w4 g128", j
+assert w4["file_mib"] < w8["file_mib"] < base["file_mib"] / 3
+assert all(m["peak_rss_mib"] > 0 and m["tg8_tokens_per_s"] > 0 and m["pp16_tokens_per_s"] > 0 for m in j["models"])
+assert "kl_mean" not in base and 0 <= w8["kl_mean"] < w4["kl_mean"] and 0.9 < w8["same_top"] <= 1
+PY
+"$LMF" compare "$M" "$T/w4" --data "$T/brown" --max-tokens 2000 -p 16 -n 8 -r 1 -t 2 2>/dev/null | grep -q "| w4 g128 |" \
+  && pass "compare table" || failed "compare table"
+expect_error "compare: missing model" "compare: .*/nope: not a model folder" "$LMF" compare "$M" "$T/nope" --data "$T/brown"
+expect_error "compare: child error" "compare: ppl .* failed: .*--split 'bogus'|compare: ppl .* failed" \
+  "$LMF" compare "$M" "$T/w8" --data "$T/brown" --split bogus
 expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: int8-dynamic, smoothquant, w8, w4, gptq\)" \
   "$LMF" quantize "$M" -o "$T/bad" --method w5
 expect_error "group not dividing" "group size 100 does not divide the input dimension 256" \
