@@ -51,6 +51,8 @@ void register_quantize(CLI::App& app) {
   cmd->add_flag("--asym", a->asym, "Asymmetric (a zero point per group) instead of symmetric");
   cmd->add_option("--head", a->job.head, "The head's (and a tied embedding's) format: w8, w4, int8-dynamic or float (default: int8-dynamic "
                   "for --method int8-dynamic, else w8)");
+  cmd->add_option("--kv-cache", a->job.kv_cache,
+                  "The attention cache at run time: f32 (default) or int8 (a scale per position and head)");
   cmd->add_option("--skip", a->job.skip, "Keep modules whose name matches this regular expression float (repeatable)");
   cmd->add_option("--bits", a->job.bits, "gptq: 4 or 8 bits (default 4)");
   cmd->add_option("--calib", a->job.calib, "gptq, smoothquant: calibration data, a `data prepare` folder (its train split)");

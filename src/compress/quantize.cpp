@@ -57,6 +57,8 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   o.int8_dynamic = i8;
   o.head_int8_dynamic = head == "int8-dynamic";
   o.skip = job.skip;
+  LMF_CHECK(job.kv_cache == "f32" || job.kv_cache == "int8", kInvalidArgument, "--kv-cache '{}': f32 or int8",
+            job.kv_cache);
   LMF_CHECK(!job.out.empty(), kInvalidArgument, "-o: an output folder is required");
   std::error_code ec;
   LMF_CHECK(!fs::exists(job.out, ec) || (fs::is_directory(job.out, ec) && fs::is_empty(job.out, ec)),
@@ -100,6 +102,7 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
                       {"damp_percent", job.method == "gptq" ? job.damp : 0.0},
                       {"checkpoint_format", "gptq_v2"},
                       {"lmforge", {{"method", job.method}, {"head", head}, {"modules", modules}}}};
+  q["lmforge"]["kv_cache"] = job.kv_cache;
   if (job.method == "smoothquant") q["lmforge"]["smoothquant"] = {{"alpha", job.alpha}, {"norms_smoothed", smoothed}};
   m.config["quantization_config"] = q;
   const fs::path out = fs::absolute(job.out).lexically_normal();

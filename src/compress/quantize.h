@@ -25,6 +25,7 @@ struct QuantizeJob {
   int bits = 4;
   double damp = 0.01;
   double alpha = 0.5;  // smoothquant: migration strength
+  std::string kv_cache = "f32";  // or int8: the attention cache's element type at run time
   bool act_order = false;
   int threads = 1;
   bool verbose = false;  // progress on stderr

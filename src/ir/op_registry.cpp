@@ -112,10 +112,12 @@ std::map<std::string, OpSchema> make_registry() {
                    sym_shape_str(x.shape));
          return {DType::kF32, x.shape};
        }});
-  add({"attention", 7, 7,
+  add({"attention", 7, 9,
        "causal attention with a KV cache: q (N, H*D), k (N, Hkv*D), v (N, Hkv*D), k_cache and "
        "v_cache (SLOTS, Hkv, S, D), slots (N), positions (N) -> (N, H*D). Writes k, v into the "
-       "cache at (slot, position), then each token attends to its sequence's positions 0..its own",
+       "cache at (slot, position), then each token attends to its sequence's positions 0..its own. "
+       "attr kv = 'int8': the caches are i8, each (slot, head, position) row scaled by inputs 7, 8 "
+       "(SLOTS, Hkv, S) f32 (max|row| / 127)",
        [](const Graph& g, const Node& n) -> Infer {
          const Value& q = in(g, n, 0);
          int64_t h = n.attr_int("heads"), hkv = n.attr_int("kv_heads"), d = n.attr_int("head_dim");
@@ -125,11 +127,20 @@ std::map<std::string, OpSchema> make_registry() {
          for (size_t i : {1, 2})
            LMF_CHECK(in(g, n, i).shape == SymShape({q.shape[0], hkv * d}), kInternal,
                      "op attention: {} is {}", in(g, n, i).name, sym_shape_str(in(g, n, i).shape));
+         const bool i8 = n.attrs.count("kv") && n.attr_str("kv") == "int8";
+         LMF_CHECK(n.inputs.size() == (i8 ? 9u : 7u), kInternal, "op attention: {} inputs for kv '{}'",
+                   n.inputs.size(), i8 ? "int8" : "f32");
          for (size_t i : {3, 4}) {
            const Value& c = in(g, n, i);
            LMF_CHECK(c.kind == ValueKind::kState && c.shape.size() == 4 && c.shape[1] == Dim(hkv) &&
-                         c.shape[3] == Dim(d),
-                     kInternal, "op attention: cache {} is {}", c.name, sym_shape_str(c.shape));
+                         c.shape[3] == Dim(d) && c.dtype == (i8 ? DType::kI8 : DType::kF32),
+                     kInternal, "op attention: cache {} is {} {}", c.name, dtype_name(c.dtype), sym_shape_str(c.shape));
+           if (i8) {
+             const Value& sc = in(g, n, i + 4);
+             LMF_CHECK(sc.kind == ValueKind::kState && sc.dtype == DType::kF32 &&
+                           sc.shape == SymShape({c.shape[0], c.shape[1], c.shape[2]}),
+                       kInternal, "op attention: cache scales {} are {}", sc.name, sym_shape_str(sc.shape));
+           }
          }
          return {DType::kF32, q.shape};
        }});

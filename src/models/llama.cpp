@@ -38,6 +38,7 @@ Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o) {
   const double theta = f.cfg_float("rope_theta", 10000.0);
   info.tied_head = f.cfg_bool("tie_word_embeddings", false) && !f.has("lm_head.weight") && !f.has("lm_head.qweight");
   const int64_t C = info.hidden, F = info.inner, V = info.vocab, D = info.head_dim;
+  info.kv_cache = kv_cache_of(f);
   const int64_t H = info.heads, Hkv = info.kv_heads;
 
   Graph& g = m.graph;

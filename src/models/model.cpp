@@ -134,9 +134,26 @@ int add_attention(Graph& g, const BuildOptions& o, const ModelInfo& info, int64_
     return g.add_n("attention_causal", {q, k, v}, attrs)[0];
   }
   const SymShape cache = {"SLOTS", info.kv_heads, "S", info.head_dim};
-  int kc = g.add_state(fmt::format("cache.{}.k", l), DType::kF32, cache);
-  int vc = g.add_state(fmt::format("cache.{}.v", l), DType::kF32, cache);
-  return g.add("attention", {q, k, v, kc, vc, in.slots, in.positions}, attrs);
+  const bool i8 = info.kv_cache == "int8";
+  int kc = g.add_state(fmt::format("cache.{}.k", l), i8 ? DType::kI8 : DType::kF32, cache);
+  int vc = g.add_state(fmt::format("cache.{}.v", l), i8 ? DType::kI8 : DType::kF32, cache);
+  if (!i8) return g.add("attention", {q, k, v, kc, vc, in.slots, in.positions}, attrs);
+  const SymShape scales = {"SLOTS", info.kv_heads, "S"};
+  int ks = g.add_state(fmt::format("cache.{}.k_scale", l), DType::kF32, scales);
+  int vs = g.add_state(fmt::format("cache.{}.v_scale", l), DType::kF32, scales);
+  attrs["kv"] = std::string("int8");
+  return g.add("attention", {q, k, v, kc, vc, in.slots, in.positions, ks, vs}, attrs);
+}
+
+std::string kv_cache_of(const HfFolder& f) {
+  const auto& c = f.config();
+  if (!c.contains("quantization_config") || !c["quantization_config"].is_object()) return "f32";
+  const auto& q = c["quantization_config"];
+  if (!q.contains("lmforge") || !q["lmforge"].is_object() || !q["lmforge"].contains("kv_cache")) return "f32";
+  const auto& kv = q["lmforge"]["kv_cache"];
+  LMF_CHECK(kv.is_string() && (kv == "f32" || kv == "int8"), kBadFile,
+            "{}: quantization_config.lmforge.kv_cache must be \"f32\" or \"int8\", not {}", f.config_path(), kv.dump());
+  return kv.get<std::string>();
 }
 
 int logit_rows(Graph& g, const BuildOptions& o, int x, const StepInputs& in) {

@@ -31,6 +31,9 @@ struct ModelInfo {
   std::optional<int64_t> bos_id, eos_id;
   // Quantized weights, e.g. "w4 g128 x 48, w8 g128 x 1 (gptq layout)"; empty when none.
   std::string quantization;
+  // The KV cache's element type: "f32", or "int8" (config.json
+  // quantization_config.lmforge.kv_cache; rows scaled per position and head).
+  std::string kv_cache = "f32";
 };
 
 // How the graph is built. Default: for inference (the step interface above). With
@@ -90,6 +93,9 @@ int linear(HfFolder& f, Graph& g, int x, const std::string& module, int64_t K, i
 // Token embedding `module` (V rows of C) for ids: module.weight (V, C), or, when the
 // checkpoint holds it quantized (a tied head's weight: qweight (C/P, V)), embedding_q.
 int embedding(HfFolder& f, Graph& g, const std::string& module, int64_t V, int64_t C, int ids);
+// config.json's quantization_config.lmforge.kv_cache ("f32" when absent); throws
+// kBadFile naming config.json for anything but f32 or int8.
+std::string kv_cache_of(const HfFolder& f);
 // Declares the step inputs and returns their ids {tokens, positions, slots, logit_rows}
 // (slots and logit_rows are -1 in a training graph).
 struct StepInputs { int tokens, positions, slots, logit_rows; };

@@ -14,6 +14,7 @@ M="$(cd "$(dirname "$0")/../.." && pwd)/assets/brown-gpt2-4l"
 "$LMF" quantize "$M" -o "$T/w4" --method w4 --group-size 128 && pass "quantize w4" || failed "quantize w4"
 "$LMF" quantize "$M" -o "$T/w4a" --method w4 --group-size 64 --asym --head float --skip 'h\.0\.' -q \
   && pass "quantize w4 asym, float head, --skip" || failed "quantize w4 asym"
+"$LMF" quantize "$M" -o "$T/w4kv" --method w4 --kv-cache int8 -q && pass "quantize w4 --kv-cache int8" || failed "kv int8"
 "$LMF" info "$T/w4" | grep -q "quantized:    w4 g128 x 16, w8 g128 x 1" && pass "info: quantized layers" || failed "info: $("$LMF" info "$T/w4")"
 "$LMF" info "$T/w4a" | grep -q "quantized:    w4 g64 x 12 " && pass "info: skipped layers stay float" || failed "info w4a"
 "$LMF" generate "$T/w4" -p "The jury said" -n 8 -t 1 >/dev/null && pass "generate w4" || failed "generate w4"
@@ -29,7 +30,9 @@ ppl() { "$LMF" ppl "$1" --data "$T/brown" --ctx 256 --max-tokens 20000 -t 2 --js
 "$LMF" quantize "$M" -o "$T/sq" --method smoothquant --calib "$T/brown" --calib-samples 16 -t 2 -q \
   && pass "quantize smoothquant" || failed "quantize smoothquant"
 grep -q '"norms_smoothed": 8' "$T/sq/config.json" && pass "smoothquant: 8 norms smoothed" || failed "smoothquant config"
-pf="$(ppl "$M")"; p8="$(ppl "$T/w8")"; p4="$(ppl "$T/w4")"; pg="$(ppl "$T/gptq")"; pa="$(ppl "$T/gptq_ao")"; pi="$(ppl "$T/i8")"; ps="$(ppl "$T/sq")"
+pf="$(ppl "$M")"; p8="$(ppl "$T/w8")"; p4="$(ppl "$T/w4")"; pg="$(ppl "$T/gptq")"; pa="$(ppl "$T/gptq_ao")"; pi="$(ppl "$T/i8")"; ps="$(ppl "$T/sq")"; pk="$(ppl "$T/w4kv")"
+"$PY" -c "import sys; a, b = map(float, sys.argv[1:]); assert abs(b / a - 1) < 0.01, (a, b)" "$p4" "$pk" \
+  && pass "ppl: w4 $p4, w4 with int8 kv cache $pk" || failed "kv int8 ppl: $p4 vs $pk"
 "$PY" -c "import sys; f, a, b, i, s = map(float, sys.argv[1:]); assert abs(a / f - 1) < 0.01 and abs(b / f - 1) < 0.05 and abs(i / f - 1) < 0.01 and abs(s / f - 1) < 0.01, (f, a, b, i, s)" \
   "$pf" "$p8" "$p4" "$pi" "$ps" && pass "ppl: float $pf, w8 $p8, w4 $p4, int8-dynamic $pi, smoothquant $ps" || failed "ppl: float $pf, w8 $p8, w4 $p4, i8 $pi, sq $ps"
 # GPTQ calibrates on the train split; the valid split it is scored on is disjoint.
@@ -54,6 +57,7 @@ expect_error "compare: child error" "compare: ppl .* failed: .*--split 'bogus'|c
   "$LMF" compare "$M" "$T/w8" --data "$T/brown" --split bogus
 expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: int8-dynamic, smoothquant, w8, w4, gptq\)" \
   "$LMF" quantize "$M" -o "$T/bad" --method w5
+expect_error "bad --kv-cache" "--kv-cache 'int4': f32 or int8" "$LMF" quantize "$M" -o "$T/bad" --kv-cache int4
 expect_error "group not dividing" "group size 100 does not divide the input dimension 256" \
   "$LMF" quantize "$M" -o "$T/bad" --group-size 100
 expect_error "already quantized" "already quantized" "$LMF" quantize "$T/w8" -o "$T/bad"

@@ -16,6 +16,7 @@
 
 #include "compress/quantize.h"
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "models/model.h"
 #include "runtime/session.h"
 #include "support/golden.h"
@@ -181,6 +182,46 @@ TEST_F(QuantizeFolder, BadRequestsAreRefusedAndWriteNothing) {
   EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("already quantized"), std::string::npos);
   Model q = load_model(job.model);
   EXPECT_NE(error_of([&] { load_model(job.model, BuildOptions{2, 8}); }).find("the model is quantized"), std::string::npos);
+}
+
+// --kv-cache int8: the same model with an int8 attention cache (a scale per position and
+// head) stays within 2% of the largest logit of the float-cache model, prompt and decode
+// steps, and its cache takes (D + 4) / 4D of the bytes; a bad kv_cache value in
+// config.json is refused naming the file.
+TEST_F(QuantizeFolder, Int8KvCache) {
+  for (const std::string name : {"gpt2", "llama"}) {
+    const std::string dir = test::golden_dir(name);
+    const test::Expected exp = test::load_expected(dir);
+    compress::QuantizeJob job;
+    job.model = dir;
+    job.group = 32;
+    job.out = (tmp_ / (name + "_f32kv")).string();
+    compress::quantize_model(job);
+    job.kv_cache = "int8";
+    job.out = (tmp_ / (name + "_i8kv")).string();
+    compress::quantize_model(job);
+    Model a = load_model((tmp_ / (name + "_f32kv")).string()), b = load_model(job.out);
+    EXPECT_EQ(b.info.kv_cache, "int8");
+    for (bool decode : {false, true}) {
+      const auto la = logits_of(a, exp.prompts[0], decode), lb = logits_of(b, exp.prompts[0], decode);
+      const double e = test::rel_error(lb.data(), la.data(), static_cast<int64_t>(la.size()));
+      std::printf("    %s %s: int8 cache vs f32 cache %.4f of the largest logit\n", name.c_str(),
+                  decode ? "decode" : "prompt", e);
+      EXPECT_LT(e, 0.02);
+      EXPECT_GT(e, 0.0);  // the cache really is int8
+    }
+    Session sa(a, {.max_batch = 1, .max_context = 0, .max_step_tokens = 8, .threads = 1}),
+        sb(b, {.max_batch = 1, .max_context = 0, .max_step_tokens = 8, .threads = 1});
+    const double ratio = static_cast<double>(sb.executor().state_bytes()) / static_cast<double>(sa.executor().state_bytes());
+    const double D = static_cast<double>(b.info.head_dim);
+    EXPECT_DOUBLE_EQ(ratio, (D + 4) / (4 * D));  // D int8 values and one float scale per row, against D floats
+  }
+  const std::string cfg = (tmp_ / "gpt2_i8kv" / "config.json").string();
+  nlohmann::json c = nlohmann::json::parse(read_text_file(cfg));
+  c["quantization_config"]["lmforge"]["kv_cache"] = "int4";
+  write_file_atomic(cfg, c.dump());
+  EXPECT_NE(error_of([&] { load_model((tmp_ / "gpt2_i8kv").string()); }).find("kv_cache must be \"f32\" or \"int8\""),
+            std::string::npos);
 }
 
 // A quantized folder whose tensors lie is refused, naming the tensor.

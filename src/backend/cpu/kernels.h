@@ -63,6 +63,12 @@ void attention_head(const float* q, int64_t q_stride, const float* k, const floa
                     float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0,
                     float scale, float* scratch);
 
+// The same over an int8 cache: k and v rows (pos0 + T, D) int8 with one scale per row
+// (ks, vs: (pos0 + T)); row s stands for ks[s] * k[s] (vs[s] * v[s]). out must not be q.
+void attention_head_i8(const float* q, int64_t q_stride, const int8_t* k, const float* ks, const int8_t* v,
+                       const float* vs, float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0, float scale,
+                       float* scratch);
+
 // Index of the largest element of x: (n), the first on ties. NaNs are skipped; returns 0
 // when every element is NaN and -1 when n <= 0.
 int64_t argmax(const float* x, int64_t n);

@@ -154,6 +154,61 @@ void AttentionHead(const float* q, size_t q_stride, const float* k, const float*
   }
 }
 
+// a . b over D values, b int8 (promoted and converted per vector).
+HWY_INLINE float DotI8(const float* a, const int8_t* b, size_t D) {
+  const DF d;
+  const hn::Rebind<int32_t, DF> di;
+  const hn::Rebind<int8_t, DF> d8;
+  const size_t N = hn::Lanes(d);
+  VF s0 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= D; i += N)
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, b + i))), s0);
+  float s = hn::GetLane(hn::SumOfLanes(d, s0));
+  for (; i < D; ++i) s += a[i] * static_cast<float>(b[i]);
+  return s;
+}
+
+// The int8 cache (rows scaled by ks, vs: one scale per position): attention_head's
+// computation with k[s] = ks[s] k8[s] and v[s] = vs[s] v8[s].
+void AttentionHeadI8(const float* q, size_t q_stride, const int8_t* k, const float* ks, const int8_t* v,
+                     const float* vs, float* out, size_t out_stride, size_t T, size_t D, size_t pos0, float scale,
+                     float* scratch) {
+  const DF d;
+  const hn::Rebind<int32_t, DF> di;
+  const hn::Rebind<int8_t, DF> d8;
+  const size_t N = hn::Lanes(d);
+  for (size_t t = 0; t < T; ++t) {
+    const float* qt = q + t * q_stride;
+    const size_t n = pos0 + t + 1;
+    float m = -HUGE_VALF;
+    for (size_t s = 0; s < n; ++s) {
+      const float score = DotI8(qt, k + s * D, D) * ks[s] * scale;
+      scratch[s] = score;
+      m = score > m ? score : m;
+    }
+    const float inv = 1.0f / ExpShiftSum(scratch, n, m);
+    float* o = out + t * out_stride;
+    size_t j = 0;
+    for (; j + N <= D; j += N) {
+      VF a0 = hn::Zero(d), a1 = hn::Zero(d);
+      size_t s = 0;
+      for (; s + 2 <= n; s += 2) {
+        a0 = hn::MulAdd(hn::Set(d, scratch[s] * vs[s]), hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, v + s * D + j))), a0);
+        a1 = hn::MulAdd(hn::Set(d, scratch[s + 1] * vs[s + 1]),
+                        hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, v + (s + 1) * D + j))), a1);
+      }
+      if (s < n) a0 = hn::MulAdd(hn::Set(d, scratch[s] * vs[s]), hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, v + s * D + j))), a0);
+      hn::StoreU(hn::Mul(hn::Add(a0, a1), hn::Set(d, inv)), d, o + j);
+    }
+    for (; j < D; ++j) {
+      float acc = 0.0f;
+      for (size_t s = 0; s < n; ++s) acc += scratch[s] * vs[s] * static_cast<float>(v[s * D + j]);
+      o[j] = acc * inv;
+    }
+  }
+}
+
 // First index of the largest non-NaN element; 0 if all are NaN.
 int64_t ArgmaxScalar(const float* x, size_t n) {
   int64_t best = -1;
@@ -217,7 +272,16 @@ HWY_AFTER_NAMESPACE();
 namespace lmf::cpu {
 
 HWY_EXPORT(AttentionHead);
+HWY_EXPORT(AttentionHeadI8);
 HWY_EXPORT(Argmax);
+
+void attention_head_i8(const float* q, int64_t q_stride, const int8_t* k, const float* ks, const int8_t* v,
+                       const float* vs, float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0, float scale,
+                       float* scratch) {
+  HWY_DYNAMIC_DISPATCH(AttentionHeadI8)(q, static_cast<size_t>(q_stride), k, ks, v, vs, out,
+                                        static_cast<size_t>(out_stride), static_cast<size_t>(T), static_cast<size_t>(D),
+                                        static_cast<size_t>(pos0), scale, scratch);
+}
 
 void attention_head(const float* q, int64_t q_stride, const float* k, const float* v,
                     float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0,

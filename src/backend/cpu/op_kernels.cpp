@@ -118,15 +118,32 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
   const float* q = in[0]->f32();
   const float* k = in[1]->f32();
   const float* v = in[2]->f32();
-  float* kc = in[3]->f32();
-  float* vc = in[4]->f32();
   const int32_t* slots = in[5]->i32();
   const int32_t* pos = in[6]->i32();
   float* y = out[0]->f32();
-  // Append this step's keys and values to the cache.
+  const bool i8 = n.inputs.size() == 9;  // int8 cache: rows scaled by in[7], in[8]
+  float* kc = i8 ? nullptr : in[3]->f32();
+  float* vc = i8 ? nullptr : in[4]->f32();
+  auto* kc8 = static_cast<int8_t*>(in[3]->data);
+  auto* vc8 = static_cast<int8_t*>(in[4]->data);
+  float* ks = i8 ? in[7]->f32() : nullptr;
+  float* vs = i8 ? in[8]->f32() : nullptr;
+  // Append this step's keys and values to the cache (int8: max|row| / 127 per row).
+  auto put8 = [D](const float* x, int8_t* q, float* scale) {
+    float amax = 0;
+    for (int64_t j = 0; j < D; ++j) amax = std::max(amax, std::fabs(x[j]));
+    *scale = amax / 127.0f;
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    for (int64_t j = 0; j < D; ++j) q[j] = static_cast<int8_t>(std::nearbyint(x[j] * inv));
+  };
   for (int64_t t = 0; t < N; ++t)
     for (int64_t hk = 0; hk < Hkv; ++hk) {
-      const int64_t dst = ((static_cast<int64_t>(slots[t]) * Hkv + hk) * S + pos[t]) * D;
+      const int64_t row = (static_cast<int64_t>(slots[t]) * Hkv + hk) * S + pos[t], dst = row * D;
+      if (i8) {
+        put8(k + (t * Hkv + hk) * D, kc8 + dst, ks + row);
+        put8(v + (t * Hkv + hk) * D, vc8 + dst, vs + row);
+        continue;
+      }
       std::memcpy(kc + dst, k + (t * Hkv + hk) * D, static_cast<size_t>(D) * 4);
       std::memcpy(vc + dst, v + (t * Hkv + hk) * D, static_cast<size_t>(D) * 4);
     }
@@ -150,6 +167,12 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
     const int64_t t0 = r[0], T = r[1], slot = r[2], pos0 = r[3];
     const int64_t cache = (slot * Hkv + hk) * S * D;
     float* scratch = ctx.scratch + static_cast<int64_t>(omp_get_thread_num()) * ctx.scratch_per_thread;
+    if (i8) {
+      const int64_t rows = (slot * Hkv + hk) * S;
+      cpu::attention_head_i8(q + t0 * H * D + h * D, H * D, kc8 + cache, ks + rows, vc8 + cache, vs + rows,
+                             y + t0 * H * D + h * D, H * D, T, D, pos0, scale, scratch);
+      return;
+    }
     cpu::attention_head(q + t0 * H * D + h * D, H * D, kc + cache, vc + cache, y + t0 * H * D + h * D,
                         H * D, T, D, pos0, scale, scratch);
   };
