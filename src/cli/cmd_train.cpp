@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +21,7 @@
 #include "dist/communicator.h"
 #include "tokenizer/tokenizer.h"
 #include "runtime/session.h"
+#include "train/teacher_cache.h"
 #include "train/train_loop.h"
 
 namespace lmf::cli {
@@ -34,8 +37,8 @@ struct TrainArgs {
   int threads = 1;
   // distill only
   bool distill = false, from_teacher = false;
-  std::string teacher;
-  int64_t student_layers = 0;
+  std::string teacher, teacher_cache;
+  int64_t student_layers = 0, top_k = 32;
   LossSpec loss;
 };
 
@@ -47,7 +50,8 @@ nlohmann::json args_json(const TrainArgs& a) {
           {"weight_decay", c.adamw.weight_decay}, {"clip", c.adamw.clip_norm}, {"seed", c.seed},
           {"eval_interval", c.eval_interval}, {"eval_batches", c.eval_batches}, {"save_interval", c.save_interval},
           {"threads", a.threads}, {"distill", a.distill}, {"teacher", a.teacher},
-          {"temperature", a.loss.temperature}, {"alpha", a.loss.alpha}, {"reverse_kl", a.loss.reverse_kl}};
+          {"temperature", a.loss.temperature}, {"alpha", a.loss.alpha}, {"reverse_kl", a.loss.reverse_kl},
+          {"aligned_windows", c.aligned_windows}, {"teacher_cache", a.teacher_cache}, {"top_k", a.top_k}};
 }
 
 // --resume: the run's own settings from OUT/training_args.json; only --steps (to train
@@ -69,6 +73,8 @@ void restore_args(TrainArgs& a) {
               a.distill ? "train" : "distill");
     a.teacher = j.at("teacher"), a.loss.temperature = j.at("temperature"), a.loss.alpha = j.at("alpha");
     a.loss.reverse_kl = j.at("reverse_kl");
+    c.aligned_windows = j.value("aligned_windows", false), a.teacher_cache = j.value("teacher_cache", std::string());
+    a.top_k = j.value("top_k", int64_t{32});
     c.steps = steps > 0 ? steps : j.at("steps").get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorCode::kBadFile, "{}: {}", path, e.what());
@@ -111,6 +117,20 @@ Model starting_model(const TrainArgs& a, const BuildOptions& build) {
   return a.init.empty() ? init_model(a.config, a.c.seed, build) : load_model(a.init, build);
 }
 
+// A teacher's files for its cache: names and sizes ("" when the folder is gone: a cache
+// is then used on the strength of the teacher's path alone).
+std::string fingerprint(const std::string& dir) {
+  std::string out;
+  if (!fs::is_directory(dir)) return out;
+  std::vector<std::string> parts;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors" || e.path().filename() == "config.json")
+      parts.push_back(fmt::format("{}:{}", e.path().filename().string(), e.file_size()));
+  std::sort(parts.begin(), parts.end());
+  for (const auto& p : parts) out += (out.empty() ? "" : " ") + p;
+  return out;
+}
+
 void run_train(TrainArgs a) {
   if (a.resume) restore_args(a);
   check_flags(a);
@@ -130,32 +150,6 @@ void run_train(TrainArgs a) {
   const int64_t local_batch = a.c.batch / world.size();
   const BuildOptions build{local_batch, a.c.seq};
   Model m = starting_model(a, build);
-  // The teacher runs in inference mode: its own plan, no gradients, logits of every row.
-  std::unique_ptr<Model> teacher;
-  std::unique_ptr<Session> tsession;
-  if (a.distill) {
-    teacher = std::make_unique<Model>(load_model(a.teacher));
-    LMF_CHECK(teacher->info.vocab == m.info.vocab, kInvalidArgument, "--teacher {} has a vocabulary of {}, the student {}",
-              a.teacher, teacher->info.vocab, m.info.vocab);
-    LMF_CHECK(a.c.seq <= teacher->info.context, kInvalidArgument, "--seq {} exceeds the teacher's context of {}", a.c.seq,
-              teacher->info.context);
-    SessionOptions so;
-    so.max_batch = local_batch;
-    so.max_context = a.c.seq;
-    so.max_step_tokens = local_batch * a.c.seq;
-    so.threads = a.threads;
-    tsession = std::make_unique<Session>(*teacher, so);
-  }
-  TeacherFn teacher_fn = nullptr;
-  std::vector<SeqChunk> chunks(static_cast<size_t>(local_batch));
-  if (tsession)
-    teacher_fn = [&](std::span<const int32_t> tokens) {
-      tsession->reset_all();
-      for (int64_t b = 0; b < local_batch; ++b)
-        chunks[static_cast<size_t>(b)] = {static_cast<int>(b),
-                                          tokens.subspan(static_cast<size_t>(b * a.c.seq), static_cast<size_t>(a.c.seq)), 0};
-      return tsession->step(chunks, true).data();
-    };
   data::TokenDataset probe = data::TokenDataset::open(a.data, "train");
   std::string tok_path = a.tokenizer;
   if (tok_path.empty()) tok_path = probe.manifest()["tokenizer"]["path"].get<std::string>();
@@ -165,6 +159,76 @@ void run_train(TrainArgs a) {
             tok->hash());
   const std::vector<int32_t> train = read_split(a.data, "train", m.info.vocab);
   const std::vector<int32_t> valid = read_split(a.data, "valid", m.info.vocab);
+
+  // The teacher runs in inference mode: its own plan, no gradients, logits of every row;
+  // or its top-k logits come from --teacher-cache (built here on first use).
+  const int64_t V = m.info.vocab;
+  std::unique_ptr<Model> teacher;
+  std::unique_ptr<Session> tsession;
+  std::vector<SeqChunk> chunks;
+  auto open_teacher = [&] {
+    teacher = std::make_unique<Model>(load_model(a.teacher));
+    LMF_CHECK(teacher->info.vocab == V, kInvalidArgument, "--teacher {} has a vocabulary of {}, the student {}",
+              a.teacher, teacher->info.vocab, V);
+    LMF_CHECK(a.c.seq <= teacher->info.context, kInvalidArgument, "--seq {} exceeds the teacher's context of {}", a.c.seq,
+              teacher->info.context);
+    SessionOptions so;
+    so.max_batch = local_batch;
+    so.max_context = a.c.seq;
+    so.max_step_tokens = local_batch * a.c.seq;
+    so.threads = a.threads;
+    tsession = std::make_unique<Session>(*teacher, so);
+  };
+  TeacherCache::LogitsFn live = [&](std::span<const int32_t> tokens) {  // logits of every row of these windows
+    const auto n = static_cast<int64_t>(tokens.size()) / a.c.seq;
+    tsession->reset_all();
+    chunks.resize(static_cast<size_t>(n));
+    for (int64_t b = 0; b < n; ++b)
+      chunks[static_cast<size_t>(b)] = {static_cast<int>(b),
+                                        tokens.subspan(static_cast<size_t>(b * a.c.seq), static_cast<size_t>(a.c.seq)), 0};
+    return tsession->step(chunks, true).data();
+  };
+  TeacherFn teacher_fn = nullptr;
+  std::optional<TeacherCache> cache;
+  std::vector<float> cached_logits;
+  if (a.distill && a.teacher_cache.empty()) {
+    open_teacher();
+    teacher_fn = [&](std::span<const int32_t> tokens, std::span<const int64_t>) { return live(tokens); };
+  } else if (a.distill) {
+    LMF_CHECK(!a.loss.reverse_kl, kInvalidArgument,
+              "--teacher-cache keeps the teacher's top-k only: --reverse-kl needs its whole distribution");
+    LMF_CHECK(a.c.aligned_windows, kInternal, "teacher cache without aligned windows");
+    std::map<std::string, std::string> meta = {
+        {"teacher", fs::weakly_canonical(a.teacher).string()}, {"data", fmt::format("{} ({} train tokens, tokenizer {})",
+                                                                 fs::weakly_canonical(a.data).string(), train.size(),
+                                                                 probe.tokenizer_hash())},
+        {"seq", std::to_string(a.c.seq)}, {"k", std::to_string(a.top_k)}, {"vocab", std::to_string(V)}};
+    const std::string files = fingerprint(a.teacher);
+    if (!files.empty()) meta["teacher_files"] = files;
+    if (!fs::exists(a.teacher_cache)) {
+      LMF_CHECK(!files.empty(), kInvalidArgument, "--teacher {}: not a folder (needed to build --teacher-cache {})",
+                a.teacher, a.teacher_cache);
+      LMF_CHECK(world.size() == 1, kInvalidArgument,
+                "--teacher-cache {} does not exist: build it with one process first (the same command without mpirun)",
+                a.teacher_cache);
+      open_teacher();
+      if (!a.quiet) fmt::print("teacher cache: top-{} logits of {} over the train split -> {}\n", a.top_k, a.teacher,
+                               a.teacher_cache);
+      TeacherCache::build(a.teacher_cache, train, a.c.seq, a.top_k, V, local_batch, live, meta,
+                          [&](int64_t done, int64_t total) {
+                            if (!a.quiet && (done == total || done % (64 * local_batch) < local_batch))
+                              fmt::print("teacher cache: {} / {} windows\n", done, total);
+                          });
+      tsession.reset();
+      teacher.reset();
+    }
+    cache = TeacherCache::open(a.teacher_cache, meta);
+    cached_logits.resize(static_cast<size_t>(local_batch * a.c.seq * V));
+    teacher_fn = [&](std::span<const int32_t>, std::span<const int64_t> starts) {
+      cache->fill(starts, V, cached_logits.data());
+      return static_cast<const float*>(cached_logits.data());
+    };
+  }
 
   Trainer tr(std::move(m), a.loss, a.c.adamw, a.threads);
   tr.set_replicas(world.size(), replicas.allreduce);
@@ -233,6 +297,8 @@ void add_loop_flags(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--eval-batches", a->c.eval_batches, "Batches of the valid split per validation (default 8)");
   cmd->add_option("--save-interval", a->c.save_interval, "Steps between checkpoints (default 0: at the end)");
   cmd->add_option("--log-interval", a->c.log_interval, "Steps between log lines (default 10)");
+  cmd->add_flag("--aligned-windows", a->c.aligned_windows,
+                "Sequences start at multiples of --seq only (the windows a teacher cache holds)");
   cmd->add_flag("--resume", a->resume, "Continue the run in OUT from its last checkpoint");
   cmd->add_option("--stop-at", a->c.stop_at, "Stop after this step with a checkpoint, as if interrupted (then --resume)");
   cmd->add_flag("-q,--quiet", a->quiet, "No log lines (OUT/train_log.jsonl is still written)");
@@ -240,6 +306,7 @@ void add_loop_flags(CLI::App* cmd, TrainArgs* a) {
   cmd->callback([a] {
     TrainArgs args = *a;
     if (!args.resume) LMF_CHECK(args.c.steps >= 1, kInvalidArgument, "--steps is required (>= 1)");
+    if (!args.teacher_cache.empty()) args.c.aligned_windows = true;
     run_train(args);
   });
 }
@@ -270,6 +337,10 @@ void register_train(CLI::App& app) {
   dc->add_option("--temperature", d->loss.temperature, "Softmax temperature T of the soft targets (default 2)");
   dc->add_option("--alpha", d->loss.alpha, "Weight of the soft (KL) term; 1 - alpha weighs the hard labels (default 0.5)");
   dc->add_flag("--reverse-kl", d->loss.reverse_kl, "KL(student || teacher) instead of KL(teacher || student)");
+  dc->add_option("--teacher-cache", d->teacher_cache,
+                 "File of the teacher's top-k logits over the train split: built on first use, then the teacher "
+                 "is not run again (implies --aligned-windows)");
+  dc->add_option("--top-k", d->top_k, "Logits per position kept in --teacher-cache (default 32)");
   add_loop_flags(dc, d.get());
 }
 

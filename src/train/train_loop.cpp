@@ -30,7 +30,8 @@ double learning_rate(const TrainConfig& c, int64_t step) {
 }
 
 void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step, int64_t micro, int64_t first,
-                  int64_t batch, int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets) {
+                  int64_t batch, int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets,
+                  std::vector<int64_t>* starts, bool aligned) {
   const int64_t n = static_cast<int64_t>(data.size());
   LMF_CHECK(n > seq + 1, kInvalidArgument, "training data: {} tokens, too few for sequences of {}", n, seq);
   tokens.resize(static_cast<size_t>(batch * seq));
@@ -38,7 +39,9 @@ void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step,
   for (int64_t b = 0; b < batch; ++b) {
     const uint64_t h = mix(mix(mix(mix(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(micro)) ^
                            static_cast<uint64_t>(first + b));
-    const auto start = static_cast<int64_t>(h % static_cast<uint64_t>(n - seq));
+    const auto start = aligned ? static_cast<int64_t>(h % static_cast<uint64_t>((n - 1) / seq)) * seq
+                               : static_cast<int64_t>(h % static_cast<uint64_t>(n - seq));
+    if (starts) starts->resize(static_cast<size_t>(batch)), (*starts)[static_cast<size_t>(b)] = start;
     for (int64_t t = 0; t < seq; ++t) {
       tokens[static_cast<size_t>(b * seq + t)] = data[static_cast<size_t>(start + t)];
       targets[static_cast<size_t>(b * seq + t)] = data[static_cast<size_t>(start + t + 1)];
@@ -74,14 +77,16 @@ void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_
             "training: {} replicas of {} sequences do not make the global batch of {}", r.count, trainer.batch(),
             c.batch);
   std::vector<int32_t> tokens, targets;
+  std::vector<int64_t> starts;
   double t0 = now(), loss_sum = 0;
   int64_t logged = 0;
   const int64_t last = c.stop_at > 0 ? std::min(c.stop_at, c.steps) : c.steps;
   for (int64_t step = trainer.steps_done(); step < last; ++step) {
     double loss = 0;
     for (int64_t m = 0; m < c.accum; ++m) {
-      sample_batch(train, c.seed, step, m, r.rank * trainer.batch(), trainer.batch(), c.seq, tokens, targets);
-      const float* t = teacher ? teacher(tokens) : nullptr;
+      sample_batch(train, c.seed, step, m, r.rank * trainer.batch(), trainer.batch(), c.seq, tokens, targets, &starts,
+                   c.aligned_windows);
+      const float* t = teacher ? teacher(tokens, starts) : nullptr;
       loss += trainer.forward_backward(tokens, targets, t) / static_cast<double>(c.accum);
     }
     if (r.count > 1) {  // the mean over replicas, for the log

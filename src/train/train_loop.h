@@ -31,14 +31,19 @@ struct TrainConfig {
   int64_t save_interval = 0;    // steps between checkpoints (0: only at the end)
   int64_t log_interval = 10;
   int64_t stop_at = 0;  // > 0: stop after this step (a checkpoint is saved), as if interrupted
+  // Sequences start at multiples of seq only (the windows a teacher cache holds), instead
+  // of at any token.
+  bool aligned_windows = false;
 };
 
 double learning_rate(const TrainConfig& c, int64_t step);  // step counts from 0
 
 // Fills tokens/targets (batch * seq) with sequences first .. first + batch - 1 of
-// micro-batch `micro` of step `step` from `data`.
+// micro-batch `micro` of step `step` from `data`, and starts (batch) with where each
+// sequence starts in data (a multiple of seq when `aligned`).
 void sample_batch(const std::vector<int32_t>& data, uint64_t seed, int64_t step, int64_t micro, int64_t first,
-                  int64_t batch, int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets);
+                  int64_t batch, int64_t seq, std::vector<int32_t>& tokens, std::vector<int32_t>& targets,
+                  std::vector<int64_t>* starts = nullptr, bool aligned = false);
 
 // Data parallelism as the caller provides it (the CLI: MPI through dist/): this process
 // is replica `rank` of `count`; each global batch of TrainConfig::batch sequences is split
@@ -62,7 +67,7 @@ struct TrainEvent {
 // every log_interval steps and every validation through on_event.
 // For distillation, `teacher` gives the teacher's logits (B*T, V) of each micro-batch's
 // tokens (B*T), valid until its next call; null for plain pre-training.
-using TeacherFn = std::function<const float*(std::span<const int32_t> tokens)>;
+using TeacherFn = std::function<const float*(std::span<const int32_t> tokens, std::span<const int64_t> starts)>;
 // The trainer holds this replica's share (TrainConfig::batch / count sequences).
 // on_event and save are called on every replica (the caller lets rank 0 write).
 void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_t>& train,

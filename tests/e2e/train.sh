@@ -54,6 +54,31 @@ grep -qE "step +12 \| valid loss [0-9.]+" <<<"$out" && "$LMF" info "$T/s1" --jso
 cmp -s "$T/s2/model.safetensors" "$T/s3/model.safetensors" && pass "distill: resumed == uninterrupted" \
   || failed "distill: resume differs"
 "$LMF" generate "$T/s2" -p "The" -n 4 -t 1 >/dev/null && pass "distill: the student generates" || failed "distill: generate"
+# Teacher top-k cache: built on first use over the train split; a second run reads it
+# without the teacher (its folder moved away) and ends byte-identical; mismatches refused.
+"$PY" - "$T/small.txt" <<'PY'
+import random, sys
+random.seed(5)
+words = "the jury said that city of a county election in an investigation produced no evidence any irregularities took place".split()
+with open(sys.argv[1], "w") as f:
+    for d in range(80):
+        f.write(" ".join(random.choice(words) for _ in range(60)) + ".\n\n")
+PY
+"$LMF" data prepare --text "$T/small.txt" --tokenizer "$TOK" -o "$T/small" -q
+KARGS=(--teacher "$T/a" --data "$T/small" --student "$T/config.json" --steps 8 -b 2 --lr 3e-3 --warmup 2
+       --eval-interval 8 --eval-batches 1 --log-interval 4 -t 2 --temperature 2 --alpha 0.7 --top-k 8)
+out="$("$LMF" distill "${KARGS[@]}" --seq 16 --teacher-cache "$T/tcache.safetensors" -o "$T/k1")"
+grep -q "teacher cache: top-8 logits" <<<"$out" && [[ -f "$T/tcache.safetensors" ]] \
+  && pass "distill: teacher cache built" || failed "distill: teacher cache: $out"
+mv "$T/a" "$T/a_away"
+out2="$("$LMF" distill "${KARGS[@]}" --seq 16 --teacher-cache "$T/tcache.safetensors" -o "$T/k2" 2>&1)" || true
+mv "$T/a_away" "$T/a"
+! grep -q "teacher cache: top-8" <<<"$out2" && cmp -s "$T/k1/model.safetensors" "$T/k2/model.safetensors" \
+  && pass "distill: cached run without the teacher == first run" || failed "distill: cached rerun: $out2"
+expect_error "distill: cache with another --seq" "built for seq 16, not 8" \
+  "$LMF" distill "${KARGS[@]}" --seq 8 --teacher-cache "$T/tcache.safetensors" -o "$T/k3"
+expect_error "distill: cache with --reverse-kl" "--reverse-kl needs its whole distribution" \
+  "$LMF" distill "${KARGS[@]}" --seq 16 --reverse-kl --teacher-cache "$T/tcache.safetensors" -o "$T/k4"
 expect_error "distill: bad --alpha" "--alpha in \[0, 1\]" "$LMF" distill --teacher "$T/a" --data "$T/brown" --student "$T/config.json" -o "$T/d" --steps 2 --alpha 2
 expect_error "distill: no teacher" "--teacher MODEL is required" "$LMF" distill --data "$T/brown" --student "$T/config.json" -o "$T/d" --steps 2
 expect_error "distill: resume a train run" "is a run of lmforge train" "$LMF" distill -o "$T/a" --resume
