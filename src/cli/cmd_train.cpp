@@ -202,7 +202,8 @@ void run_train(TrainArgs a) {
         {"teacher", fs::weakly_canonical(a.teacher).string()}, {"data", fmt::format("{} ({} train tokens, tokenizer {})",
                                                                  fs::weakly_canonical(a.data).string(), train.size(),
                                                                  probe.tokenizer_hash())},
-        {"seq", std::to_string(a.c.seq)}, {"k", std::to_string(a.top_k)}, {"vocab", std::to_string(V)}};
+        {"seq", std::to_string(a.c.seq)}, {"k", std::to_string(a.top_k)}, {"vocab", std::to_string(V)},
+        {"temperature", fmt::format("{}", a.loss.temperature)}};
     const std::string files = fingerprint(a.teacher);
     if (!files.empty()) meta["teacher_files"] = files;
     if (!fs::exists(a.teacher_cache)) {
@@ -214,7 +215,7 @@ void run_train(TrainArgs a) {
       open_teacher();
       if (!a.quiet) fmt::print("teacher cache: top-{} logits of {} over the train split -> {}\n", a.top_k, a.teacher,
                                a.teacher_cache);
-      TeacherCache::build(a.teacher_cache, train, a.c.seq, a.top_k, V, local_batch, live, meta,
+      TeacherCache::build(a.teacher_cache, train, a.c.seq, a.top_k, V, a.loss.temperature, local_batch, live, meta,
                           [&](int64_t done, int64_t total) {
                             if (!a.quiet && (done == total || done % (64 * local_batch) < local_batch))
                               fmt::print("teacher cache: {} / {} windows\n", done, total);

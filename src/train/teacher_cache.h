@@ -33,7 +33,8 @@ class TeacherCache {
   // writes the cache to `path`; `meta` (strings) is stored and must match on open().
   // `progress` (may be null) gets windows done and the total.
   static void build(const std::string& path, const std::vector<int32_t>& train, int64_t seq, int64_t k, int64_t vocab,
-                    int64_t batch, const LogitsFn& teacher, const std::map<std::string, std::string>& meta,
+                    double temperature, int64_t batch, const LogitsFn& teacher,
+                    const std::map<std::string, std::string>& meta,
                     const std::function<void(int64_t, int64_t)>& progress = nullptr);
   // Opens a cache; throws kInvalidArgument naming the file and the first metadata field
   // that differs from `meta` (another teacher, data, seq or k).
@@ -41,13 +42,13 @@ class TeacherCache {
 
   int64_t k() const { return k_; }
   int64_t windows() const { return windows_; }
-  // out (starts.size() * seq, V): -1e9 except the cached top-k of each position of the
-  // windows starting at `starts` (multiples of seq).
+  // out (starts.size() * seq, V): the cached top-k logits of each position of the windows
+  // starting at `starts` (multiples of seq), the position's tail logit elsewhere.
   void fill(std::span<const int64_t> starts, int64_t V, float* out) const;
 
  private:
   std::shared_ptr<SafetensorsFile> file_;
-  Tensor ids_, logits_;
+  Tensor ids_, logits_, tail_;
   int64_t seq_ = 0, k_ = 0, windows_ = 0;
   std::string path_;
 };

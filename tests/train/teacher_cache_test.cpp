@@ -1,7 +1,8 @@
 // Tests for the teacher top-k cache (train/teacher_cache.h): built over the aligned
 // windows of a token stream with a deterministic "teacher", fill() gives back each
-// position's k largest logits at their ids and -1e9 elsewhere, in the windows' order;
-// with k = the vocabulary it gives the teacher's logits exactly; metadata that differs
+// position's k largest logits at their ids and, elsewhere, the tail logit under which
+// softmax(out / T) keeps the teacher's exact probabilities on the top k and spreads the
+// rest of the mass evenly; with k = the vocabulary it gives the teacher's logits exactly; metadata that differs
 // (another teacher, seq, k) is refused naming the field; and the aligned batch sampler
 // only draws windows at multiples of seq.
 #include "train/teacher_cache.h"
@@ -46,7 +47,8 @@ struct CacheTest : ::testing::Test {
 TEST_F(CacheTest, FillGivesTheTopKOfEachPosition) {
   for (int64_t k : {int64_t{5}, kV}) {
     std::filesystem::remove(path);
-    TeacherCache::build(path, train, kSeq, k, kV, 3, teacher(), {{"teacher", "t"}});
+    const double T = 2.0;
+    TeacherCache::build(path, train, kSeq, k, kV, T, 3, teacher(), {{"teacher", "t"}});
     TeacherCache c = TeacherCache::open(path, {{"teacher", "t"}, {"seq", "8"}, {"k", std::to_string(k)}});
     EXPECT_EQ(c.windows(), 8);
     const std::vector<int64_t> starts = {5 * kSeq, 0, 7 * kSeq};
@@ -59,17 +61,29 @@ TEST_F(CacheTest, FillGivesTheTopKOfEachPosition) {
         std::vector<float> sorted = row;
         std::sort(sorted.rbegin(), sorted.rend());
         const float kth = sorted[static_cast<size_t>(k - 1)];
+        double z = 0, zt = 0;  // softmax(. / T) normalizers: the filled row's and the teacher's
+        for (int64_t v = 0; v < kV; ++v) z += std::exp(out[(b * kSeq + t) * kV + v] / T), zt += std::exp(row[v] / T);
+        double tail_mass = 0;
         for (int64_t v = 0; v < kV; ++v) {
           const float got = out[(b * kSeq + t) * kV + v];
-          if (row[v] >= kth) EXPECT_EQ(got, row[v]) << "k " << k << " window " << starts[b] << " t " << t << " v " << v;
-          else EXPECT_EQ(got, -1e9f);
+          if (row[v] >= kth) {
+            EXPECT_EQ(got, row[v]) << "k " << k << " window " << starts[b] << " t " << t << " v " << v;
+            EXPECT_NEAR(std::exp(got / T) / z, std::exp(row[v] / T) / zt, 1e-6);  // exact top-k probabilities
+          } else {
+            tail_mass += std::exp(row[v] / T) / zt;
+          }
+        }
+        if (k < kV) {  // every other token gets an equal share of the teacher's tail mass
+          for (int64_t v = 0; v < kV; ++v)
+            if (row[v] < kth)
+              EXPECT_NEAR(std::exp(out[(b * kSeq + t) * kV + v] / T) / z, tail_mass / static_cast<double>(kV - k), 1e-6);
         }
       }
   }
 }
 
 TEST_F(CacheTest, DifferentTeacherSeqOrKIsRefused) {
-  TeacherCache::build(path, train, kSeq, 4, kV, 8, teacher(), {{"teacher", "a"}});
+  TeacherCache::build(path, train, kSeq, 4, kV, 2.0, 8, teacher(), {{"teacher", "a"}});
   auto err = [&](std::map<std::string, std::string> meta) {
     try {
       TeacherCache::open(path, meta);
@@ -82,6 +96,7 @@ TEST_F(CacheTest, DifferentTeacherSeqOrKIsRefused) {
   EXPECT_NE(err({{"teacher", "b"}}).find("built for teacher a, not b"), std::string::npos);
   EXPECT_NE(err({{"seq", "16"}}).find("built for seq 8, not 16"), std::string::npos);
   EXPECT_NE(err({{"k", "32"}}).find("built for k 4, not 32"), std::string::npos);
+  EXPECT_NE(err({{"temperature", "3"}}).find("built for temperature 2, not 3"), std::string::npos);
 }
 
 TEST(AlignedWindows, StartAtMultiplesOfSeq) {
