@@ -18,7 +18,7 @@ namespace lmf::compress {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& quantize_methods() {
-  static const std::vector<std::string> m = {"int8-dynamic", "smoothquant", "w8", "w4", "gptq"};
+  static const std::vector<std::string> m = {"int8-dynamic", "smoothquant", "w8", "w4", "w3", "gptq"};
   return m;
 }
 
@@ -30,8 +30,11 @@ quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const s
     s.bits = 8;
   } else if (method == "w4") {
     s.bits = 4;
+  } else if (method == "w3") {
+    s.bits = 3;
   } else if (method == "gptq" && flag == "--method") {
-    LMF_CHECK(gptq_bits == 4 || gptq_bits == 8, kInvalidArgument, "--bits {}: gptq supports 4 or 8", gptq_bits);
+    LMF_CHECK(gptq_bits == 3 || gptq_bits == 4 || gptq_bits == 8, kInvalidArgument, "--bits {}: gptq supports 3, 4 or 8",
+              gptq_bits);
     s.bits = gptq_bits;
   } else {
     std::string list;
@@ -114,7 +117,7 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
     for (const auto& [module, spec] : modules.items()) {
       if (!spec.is_object()) continue;
       const Value& q = m.graph.value(m.graph.find(module + ".qweight"));
-      const int64_t K = q.data.dim(0) * (32 / spec["bits"].get<int>()), G = spec["group_size"].get<int64_t>();
+      const int64_t K = q.data.dim(0) * 32 / spec["bits"].get<int>(), G = spec["group_size"].get<int64_t>();
       Tensor t = Tensor::empty(DType::kI32, {K});
       for (int64_t k = 0; k < K; ++k) t.data_as<int32_t>()[k] = static_cast<int32_t>(k / G);
       g_idx[module + ".g_idx"] = t;

@@ -2,20 +2,40 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "core/error.h"
 
 namespace lmf::quant {
 
 void check_spec(const Spec& spec, int64_t K, int64_t N, const std::string& what) {
-  LMF_CHECK(spec.bits == 4 || spec.bits == 8, kInvalidArgument, "{}: {} bits is not supported (4 or 8)", what,
-            spec.bits);
+  LMF_CHECK(spec.bits == 3 || spec.bits == 4 || spec.bits == 8, kInvalidArgument,
+            "{}: {} bits is not supported (3, 4 or 8)", what, spec.bits);
   LMF_CHECK(K > 0 && N > 0, kInvalidArgument, "{}: empty weight ({} x {})", what, K, N);
-  const int P = pack_factor(spec.bits);
   LMF_CHECK(spec.group > 0 && K % spec.group == 0, kInvalidArgument,
             "{}: group size {} does not divide the input dimension {}", what, spec.group, K);
-  LMF_CHECK(spec.group % P == 0, kInvalidArgument, "{}: group size {} is not a multiple of {} ({}-bit packing)",
-            what, spec.group, P, spec.bits);
+  const int64_t step = 32 / std::gcd(32, spec.bits);
+  LMF_CHECK(spec.group % step == 0, kInvalidArgument, "{}: group size {} is not a multiple of {} ({}-bit packing)",
+            what, spec.group, step, spec.bits);
+}
+
+uint32_t read_packed(const int32_t* base, int64_t stride, int64_t index, int bits) {
+  const int64_t pos = index * bits, w = pos >> 5, off = pos & 31;
+  uint64_t v = static_cast<uint32_t>(base[w * stride]) >> off;
+  if (off + bits > 32) v |= static_cast<uint64_t>(static_cast<uint32_t>(base[(w + 1) * stride])) << (32 - off);
+  return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
+}
+
+void write_packed(int32_t* base, int64_t stride, int64_t index, int bits, uint32_t value) {
+  const int64_t pos = index * bits, w = pos >> 5, off = pos & 31;
+  const uint64_t mask = (1ull << bits) - 1ull, v = static_cast<uint64_t>(value) & mask;
+  auto put = [&](int64_t word, uint64_t m, uint64_t x) {
+    auto u = static_cast<uint32_t>(base[word * stride]);
+    u = (u & ~static_cast<uint32_t>(m)) | static_cast<uint32_t>(x);
+    base[word * stride] = static_cast<int32_t>(u);
+  };
+  put(w, (mask << off) & 0xffffffffull, (v << off) & 0xffffffffull);
+  if (off + bits > 32) put(w + 1, mask >> (32 - off), v >> (32 - off));
 }
 
 namespace {
@@ -45,33 +65,19 @@ void choose_params(const float* w, int64_t n, int64_t stride, const Spec& spec, 
 }
 
 Packed make_packed(int64_t K, int64_t N, const Spec& spec) {
-  const int64_t P = pack_factor(spec.bits), groups = K / spec.group;
+  const int64_t groups = K / spec.group;
   Packed p;
-  p.qweight = Tensor::empty(DType::kI32, {K / P, N}, true);
+  p.qweight = Tensor::empty(DType::kI32, {packed_rows(K, spec.bits), N}, true);
   p.scales = Tensor::empty(DType::kF16, {groups, N}, true);
-  p.qzeros = Tensor::empty(DType::kI32, {groups, (N + P - 1) / P}, true);
+  p.qzeros = Tensor::empty(DType::kI32, {groups, packed_cols(N, spec.bits)}, true);
   return p;
 }
 
-namespace {
-void put(int32_t* word, int bits, int64_t slot, int32_t v) {
-  const uint32_t mask = (1u << bits) - 1u, shift = static_cast<uint32_t>(slot * bits);
-  auto u = static_cast<uint32_t>(*word);
-  u = (u & ~(mask << shift)) | ((static_cast<uint32_t>(v) & mask) << shift);
-  *word = static_cast<int32_t>(u);
-}
-int32_t get(int32_t word, int bits, int64_t slot) {
-  return static_cast<int32_t>((static_cast<uint32_t>(word) >> (slot * bits)) & ((1u << bits) - 1u));
-}
-}  // namespace
-
 void set_q(Packed& p, int bits, int64_t k, int64_t n, int32_t q) {
-  const int64_t P = pack_factor(bits), N = p.qweight.dim(1);
-  put(p.qweight.data_as<int32_t>() + (k / P) * N + n, bits, k % P, q);
+  write_packed(p.qweight.data_as<int32_t>() + n, p.qweight.dim(1), k, bits, static_cast<uint32_t>(q));
 }
 void set_zero(Packed& p, int bits, int64_t group, int64_t n, int32_t z) {
-  const int64_t P = pack_factor(bits), W = p.qzeros.dim(1);
-  put(p.qzeros.data_as<int32_t>() + group * W + n / P, bits, n % P, z);
+  write_packed(p.qzeros.data_as<int32_t>() + group * p.qzeros.dim(1), 1, n, bits, static_cast<uint32_t>(z));
 }
 void set_scale(Packed& p, int64_t group, int64_t n, float s) {
   if (p.scales.dtype() == DType::kF32)
@@ -80,12 +86,10 @@ void set_scale(Packed& p, int64_t group, int64_t n, float s) {
     p.scales.data_as<uint16_t>()[group * p.scales.dim(1) + n] = f32_to_f16(s);
 }
 int32_t get_q(const Packed& p, int bits, int64_t k, int64_t n) {
-  const int64_t P = pack_factor(bits), N = p.qweight.dim(1);
-  return get(p.qweight.data_as<int32_t>()[(k / P) * N + n], bits, k % P);
+  return static_cast<int32_t>(read_packed(p.qweight.data_as<int32_t>() + n, p.qweight.dim(1), k, bits));
 }
 int32_t get_zero(const Packed& p, int bits, int64_t group, int64_t n) {
-  const int64_t P = pack_factor(bits), W = p.qzeros.dim(1);
-  return get(p.qzeros.data_as<int32_t>()[group * W + n / P], bits, n % P);
+  return static_cast<int32_t>(read_packed(p.qzeros.data_as<int32_t>() + group * p.qzeros.dim(1), 1, n, bits));
 }
 float get_scale(const Packed& p, int64_t group, int64_t n) {
   if (p.scales.dtype() == DType::kF32) return p.scales.data_as<float>()[group * p.scales.dim(1) + n];
@@ -133,7 +137,7 @@ Packed quantize_rtn(const float* w_kn, int64_t K, int64_t N, const Spec& spec) {
 
 Spec spec_of(const Packed& p, int64_t K, bool sym) {
   Spec s;
-  s.bits = static_cast<int>(32 / (K / p.qweight.dim(0)));
+  s.bits = static_cast<int>(32 * p.qweight.dim(0) / K);
   s.group = K / p.scales.dim(0);
   s.sym = sym;
   return s;

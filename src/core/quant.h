@@ -11,12 +11,14 @@
 // the steps: GPTQ rounds to nearest), and q is computed with the stored value, so
 // |w - (q - z)·s| <= s/2 for every element (the bound the tests check).
 // Tensors (names are the module's, e.g. "model.layers.0.mlp.up_proj"):
-//   qweight I32 (K / P, N)          P = 32 / bits values per int32, consecutive k of one
-//                                   column, the lowest bits first
+//   qweight I32 (K·bits/32, N)      each column's K values as one little-endian bit
+//                                   stream: value k at bits [k·bits, (k+1)·bits) of the
+//                                   column's words (P = 32/bits per int32 at 4 and 8 bits;
+//                                   at 3 bits, 32 values in 3 words, some across two)
 //   scales  F16 (K / G, N)           (F32 for PyTorch-compatible int8, below)
-//   qzeros  I32 (K / G, ceil(N / P)) the zeros packed the same way along N (v2: true
+//   qzeros  I32 (K / G, ceil(N·bits/32)) the zeros as a bit stream along N (v2: true
 //                                   zeros; GPTQ v1 files store z - 1)
-// bits is 4 or 8 here (P = 8 or 4).
+// bits is 3, 4 or 8.
 #pragma once
 
 #include <cstdint>
@@ -32,14 +34,19 @@ struct Spec {
   bool sym = true;
 };
 
-inline int pack_factor(int bits) { return 32 / bits; }
+// Rows of qweight for K inputs, words of a qzeros row for N outputs.
+inline int64_t packed_rows(int64_t K, int bits) { return K * bits / 32; }
+inline int64_t packed_cols(int64_t N, int bits) { return (N * bits + 31) / 32; }
+// Value `index` of a bit stream of `bits`-bit values in the words base[0], base[stride], ...
+uint32_t read_packed(const int32_t* base, int64_t stride, int64_t index, int bits);
+void write_packed(int32_t* base, int64_t stride, int64_t index, int bits, uint32_t value);
 
 struct Packed {
   Tensor qweight, scales, qzeros;
 };
 
-// Checks that `spec` can quantize a (K, N) weight: bits 4 or 8, G > 0 dividing K and a
-// multiple of P. Throws kInvalidArgument naming `what` (e.g. the tensor) otherwise.
+// Checks that `spec` can quantize a (K, N) weight: bits 3, 4 or 8, G > 0 dividing K, and
+// G·bits a multiple of 32 (groups start on a word). Throws kInvalidArgument naming `what` (e.g. the tensor) otherwise.
 void check_spec(const Spec& spec, int64_t K, int64_t N, const std::string& what);
 
 // Scale (rounded to float16, returned as float) and zero for the values w[0..n) at

@@ -1,7 +1,7 @@
 // Schemas of the quantized-weight ops: linear_q and embedding_q (weights in the layout of
 // core/quant.h). attrs: bits (4, 8), group_size G, in_features K, out_features N, and
-// layout: "gptq" = qweight (K/P, N) i32, scales (K/G, N) f16, qzeros (K/G, ceil(N/P))
-// i32 as stored in checkpoints (scales f32 for PyTorch-exact int8); "strips" = the CPU
+// layout: "gptq" = qweight (K*bits/32, N) i32, scales (K/G, N) f16, qzeros (K/G,
+// ceil(N*bits/32)) i32 as stored in checkpoints (scales f32 for PyTorch-exact int8); "strips" = the CPU
 // backend's re-laid copy (qmatmul.h): q (strips, K/P, 16) i32, s and zs (strips, K/G,
 // 16) f32. attr act: "float" (default) or "int8": activations quantized per row at run
 // time (int8-dynamic; 8-bit per-channel weights; strips hold signed bytes and zs is i32,
@@ -19,9 +19,8 @@ namespace {
 void check_qweights(const Graph& g, const Node& n, size_t first) {
   const int64_t bits = n.attr_int("bits"), G = n.attr_int("group_size");
   const int64_t K = n.attr_int("in_features"), N = n.attr_int("out_features");
-  LMF_CHECK((bits == 4 || bits == 8) && G > 0 && K > 0 && N > 0 && K % G == 0 && G % (32 / bits) == 0, kInternal,
-            "op {}: bad quantization attributes (bits {}, group {}, K {}, N {})", n.op, bits, G, K, N);
-  const int64_t P = 32 / bits;
+  LMF_CHECK((bits == 3 || bits == 4 || bits == 8) && G > 0 && K > 0 && N > 0 && K % G == 0 && (G * bits) % 32 == 0,
+            kInternal, "op {}: bad quantization attributes (bits {}, group {}, K {}, N {})", n.op, bits, G, K, N);
   const Value& q = g.value(n.inputs.at(first));
   const Value& s = g.value(n.inputs.at(first + 1));
   const Value& z = g.value(n.inputs.at(first + 2));
@@ -31,12 +30,13 @@ void check_qweights(const Graph& g, const Node& n, size_t first) {
   const bool int8_act = n.attrs.count("act") && n.attr_str("act") == "int8";
   DType dz = DType::kF32;
   if (layout == "gptq") {
-    eq = {K / P, N}, es = {K / G, N}, ez = {K / G, (N + P - 1) / P}, dz = DType::kI32;
+    eq = {K * bits / 32, N}, es = {K / G, N}, ez = {K / G, (N * bits + 31) / 32}, dz = DType::kI32;
     ds = g.value(n.inputs.at(first + 1)).dtype == DType::kF32 ? DType::kF32 : DType::kF16;
   } else {
     LMF_CHECK(layout == "strips", kInternal, "op {}: bad layout '{}'", n.op, layout);
     const int64_t st = (N + 15) / 16;
-    eq = {st, K / P, 16}, es = {st, K / G, 16}, ez = es, ds = DType::kF32;
+    LMF_CHECK(bits != 3, kInternal, "op {}: 3-bit strips (the backend stores 3-bit weights as 4-bit strips)", n.op);
+    eq = {st, K * bits / 32, 16}, es = {st, K / G, 16}, ez = es, ds = DType::kF32;
     if (int8_act) dz = DType::kI32;  // the columns' sums of signed weights
   }
   auto check = [&](const Value& v, const SymShape& shape, DType dt) {

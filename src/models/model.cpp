@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/quant.h"
 
 namespace lmf {
 
@@ -38,22 +39,23 @@ std::map<std::string, Attr> quantized(HfFolder& f, Graph& g, const std::string& 
   const Tensor& st = g.value(s).data;
   const Tensor& zt = g.value(z).data;
   const std::string where = f.dir() + ": " + module;
-  LMF_CHECK(qt.dtype() == DType::kI32 && qt.rank() == 2 && qt.dim(1) == N && qt.dim(0) > 0 && K % qt.dim(0) == 0,
-            kBadFile, "{}.qweight: {} {} is not (K/P, {}) int32 for {} inputs", where, dtype_name(qt.dtype()),
+  LMF_CHECK(qt.dtype() == DType::kI32 && qt.rank() == 2 && qt.dim(1) == N && qt.dim(0) > 0 && (qt.dim(0) * 32) % K == 0,
+            kBadFile, "{}.qweight: {} {} is not (K*bits/32, {}) int32 for {} inputs", where, dtype_name(qt.dtype()),
             shape_str(qt.shape()), N, K);
-  const int64_t P = K / qt.dim(0);
-  LMF_CHECK(P == 8 || P == 4, kUnsupported, "{}.qweight: {} values per int32 ({}-bit) is not supported (4 or 8 bits)",
-            where, P, P > 0 ? 32 / P : 0);
-  const int bits = static_cast<int>(32 / P);
+  const int bits = static_cast<int>(qt.dim(0) * 32 / K);
+  LMF_CHECK(bits == 3 || bits == 4 || bits == 8, kUnsupported,
+            "{}.qweight: {} rows for {} inputs means {}-bit values, not supported (3, 4 or 8 bits)", where, qt.dim(0), K,
+            bits);
   LMF_CHECK((st.dtype() == DType::kF16 || st.dtype() == DType::kF32) && st.rank() == 2 && st.dim(1) == N &&
                 st.dim(0) > 0 && K % st.dim(0) == 0,
             kBadFile, "{}.scales: {} {} is not (K/G, {}) float16 or float32", where, dtype_name(st.dtype()),
             shape_str(st.shape()), N);
   const int64_t G = K / st.dim(0);
-  LMF_CHECK(G % P == 0, kBadFile, "{}: group size {} is not a multiple of {}", where, G, P);
-  LMF_CHECK(zt.dtype() == DType::kI32 && zt.shape() == Shape({K / G, (N + P - 1) / P}), kBadFile,
+  LMF_CHECK((G * bits) % 32 == 0, kBadFile, "{}: group size {} does not start groups on a word at {} bits", where, G,
+            bits);
+  LMF_CHECK(zt.dtype() == DType::kI32 && zt.shape() == Shape({K / G, quant::packed_cols(N, bits)}), kBadFile,
             "{}.qzeros: {} {} is not ({}, {}) int32", where, dtype_name(zt.dtype()), shape_str(zt.shape()), K / G,
-            (N + P - 1) / P);
+            quant::packed_cols(N, bits));
   if (f.has(module + ".g_idx")) {  // GPTQ's act-order map: only the identity grouping k / G is supported
     Tensor gi = f.take(module + ".g_idx");
     bool plain = gi.dtype() == DType::kI32 && gi.shape() == Shape({K});

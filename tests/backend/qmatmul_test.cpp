@@ -1,7 +1,7 @@
 // Tests for the quantized-weight matmul (src/backend/cpu/qmatmul.h): linear_q on both
 // paths (few rows: the strip kernel; many rows: dequantize + sgemm) and embedding_q,
 // against a float64 reference of the dequantized computation y = x · ((q - z) s) + b, for
-// 4 and 8 bits, every group size, odd K/N shapes, on every Highway target compiled in
+// 3 (held as 4-bit strips), 4 and 8 bits, every group size, odd K/N shapes, on every Highway target compiled in
 // and supported here, with 1 and 2 threads; and few-row results independent of the
 // thread count.
 //
@@ -40,12 +40,12 @@ struct Stripped {
 Stripped strips_of(const quant::Packed& p, int64_t K, int64_t N, const quant::Spec& spec) {
   Stripped t;
   const int64_t st = q_strips(N);
-  t.q.resize(static_cast<size_t>(st * K / quant::pack_factor(spec.bits) * kQStrip));
+  t.q.resize(static_cast<size_t>(st * K / (32 / strip_bits(spec.bits)) * kQStrip));
   t.s.resize(static_cast<size_t>(st * K / spec.group * kQStrip));
   t.zs.resize(t.s.size());
   q_tile(p.qweight.data_as<int32_t>(), p.scales.data(), false, p.qzeros.data_as<int32_t>(), K, N, spec.bits,
          spec.group, t.q.data(), t.s.data(), t.zs.data());
-  t.w = {t.q.data(), t.s.data(), t.zs.data(), K, N, spec.group, spec.bits};
+  t.w = {t.q.data(), t.s.data(), t.zs.data(), K, N, spec.group, strip_bits(spec.bits)};
   return t;
 }
 
@@ -53,7 +53,7 @@ class QMatmul : public test::PerTarget {};
 
 TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
   double worst = 0;
-  for (int bits : {4, 8})
+  for (int bits : {3, 4, 8})
     for (int64_t G : {32, 64, 128})
       for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{128, 37}, {384, 16}, {256, 257}, {128, 1}}) {
         if (K % G) continue;
@@ -113,7 +113,7 @@ TEST_P(QMatmul, FewRowsDoNotDependOnThreads) {
 
 TEST_P(QMatmul, EmbeddingIsTheDequantizedColumn) {
   const int64_t C = 64, V = 41;
-  for (int bits : {4, 8}) {
+  for (int bits : {3, 4, 8}) {
     quant::Spec spec{bits, 32, true};
     std::vector<float> wf = randn(static_cast<size_t>(C * V), 2, 0, 0.05f);
     quant::Packed p = quant::quantize_rtn(wf.data(), C, V, spec);

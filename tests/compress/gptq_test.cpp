@@ -62,8 +62,8 @@ double output_error(const Problem& p, const quant::Packed& q, int bits) {
 
 TEST(Gptq, BeatsRoundToNearestOnHeldOutInputs) {
   const Problem p = make_problem();
-  for (int bits : {4, 8}) {
-    const quant::Spec spec{bits, 32, bits == 4};
+  for (int bits : {3, 4, 8}) {
+    const quant::Spec spec{bits, 32, bits != 8};
     const double rtn = output_error(p, quant::quantize_rtn(p.W.data(), p.K, p.N, spec), bits);
     for (bool act_order : {false, true}) {
       GptqOptions o;

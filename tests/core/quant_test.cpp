@@ -23,13 +23,13 @@ std::vector<float> randn(size_t n, uint32_t seed, float stddev) {
 }
 
 TEST(QuantPack, EveryValueRoundTrips) {
-  for (int bits : {4, 8}) {
+  for (int bits : {3, 4, 8}) {
     const int64_t K = 64, N = 13, maxq = (1 << bits) - 1;
     Spec spec{bits, 32, false};
     Packed p = make_packed(K, N, spec);
-    EXPECT_EQ(p.qweight.shape(), Shape({K / pack_factor(bits), N}));
+    EXPECT_EQ(p.qweight.shape(), Shape({K * bits / 32, N}));
     EXPECT_EQ(p.scales.shape(), Shape({2, N}));
-    EXPECT_EQ(p.qzeros.shape(), Shape({2, (N + pack_factor(bits) - 1) / pack_factor(bits)}));
+    EXPECT_EQ(p.qzeros.shape(), Shape({2, (N * bits + 31) / 32}));
     std::mt19937 rng(bits);
     std::vector<int32_t> q(K * N), z(2 * N);
     for (auto& v : q) v = static_cast<int32_t>(rng() % (maxq + 1));
@@ -43,6 +43,21 @@ TEST(QuantPack, EveryValueRoundTrips) {
     for (int64_t g = 0; g < 2; ++g)
       for (int64_t n = 0; n < N; ++n) ASSERT_EQ(get_zero(p, bits, g, n), z[g * N + n]);
   }
+}
+
+TEST(QuantPack, ThreeBitsAsAutoGptqPacksThem) {  // 32 values in 3 words; values 10 and 21 straddle two
+  Packed p = make_packed(32, 1, Spec{3, 32, true});
+  for (int k = 0; k < 32; ++k) set_q(p, 3, k, 0, k % 8);
+  const auto* w = p.qweight.data_as<int32_t>();
+  uint32_t expect[3] = {0, 0, 0};
+  for (int k = 0; k < 32; ++k) {  // AutoGPTQ: value i at bit 3i of the 96-bit little-endian stream
+    const int pos = 3 * k;
+    expect[pos / 32] |= static_cast<uint32_t>(k % 8) << (pos % 32);
+    if (pos % 32 > 29) expect[pos / 32 + 1] |= static_cast<uint32_t>(k % 8) >> (32 - pos % 32);
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(static_cast<uint32_t>(w[i]), expect[i]) << "word " << i;
+  EXPECT_EQ(static_cast<uint32_t>(w[0]) >> 30, 10u % 8 & 3u);  // value 10: bits 30-31 of word 0 ...
+  EXPECT_EQ(static_cast<uint32_t>(w[1]) & 1u, (10u % 8) >> 2);  // ... and bit 0 of word 1
 }
 
 TEST(QuantPack, LowBitsFirstAlongK) {  // GPTQ: word (k/P, n) holds k = P*(k/P) + j at bits [j*b, (j+1)*b)
@@ -86,7 +101,7 @@ TEST_P(QuantRtn, WithinHalfAScaleAndGptqParameters) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, QuantRtn,
-                         ::testing::Combine(::testing::Values(4, 8), ::testing::Values(32, 64, 128, -1),
+                         ::testing::Combine(::testing::Values(3, 4, 8), ::testing::Values(32, 64, 128, -1),
                                             ::testing::Bool()));
 
 TEST(QuantRtn, AllZeroGroupIsExact) {
@@ -106,7 +121,8 @@ TEST(QuantSpec, BadSpecsNameTheProblem) {
     return std::string();
   };
   EXPECT_NE(msg(Spec{4, 100, true}, 768).find("group size 100 does not divide the input dimension 768"), std::string::npos);
-  EXPECT_NE(msg(Spec{3, 128, true}, 768).find("3 bits is not supported"), std::string::npos);
+  EXPECT_NE(msg(Spec{5, 128, true}, 768).find("5 bits is not supported"), std::string::npos);
+  EXPECT_NE(msg(Spec{3, 16, true}, 768).find("group size 16 is not a multiple of 32 (3-bit packing)"), std::string::npos);
   EXPECT_NE(msg(Spec{8, 2, true}, 768).find("not a multiple of 4"), std::string::npos);
   EXPECT_EQ(msg(Spec{4, 128, true}, 768), "");
 }

@@ -60,7 +60,7 @@ int prepack_for_cpu(Graph& g) {
       const int64_t st = cpu::q_strips(N);
       const Tensor& scales = g.value(n.inputs[first + 1]).data;
       const bool f32 = scales.dtype() == DType::kF32;
-      Tensor q = Tensor::empty(DType::kI32, {st, K / (32 / bits), cpu::kQStrip});
+      Tensor q = Tensor::empty(DType::kI32, {st, K / (32 / cpu::strip_bits(bits)), cpu::kQStrip});
       Tensor s = Tensor::empty(DType::kF32, {st, K / G, cpu::kQStrip});
       Tensor zs = Tensor::empty(i8 ? DType::kI32 : DType::kF32, {st, K / G, cpu::kQStrip});
       if (i8)
@@ -78,6 +78,7 @@ int prepack_for_cpu(Graph& g) {
     }
     for (size_t i = 0; i < 3; ++i) n.inputs[first + i] = it->second[i];
     n.attrs["layout"] = std::string("strips");
+    n.attrs["bits"] = int64_t{cpu::strip_bits(static_cast<int>(n.attr_int("bits")))};
   }
   g.remove_unused_values();
   return count;

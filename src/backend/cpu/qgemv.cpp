@@ -13,6 +13,7 @@
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/qmatmul.h"
 #include "core/dtype.h"
+#include "core/quant.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backend/cpu/qgemv.cpp"
@@ -136,17 +137,28 @@ inline int32_t field(int32_t word, int bits, int64_t slot) {
 
 void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const int32_t* qzeros, int64_t K, int64_t N,
             int bits, int64_t group, int32_t* q, float* s, float* zs) {
-  const int64_t P = 32 / bits, qrows = K / P, groups = K / group, zw = (N + P - 1) / P, strips = q_strips(N);
+  // 3-bit values are stored as 4-bit strips (the kernels unpack 4 or 8 bits).
+  const int tb = strip_bits(bits);
+  const int64_t P = 32 / tb, qrows = K / P, groups = K / group, zw = quant::packed_cols(N, bits), strips = q_strips(N);
 #pragma omp parallel for schedule(static)
   for (int64_t st = 0; st < strips; ++st) {
     for (int64_t c = 0; c < kQStrip; ++c) {
       const int64_t n = st * kQStrip + c;
-      for (int64_t kp = 0; kp < qrows; ++kp) q[(st * qrows + kp) * kQStrip + c] = n < N ? qweight[kp * N + n] : 0;
+      for (int64_t kp = 0; kp < qrows; ++kp) {
+        uint32_t word = 0;
+        if (n < N && tb == bits) {
+          word = static_cast<uint32_t>(qweight[kp * N + n]);
+        } else if (n < N) {
+          for (int64_t j = 0; j < P; ++j)
+            word |= quant::read_packed(qweight + n, N, kp * P + j, bits) << (j * tb);
+        }
+        q[(st * qrows + kp) * kQStrip + c] = static_cast<int32_t>(word);
+      }
       for (int64_t g = 0; g < groups; ++g) {
         const float sc = n >= N       ? 0.0f
                          : scales_f32 ? static_cast<const float*>(scales)[g * N + n]
                                       : f16_to_f32(static_cast<const uint16_t*>(scales)[g * N + n]);
-        const int32_t z = n < N ? field(qzeros[g * zw + n / P], bits, n % P) : 0;
+        const auto z = n < N ? static_cast<int32_t>(quant::read_packed(qzeros + g * zw, 1, n, bits)) : 0;
         s[(st * groups + g) * kQStrip + c] = sc;
         zs[(st * groups + g) * kQStrip + c] = static_cast<float>(z) * sc;
       }

@@ -29,8 +29,12 @@ struct QWeight {
 
 inline int64_t q_strips(int64_t N) { return (N + kQStrip - 1) / kQStrip; }
 
-// GPTQ tensors (qweight (K/P, N) i32, scales (K/G, N) f16 or f32 (scales_f32), qzeros
-// (K/G, ceil(N/P)) i32) -> strips: q (strips, K/P, 16), s and zs (strips, K/G, 16).
+// The bits of the strips for weights of `bits` bits: 3-bit weights are held as 4-bit
+// strips (the kernels unpack 4 or 8 bits; the file keeps 3).
+inline int strip_bits(int bits) { return bits == 3 ? 4 : bits; }
+// GPTQ tensors (qweight (K*bits/32, N) i32, scales (K/G, N) f16 or f32 (scales_f32),
+// qzeros (K/G, ceil(N*bits/32)) i32) -> strips of strip_bits(bits): q (strips, K/P, 16)
+// with P = 32 / strip_bits(bits), s and zs (strips, K/G, 16).
 void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const int32_t* qzeros, int64_t K, int64_t N,
             int bits, int64_t group, int32_t* q, float* s, float* zs);
 
