@@ -257,20 +257,27 @@ TEST_P(Matmul, FewRowsKnThreadCountInvariance) {
 // ---- pre-pack --------------------------------------------------------------------------
 
 // (N, K) linear weights become their (K, N) transpose; (K, N) ones stay in place (same
-// memory, no copy); a weight also read by an embedding (a tied head) is kept for it.
-TEST(Prepack, EveryLinearWeightBecomesKn) {
+// memory, no copy); the head (the linear giving the graph's output) stays (N, K) in place,
+// here tied to the embedding's table, which is kept for the embedding.
+TEST(Prepack, LinearWeightsBecomeKnExceptTheHead) {
   const int64_t C = 5, V = 7;
   Graph g;
-  const auto table_data = randn(static_cast<size_t>(V * C), 1), w_data = randn(static_cast<size_t>(C * C), 2);
-  Tensor table = Tensor::empty(DType::kF32, {V, C}), w = Tensor::empty(DType::kF32, {C, C});
+  const auto table_data = randn(static_cast<size_t>(V * C), 1), w_data = randn(static_cast<size_t>(C * C), 2),
+             u_data = randn(static_cast<size_t>(C * C), 3);
+  Tensor table = Tensor::empty(DType::kF32, {V, C}), w = Tensor::empty(DType::kF32, {C, C}),
+         u = Tensor::empty(DType::kF32, {C, C});
   std::copy(table_data.begin(), table_data.end(), table.data_as<float>());
   std::copy(w_data.begin(), w_data.end(), w.data_as<float>());
+  std::copy(u_data.begin(), u_data.end(), u.data_as<float>());
   const float* w_mem = w.data_as<float>();
+  const float* table_mem = table.data_as<float>();
   const int ids = g.add_input("ids", DType::kI32, {"N"});
   const int tv = g.add_weight("wte", std::move(table));
   const int wv = g.add_weight("w", std::move(w));
+  const int uv = g.add_weight("u", std::move(u));
   int x = g.add("embedding", {tv, ids});
   x = g.add("linear", {x, wv}, {{"layout", std::string("kn")}});
+  x = g.add("linear", {x, uv}, {{"layout", std::string("nk")}});
   const int logits = g.add("linear", {x, tv}, {{"layout", std::string("nk")}}, "logits");
   g.mark_output(logits);
 
@@ -279,14 +286,15 @@ TEST(Prepack, EveryLinearWeightBecomesKn) {
   std::vector<const Node*> linears;
   for (const Node& n : g.nodes())
     if (n.op == "linear") linears.push_back(&n);
-  ASSERT_EQ(linears.size(), 2u);
-  for (const Node* n : linears) EXPECT_EQ(n->attr_str("layout"), "kn");
+  ASSERT_EQ(linears.size(), 3u);
+  EXPECT_EQ(linears[0]->attr_str("layout"), "kn");
   EXPECT_EQ(g.value(linears[0]->inputs[1]).data.data_as<float>(), w_mem) << "a (K, N) weight was copied";
-  const Value& head = g.value(linears[1]->inputs[1]);
-  ASSERT_EQ(head.data.dim(0), C);
-  ASSERT_EQ(head.data.dim(1), V);
-  for (int64_t v = 0; v < V; ++v)
-    for (int64_t c = 0; c < C; ++c) EXPECT_EQ(head.data.data_as<float>()[c * V + v], table_data[v * C + c]);
+  EXPECT_EQ(linears[1]->attr_str("layout"), "kn");
+  const Value& ut = g.value(linears[1]->inputs[1]);
+  for (int64_t n = 0; n < C; ++n)
+    for (int64_t k = 0; k < C; ++k) EXPECT_EQ(ut.data.data_as<float>()[k * C + n], u_data[n * C + k]);
+  EXPECT_EQ(linears[2]->attr_str("layout"), "nk");
+  EXPECT_EQ(g.value(linears[2]->inputs[1]).data.data_as<float>(), table_mem) << "the head was copied";
   EXPECT_NE(g.find("wte"), -1) << "the embedding's table was removed";
 }
 

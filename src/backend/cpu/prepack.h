@@ -6,10 +6,12 @@
 // it at about 90% of the probe's bandwidth (matmul.h).
 //
 // GPT-2's Conv1D weights are (K, N) already and are used in place (no copy).
-// torch.nn.Linear weights (N, K) (Llama, Qwen2, a tied head) are replaced by their
-// float32 transpose (a copy; the mapped original is then read only by other ops, such as
-// a tied embedding) and the node's layout set to "kn". Outputs are unchanged up to float
-// rounding order.
+// torch.nn.Linear weights (N, K) (Llama, Qwen2) are replaced by their float32 transpose
+// (a copy) and the node's layout set to "kn". The head (the linear giving the graph's
+// output: GPT-2's tied embedding, Llama's lm_head) stays (N, K) in place: it runs on few
+// rows, where the row-dot kernel draws more bandwidth, and a tied head needs no copy.
+// Quantized weights (linear_q, embedding_q) are re-laid in strips (qmatmul.h). Outputs
+// are unchanged up to float rounding order.
 #pragma once
 
 #include "ir/graph.h"
