@@ -28,7 +28,7 @@ void run_info(const InfoArgs& a) {
                         {"hidden", i.hidden},         {"heads", i.heads},
                         {"kv_heads", i.kv_heads},     {"head_dim", i.head_dim},
                         {"mlp", i.inner},             {"tied_head", i.tied_head},
-                        {"tokenizer", tok ? tok->path() : ""}, {"quantization", i.quantization}};
+                        {"tokenizer", tok ? tok->path() : ""}, {"quantization", i.quantization}, {"kv_cache", i.kv_cache}};
     if (a.tensors) {
       j["tensors"] = nlohmann::json::array();
       for (const auto& name : f.names()) {
@@ -44,6 +44,7 @@ void run_info(const InfoArgs& a) {
   fmt::print("parameters:   {} ({})\n", i.params, human_count(static_cast<double>(i.params)));
   fmt::print("dtype:        {}\n", dtype_name(i.dtype));
   if (!i.quantization.empty()) fmt::print("quantized:    {} linear layers\n", i.quantization);
+  if (i.kv_cache != "f32") fmt::print("kv cache:     {}\n", i.kv_cache);
   fmt::print("size:         {} ({} bytes of tensors)\n", human_bytes(static_cast<double>(i.weight_bytes)), i.weight_bytes);
   fmt::print("context:      {}\n", i.context);
   fmt::print("vocabulary:   {}\n", i.vocab);
