@@ -140,7 +140,7 @@ void RmsNormRows(const float* x, const float* g, float* y, size_t r0, size_t r1,
 }
 
 // x[0, n) = exp(x - m); returns their sum (4 accumulators, fixed order).
-HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
+HWY_INLINE float ExpShiftSum4(float* x, size_t n, float m) {
   const DF d;
   const size_t N = hn::Lanes(d);
   const VF vm = hn::Set(d, m);
@@ -192,7 +192,7 @@ void SoftmaxRows(float* x, size_t r0, size_t r1, size_t cols) {
   for (size_t r = r0; r < r1; ++r) {
     float* xr = x + r * cols;
     const float m = MaxOf(xr, cols);
-    const float sum = ExpShiftSum(xr, cols, m);
+    const float sum = ExpShiftSum4(xr, cols, m);
     ScaleRange(xr, cols, 1.0f / sum);
   }
 }

@@ -31,45 +31,6 @@ using VF = hn::Vec<DF>;
 
 #include "backend/cpu/simd-inl.h"
 
-// a . b over D floats.
-HWY_INLINE float Dot(const float* a, const float* b, size_t D) {
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  VF s0 = hn::Zero(d), s1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + 2 * N <= D; i += 2 * N) {
-    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
-  }
-  if (i + N <= D) {
-    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-    i += N;
-  }
-  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-  for (; i < D; ++i) s += a[i] * b[i];
-  return s;
-}
-
-// x[0, n) = exp(x - m); returns their sum.
-HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  const VF vm = hn::Set(d, m);
-  VF s0 = hn::Zero(d), s1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N) {
-    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
-    hn::StoreU(e, d, x + i);
-    s0 = hn::Add(s0, e);
-  }
-  if (i < n) {
-    // Padded lanes hold -inf: exp(-inf) = 0 adds nothing.
-    const VF e = hn::Exp(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
-    StorePartial(d, e, x + i, n - i);
-    s1 = e;
-  }
-  return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-}
 
 // out[j0, j0 + 4N) = scale * sum_s w[s] v[s, j0 + .]: 4 vectors of D kept in registers,
 // even and odd rows in separate accumulators. (No arrays of vectors: SVE/RVV vectors are

@@ -52,21 +52,6 @@ using VF = hn::Vec<DF>;
 
 #include "backend/cpu/simd-inl.h"
 
-// a . b over D floats (2 accumulators, padded tail).
-HWY_INLINE float Dot(const float* a, const float* b, size_t D) {
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  VF s0 = hn::Zero(d), s1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + 2 * N <= D; i += 2 * N) {
-    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
-  }
-  for (; i + N <= D; i += N) s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-  if (i < D) s1 = hn::MulAdd(LoadPadded(d, a + i, D - i, 0.0f), LoadPadded(d, b + i, D - i, 0.0f), s1);
-  return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-}
-
 // y[0, D) += a x[0, D).
 HWY_INLINE void Axpy(float a, const float* x, float* y, size_t D) {
   const DF d;
@@ -115,25 +100,6 @@ HWY_INLINE void WeightedRows(const float* w, const float* x, size_t n, size_t st
   if (j < D) WeightedCols(w, x, n, stride, j, D - j, scale, out);
 }
 
-// x[0, n) = exp(x - m); returns their sum.
-HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  const VF vm = hn::Set(d, m);
-  VF s0 = hn::Zero(d), s1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N) {
-    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
-    hn::StoreU(e, d, x + i);
-    s0 = hn::Add(s0, e);
-  }
-  if (i < n) {
-    const VF e = hn::Exp(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
-    StorePartial(d, e, x + i, n - i);
-    s1 = e;
-  }
-  return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-}
 
 // p[0, n) = exp(p - lse); ds[0, n) = p (ds - delta).
 HWY_INLINE void ProbsAndScoreGrads(float* p, float* ds, size_t n, float lse, float delta) {

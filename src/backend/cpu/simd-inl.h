@@ -1,6 +1,6 @@
 // lmforge CPU backend: per-target SIMD helpers shared by the kernel files (kernels.cpp,
 // kernels_attention.cpp, kernels_grad*.cpp, losses.cpp). Included after
-// hwy/foreach_target.h and hwy/highway.h, inside a file's HWY_NAMESPACE, so it is compiled
+// hwy/foreach_target.h, hwy/contrib/math/math-inl.h (Exp) and hwy/highway.h, inside a file's HWY_NAMESPACE, so it is compiled
 // once per target like the file itself; the guard below is Highway's per-target toggle.
 // (Within a file's anonymous namespace: each file keeps internal linkage.)
 #if defined(LMF_BACKEND_CPU_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -74,6 +74,43 @@ HWY_INLINE float SumSquaredDiff(const float* x, size_t n, float c) {
     s1 = hn::MulAdd(d0, d0, s1);
   }
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
+// Used by the attention kernels (kernels_attention.cpp, kernels_grad_attention.cpp): the
+// forward and the backward compute scores and softmax sums with the same code.
+// a . b over D floats (2 accumulators, padded tail).
+HWY_INLINE float Dot(const float* a, const float* b, size_t D) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  hn::Vec<decltype(d)> s0 = hn::Zero(d), s1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= D; i += 2 * N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
+  }
+  for (; i + N <= D; i += N) s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+  if (i < D) s1 = hn::MulAdd(LoadPadded(d, a + i, D - i, 0.0f), LoadPadded(d, b + i, D - i, 0.0f), s1);
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+}
+
+// x[0, n) = exp(x - m); returns their sum.
+HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto vm = hn::Set(d, m);
+  hn::Vec<decltype(d)> s0 = hn::Zero(d), s1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    hn::StoreU(e, d, x + i);
+    s0 = hn::Add(s0, e);
+  }
+  if (i < n) {
+    const auto e = hn::Exp(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
+    StorePartial(d, e, x + i, n - i);
+    s1 = e;
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
 }
 
 #endif  // LMF_BACKEND_CPU_SIMD_INL_H_ toggle
