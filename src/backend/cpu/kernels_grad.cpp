@@ -33,30 +33,9 @@ namespace {  // per-target code has internal linkage: no clash with other kernel
 namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
+using MF = hn::Mask<DF>;
 
 #include "backend/cpu/simd-inl.h"
-
-// Calls f(d, i, m) for vectors at i in [0, n): m = Lanes for full vectors, m < Lanes for
-// the tail (the callee loads it padded and stores it partially).
-template <class F>
-HWY_INLINE void ForVectors(size_t n, const F& f) {
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N) f(d, i, N);
-  if (i < n) f(d, i, n - i);
-}
-
-HWY_INLINE VF Ld(DF d, const float* p, size_t m) {
-  return m == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPadded(d, p, m, 0.0f);
-}
-HWY_INLINE void St(DF d, VF v, float* p, size_t m) {
-  if (m == hn::Lanes(d)) {
-    hn::StoreU(v, d, p);
-  } else {
-    StorePartial(d, v, p, m);
-  }
-}
 
 HWY_INLINE float Total(DF d, VF a, VF b) { return hn::GetLane(hn::SumOfLanes(d, hn::Add(a, b))); }
 
@@ -78,7 +57,7 @@ void LayerNormStats(const float* x, const float* g, const float* dy, float* stat
     const VF vmean = hn::Set(d, mean), vrstd = hn::Set(d, rstd);
     VF a0 = hn::Zero(d), a1 = a0, b0 = a0, b1 = a0;
     bool odd = false;
-    ForVectors(cols, [&](DF d, size_t i, size_t m) HWY_ATTR {
+    ForVectors(cols, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
       const VF dyg = hn::Mul(Ld(d, dyr + i, m), Ld(d, g + i, m));
       const VF xhat = hn::Mul(hn::Sub(Ld(d, xr + i, m), vmean), vrstd);
       if (odd) {
@@ -107,7 +86,7 @@ void LayerNormDx(const float* x, const float* g, const float* dy, float* dx, con
     const VF vmean = hn::Set(d0, s[0]), vrstd = hn::Set(d0, s[1]);
     const VF c1 = hn::Set(d0, s[2]), c2 = hn::Set(d0, s[3]);
     const size_t o = r * cols;
-    ForVectors(cols, [&](DF d, size_t i, size_t m) HWY_ATTR {
+    ForVectors(cols, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
       const VF xhat = hn::Mul(hn::Sub(Ld(d, x + o + i, m), vmean), vrstd);
       const VF t = hn::Sub(hn::Mul(Ld(d, dy + o + i, m), Ld(d, g + i, m)), c1);
       St(d, hn::Mul(hn::NegMulAdd(xhat, c2, t), vrstd), dx + o + i, m);
@@ -120,7 +99,7 @@ void LayerNormDx(const float* x, const float* g, const float* dy, float* dx, con
 void LayerNormParamGrads(const float* x, const float* dy, const float* stats, float* dg,
                          float* db, size_t r0, size_t r1, size_t cols, size_t c0, size_t c1,
                          bool first) {
-  ForVectors(c1 - c0, [&](DF d, size_t j, size_t m) HWY_ATTR {
+  ForVectors(c1 - c0, [&](DF d, size_t j, size_t m, MF) HWY_ATTR {
     const size_t c = c0 + j;
     VF ag = first || !dg ? hn::Zero(d) : Ld(d, dg + c, m);
     VF ab = first || !db ? hn::Zero(d) : Ld(d, db + c, m);
@@ -146,7 +125,7 @@ void RmsNormStats(const float* x, const float* g, const float* dy, float* stats,
     const DF d;
     VF a0 = hn::Zero(d), a1 = a0;
     bool odd = false;
-    ForVectors(cols, [&](DF d, size_t i, size_t m) HWY_ATTR {
+    ForVectors(cols, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
       const VF dyg = hn::Mul(Ld(d, dyr + i, m), Ld(d, g + i, m));
       if (odd) {
         a1 = hn::MulAdd(dyg, Ld(d, xr + i, m), a1);
@@ -169,7 +148,7 @@ void RmsNormDx(const float* x, const float* g, const float* dy, float* dx, const
     const DF d0;
     const VF vrstd = hn::Set(d0, s[0]), c = hn::Set(d0, s[1]);
     const size_t o = r * cols;
-    ForVectors(cols, [&](DF d, size_t i, size_t m) HWY_ATTR {
+    ForVectors(cols, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
       const VF t = hn::Mul(Ld(d, dy + o + i, m), Ld(d, g + i, m));
       St(d, hn::Mul(hn::NegMulAdd(Ld(d, x + o + i, m), c, t), vrstd), dx + o + i, m);
     });
@@ -179,7 +158,7 @@ void RmsNormDx(const float* x, const float* g, const float* dy, float* dx, const
 // Columns [c0, c1) of dg (+)= sum_r dy (x rstd), rows [r0, r1) in order.
 void RmsNormParamGrads(const float* x, const float* dy, const float* stats, float* dg, size_t r0,
                        size_t r1, size_t cols, size_t c0, size_t c1, bool first) {
-  ForVectors(c1 - c0, [&](DF d, size_t j, size_t m) HWY_ATTR {
+  ForVectors(c1 - c0, [&](DF d, size_t j, size_t m, MF) HWY_ATTR {
     const size_t c = c0 + j;
     VF ag = first ? hn::Zero(d) : Ld(d, dg + c, m);
     for (size_t r = r0; r < r1; ++r) {
@@ -197,7 +176,7 @@ void RmsNormParamGrads(const float* x, const float* dy, const float* stats, floa
 // -2u > 80 (x < -10.4) the derivative is below 1e-32 and taken as 0 (the forward gives
 // -0 or a denormal there); where e = 0 (large x) the second term is 0 (not 0 * inf).
 void GeluBackwardRange(const float* x, const float* dy, float* dx, size_t n) {
-  ForVectors(n, [&](DF d, size_t i, size_t m) HWY_ATTR {
+  ForVectors(n, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
     const VF v = Ld(d, x + i, m);
     const VF c1 = hn::Set(d, 1.5957691216057308f);   // 2 sqrt(2/pi)
     const VF c3 = hn::Set(d, 0.07135481627260025f);  // 2 sqrt(2/pi) 0.044715
@@ -218,7 +197,7 @@ void GeluBackwardRange(const float* x, const float* dy, float* dx, size_t n) {
 // both silu and silu' are below 1e-32 and taken as 0.
 void SiluMulBackwardRange(const float* gate, const float* up, const float* dy, float* dgate,
                           float* dup, size_t n) {
-  ForVectors(n, [&](DF d, size_t i, size_t m) HWY_ATTR {
+  ForVectors(n, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
     const VF g = Ld(d, gate + i, m);
     const VF u = Ld(d, up + i, m);
     const VF vdy = Ld(d, dy + i, m);
@@ -247,7 +226,7 @@ void EmbeddingBackwardRows(const int32_t* ids, const float* dy, float* dtable, s
     if (id < v0 || id >= v1) continue;
     float* row = dtable + id * C;
     const float* src = dy + i * C;
-    ForVectors(C, [&](DF d, size_t j, size_t m) HWY_ATTR {
+    ForVectors(C, [&](DF d, size_t j, size_t m, MF) HWY_ATTR {
       St(d, hn::Add(Ld(d, row + j, m), Ld(d, src + j, m)), row + j, m);
     });
   }

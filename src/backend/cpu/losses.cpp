@@ -52,28 +52,6 @@ using MF = hn::Mask<DF>;
 
 #include "backend/cpu/simd-inl.h"
 
-// Calls f(d, i, m, mask) for the vectors of [0, n): m = Lanes for full vectors, fewer for
-// the tail, whose inactive lanes the mask marks false.
-template <class F>
-HWY_INLINE void ForVectors(size_t n, const F& f) {
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N) f(d, i, N, hn::FirstN(d, N));
-  if (i < n) f(d, i, n - i, hn::FirstN(d, n - i));
-}
-
-HWY_INLINE VF Ld(DF d, const float* p, size_t m, float pad = 0.0f) {
-  return m == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPadded(d, p, m, pad);
-}
-HWY_INLINE void St(DF d, VF v, float* p, size_t m) {
-  if (m == hn::Lanes(d)) {
-    hn::StoreU(v, d, p);
-  } else {
-    StorePartial(d, v, p, m);
-  }
-}
-
 HWY_INLINE float SumLanes(DF d, VF v) { return hn::GetLane(hn::SumOfLanes(d, v)); }
 HWY_INLINE float MaxLanes(DF d, VF v) { return hn::GetLane(hn::MaxOfLanes(d, v)); }
 

@@ -113,4 +113,28 @@ HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
 }
 
+// Calls f(d, i, m, mask) for the vectors of [0, n): m = Lanes for full vectors, fewer for
+// the tail, whose inactive lanes the mask marks false (kernels_grad.cpp, losses.cpp).
+template <class F>
+HWY_INLINE void ForVectors(size_t n, const F& f) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) f(d, i, N, hn::FirstN(d, N));
+  if (i < n) f(d, i, n - i, hn::FirstN(d, n - i));
+}
+
+// m floats at p: a whole vector, or (m < Lanes) the tail padded with `pad`.
+HWY_INLINE hn::Vec<hn::ScalableTag<float>> Ld(hn::ScalableTag<float> d, const float* p, size_t m, float pad = 0.0f) {
+  return m == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPadded(d, p, m, pad);
+}
+// Stores the first m lanes of v at p.
+HWY_INLINE void St(hn::ScalableTag<float> d, hn::Vec<hn::ScalableTag<float>> v, float* p, size_t m) {
+  if (m == hn::Lanes(d)) {
+    hn::StoreU(v, d, p);
+  } else {
+    StorePartial(d, v, p, m);
+  }
+}
+
 #endif  // LMF_BACKEND_CPU_SIMD_INL_H_ toggle
