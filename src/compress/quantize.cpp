@@ -67,20 +67,23 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   LMF_CHECK(!fs::exists(job.out, ec) || (fs::is_directory(job.out, ec) && fs::is_empty(job.out, ec)),
             kInvalidArgument, "-o {}: exists and is not an empty folder", job.out);
   Model m = load_model(job.model);
+  // The calibration windows of gptq and smoothquant.
+  const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
+  auto calibration = [&] {
+    LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
+              m.info.context);
+    return calibration_samples(job.calib, job.calib_samples, seq, m.info.vocab);
+  };
   int smoothed = 0;
   if (job.method == "smoothquant") {  // smoothing folded into the norms, then int8-dynamic
-    const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
-    const auto samples = calibration_samples(job.calib, job.calib_samples, seq, m.info.vocab);
+    const auto samples = calibration();
     smoothed = passes::smooth_norm_inputs(m.graph, collect_absmax(m, samples, job.threads), job.alpha);
     if (job.verbose) fmt::print(stderr, "smoothquant: {} norms smoothed (alpha {})\n", smoothed, job.alpha);
   }
   std::map<int, std::vector<double>> hessians;
   std::map<std::string, int> input_of;  // module -> its input value (whose Hessian it uses)
   if (job.method == "gptq") {
-    const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
-    LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
-              m.info.context);
-    const auto samples = calibration_samples(job.calib, job.calib_samples, seq, m.info.vocab);
+    const auto samples = calibration();
     if (job.verbose) fmt::print(stderr, "gptq: Hessians from {} x {} calibration tokens\n", samples.size(), seq);
     hessians = collect_hessians(m, samples, job.threads);
     for (const auto& lm : passes::linear_modules(m.graph))
