@@ -149,22 +149,16 @@ void Executor::run(int64_t n, int64_t m) {
   const int saved = omp_get_max_threads();
   if (saved != opts_.threads) omp_set_num_threads(opts_.threads);
   const auto& nodes = graph_.nodes();
-  if (observer_) {
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      kernels_[i](nodes[i], node_in_[i].data(), node_out_[i].data(), ctx_);
-      observer_(i, node_in_[i].data(), node_out_[i].data());
-    }
-  } else if (!profiling_) {
-    for (size_t i = 0; i < nodes.size(); ++i) kernels_[i](nodes[i], node_in_[i].data(), node_out_[i].data(), ctx_);
-  } else {
-    using Clock = std::chrono::steady_clock;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      const auto t0 = Clock::now();
-      kernels_[i](nodes[i], node_in_[i].data(), node_out_[i].data(), ctx_);
+  using Clock = std::chrono::steady_clock;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
+    kernels_[i](nodes[i], node_in_[i].data(), node_out_[i].data(), ctx_);
+    if (profiling_) {
       OpTime& t = profile_[nodes[i].op];
       t.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
       ++t.calls;
     }
+    if (observer_) observer_(i, node_in_[i].data(), node_out_[i].data());
   }
   if (saved != opts_.threads) omp_set_num_threads(saved);
 }
