@@ -18,15 +18,28 @@ void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* inf
 namespace lmf::compress {
 
 std::map<int, std::vector<double>> collect_hessians(const Model& m, const std::vector<std::vector<int32_t>>& samples,
-                                                    int threads) {
+                                                    int threads, std::map<int, std::vector<float>>* absmean) {
   std::map<int, std::vector<float>> acc;  // x value -> Σ x xᵀ (K, K)
+  std::map<int, std::vector<double>> abs_sum;
   std::map<int, int64_t> tokens;
   observe_linear_inputs(m, samples, threads, [&](int v, const float* x, int64_t rows, int64_t K) {
     std::vector<float>& a = acc[v];
     a.resize(static_cast<size_t>(K * K), 0.0f);
     dnnl_sgemm('T', 'N', K, K, rows, 1.0f, x, K, x, K, 1.0f, a.data(), K);
     tokens[v] += rows;
+    if (absmean) {
+      std::vector<double>& s = abs_sum[v];
+      s.resize(static_cast<size_t>(K), 0.0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < K; ++k) s[k] += std::fabs(x[r * K + k]);
+    }
   });
+  if (absmean)
+    for (const auto& [v, s] : abs_sum) {
+      std::vector<float>& o = (*absmean)[v];
+      o.resize(s.size());
+      for (size_t k = 0; k < s.size(); ++k) o[k] = static_cast<float>(s[k] / static_cast<double>(tokens[v]));
+    }
   std::map<int, std::vector<double>> H;
   for (auto& [v, a] : acc) {
     const double scale = 2.0 / static_cast<double>(std::max<int64_t>(1, tokens[v]));

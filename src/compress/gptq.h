@@ -32,8 +32,10 @@ struct GptqOptions {
 
 // H (K, K) float64 of every distinct linear input of m's graph, keyed by that input's
 // value id, from the float model run on `samples` (each one sequence) with `threads`.
+// With absmean, also the mean over tokens of |x_j| (K) of each (AWQ's statistic).
 std::map<int, std::vector<double>> collect_hessians(const Model& m, const std::vector<std::vector<int32_t>>& samples,
-                                                    int threads);
+                                                    int threads,
+                                                    std::map<int, std::vector<float>>* absmean = nullptr);
 
 // GPTQ of W (K, N) (row-major) given H (K, K) (taken by value: it is dampened and
 // factorized in place). Throws kInvalidArgument if H is not positive definite after

@@ -5,10 +5,12 @@
 
 #include <fmt/format.h>
 
+#include "compress/awq.h"
 #include "compress/calibrate.h"
 #include "compress/gptq.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "ir/graph.h"
 #include "models/model.h"
 #include "passes/quantize.h"
 #include "passes/smooth.h"
@@ -18,7 +20,7 @@ namespace lmf::compress {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& quantize_methods() {
-  static const std::vector<std::string> m = {"int8-dynamic", "smoothquant", "w8", "w4", "w3", "gptq"};
+  static const std::vector<std::string> m = {"int8-dynamic", "smoothquant", "w8", "w4", "w3", "gptq", "awq"};
   return m;
 }
 
@@ -32,9 +34,9 @@ quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const s
     s.bits = 4;
   } else if (method == "w3") {
     s.bits = 3;
-  } else if (method == "gptq" && flag == "--method") {
-    LMF_CHECK(gptq_bits == 3 || gptq_bits == 4 || gptq_bits == 8, kInvalidArgument, "--bits {}: gptq supports 3, 4 or 8",
-              gptq_bits);
+  } else if ((method == "gptq" || method == "awq") && flag == "--method") {
+    LMF_CHECK(gptq_bits == 3 || gptq_bits == 4 || gptq_bits == 8, kInvalidArgument, "--bits {}: {} supports 3, 4 or 8",
+              gptq_bits, method);
     s.bits = gptq_bits;
   } else {
     std::string list;
@@ -47,6 +49,37 @@ quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const s
   if (s.group < 0) s.group = 0;
   s.sym = sym;
   return s;
+}
+
+// AWQ's scales for every norm in front of linear layers (not the head's), folded into
+// the graph; each such input's Hessian becomes that of the scaled input, diag(1/s) H diag(1/s).
+nlohmann::json awq_scale(Graph& g, std::map<int, std::vector<double>>& hessians,
+                         const std::map<int, std::vector<float>>& xmean, quant::Spec spec, bool verbose) {
+  double err = 0, err_rtn = 0;
+  int scaled = 0;
+  for (const passes::NormLinears& nl : passes::scalable_norms(g)) {
+    if (nl.feeds_output || !hessians.count(nl.x) || !xmean.count(nl.x)) continue;
+    std::vector<Tensor> kn;
+    std::vector<const float*> w;
+    std::vector<int64_t> n;
+    for (size_t r : nl.linears) {
+      kn.push_back(passes::linear_weight_kn(g, g.nodes()[r]));
+      w.push_back(kn.back().data_as<float>());
+      n.push_back(kn.back().dim(1));
+    }
+    const int64_t K = kn[0].dim(0);
+    if (spec.group <= 0) spec.group = K;
+    const AwqScales sc = awq_search_scales(w, n, K, hessians.at(nl.x), xmean.at(nl.x), spec);
+    if (verbose)
+      fmt::print(stderr, "awq: {} -> {} linear(s): alpha {:.2f}, output error {:.4g} (round to nearest {:.4g})\n",
+                 g.value(g.nodes()[nl.norm].inputs[1]).name, nl.linears.size(), sc.alpha, sc.err, sc.err_rtn);
+    passes::fold_input_scales(g, nl, sc.s);
+    std::vector<double>& H = hessians.at(nl.x);
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < K; ++j) H[i * K + j] /= static_cast<double>(sc.s[i]) * sc.s[j];
+    err += sc.err, err_rtn += sc.err_rtn, ++scaled;
+  }
+  return {{"norms_scaled", scaled}, {"output_error", err}, {"output_error_rtn", err_rtn}};
 }
 
 }  // namespace
@@ -82,12 +115,26 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   }
   std::map<int, std::vector<double>> hessians;
   std::map<std::string, int> input_of;  // module -> its input value (whose Hessian it uses)
-  if (job.method == "gptq") {
+  nlohmann::json awq_report;
+  if (job.method == "gptq" || job.method == "awq") {
     const auto samples = calibration();
-    if (job.verbose) fmt::print(stderr, "gptq: Hessians from {} x {} calibration tokens\n", samples.size(), seq);
-    hessians = collect_hessians(m, samples, job.threads);
+    if (job.verbose)
+      fmt::print(stderr, "{}: Hessians from {} x {} calibration tokens\n", job.method, samples.size(), seq);
+    std::map<int, std::vector<float>> xmean;
+    hessians = collect_hessians(m, samples, job.threads, job.method == "awq" ? &xmean : nullptr);
     for (const auto& lm : passes::linear_modules(m.graph))
       input_of[lm.module] = m.graph.nodes()[static_cast<size_t>(lm.node)].inputs[0];
+    if (job.method == "awq") awq_report = awq_scale(m.graph, hessians, xmean, o.spec, job.verbose);
+  }
+  if (job.method == "awq") {
+    o.quantizer = [&](const std::string& module, const float* w, int64_t K, int64_t N, const quant::Spec& spec) {
+      if (!job.awq_clip || spec.bits >= 8) return quant::quantize_rtn(w, K, N, spec);
+      std::vector<float> c(w, w + K * N);
+      awq_clip(c.data(), K, N, hessians.at(input_of.at(module)), spec);
+      return quant::quantize_rtn(c.data(), K, N, spec);
+    };
+  }
+  if (job.method == "gptq") {
     GptqOptions go;
     go.damp = job.damp;
     go.act_order = job.act_order;
@@ -109,6 +156,7 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
                       {"checkpoint_format", "gptq_v2"},
                       {"lmforge", {{"method", job.method}, {"head", head}, {"modules", modules}}}};
   q["lmforge"]["kv_cache"] = job.kv_cache;
+  if (job.method == "awq") q["lmforge"]["awq"] = awq_report;
   if (job.method == "smoothquant") q["lmforge"]["smoothquant"] = {{"alpha", job.alpha}, {"norms_smoothed", smoothed}};
   m.config["quantization_config"] = q;
   const fs::path out = fs::absolute(job.out).lexically_normal();

@@ -11,7 +11,8 @@ namespace lmf::compress {
 struct QuantizeJob {
   std::string model, out;
   // int8-dynamic (PyTorch quantize_dynamic's numbers), smoothquant (smoothing, then
-  // int8-dynamic; needs calib), w4, w8 (round to nearest), gptq (4-bit; `bits` 8 for 8)
+  // int8-dynamic; needs calib), w4, w8, w3 (round to nearest), gptq and awq (`bits`
+  // 3, 4 or 8; need calib)
   std::string method = "w4";
   int64_t group = 128;           // -1: per output channel
   bool sym = true;
@@ -19,7 +20,7 @@ struct QuantizeJob {
   // for the int8-dynamic method, else w8.
   std::string head = "auto";
   std::vector<std::string> skip; // regular expressions on module names kept float
-  // gptq, smoothquant: calibration data (a `data prepare` folder: its train split), bits, options.
+  // gptq, awq, smoothquant: calibration data (a `data prepare` folder: its train split), bits, options.
   std::string calib;
   int64_t calib_samples = 128, calib_seq = 0;  // 0: min(512, the model's context)
   int bits = 4;
@@ -27,6 +28,7 @@ struct QuantizeJob {
   double alpha = 0.5;  // smoothquant: migration strength
   std::string kv_cache = "f32";  // or int8: the attention cache's element type at run time
   bool act_order = false;
+  bool awq_clip = true;  // awq: also AWQ's weight clipping search
   int threads = 1;
   bool verbose = false;  // progress on stderr
 };

@@ -36,6 +36,19 @@ std::vector<LinearModule> linear_modules(const Graph& g) {
   return out;
 }
 
+Tensor linear_weight_kn(const Graph& g, const Node& node) {
+  const Value& v = g.value(node.inputs[1]);
+  LMF_CHECK(v.data.dtype() == DType::kF32, kInternal, "quantize: {} is not float32", v.name);
+  if (node.attr_str("layout") != "nk") return v.data;
+  const int64_t N = v.data.dim(0), K = v.data.dim(1);  // (N, K) -> (K, N)
+  Tensor kn = Tensor::empty(DType::kF32, {K, N});
+  const float* src = v.data.data_as<float>();
+  float* dst = kn.data_as<float>();
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t k = 0; k < K; ++k) dst[k * N + r] = src[r * K + k];
+  return kn;
+}
+
 nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
   for (const Node& n : g.nodes())
     LMF_CHECK(n.op != "linear_q" && n.op != "embedding_q", kInvalidArgument,
@@ -66,16 +79,7 @@ nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
     auto it = done.find(wid);
     if (it == done.end()) {
       quant::check_spec(spec, lm.K, lm.N, lm.module);
-      const Tensor& w = g.value(wid).data;
-      LMF_CHECK(w.dtype() == DType::kF32, kInternal, "quantize: {} is not float32", g.value(wid).name);
-      Tensor kn = w;
-      if (n.attr_str("layout") == "nk") {  // (N, K) -> (K, N)
-        kn = Tensor::empty(DType::kF32, {lm.K, lm.N});
-        const float* src = w.data_as<float>();
-        float* dst = kn.data_as<float>();
-        for (int64_t r = 0; r < lm.N; ++r)
-          for (int64_t k = 0; k < lm.K; ++k) dst[k * lm.N + r] = src[r * lm.K + k];
-      }
+      const Tensor kn = linear_weight_kn(g, n);
       quant::Packed p = i8          ? quant::quantize_per_channel_int8(kn.data_as<float>(), lm.K, lm.N)
                         : o.quantizer ? o.quantizer(lm.module, kn.data_as<float>(), lm.K, lm.N, spec)
                                       : quant::quantize_rtn(kn.data_as<float>(), lm.K, lm.N, spec);

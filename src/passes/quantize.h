@@ -49,4 +49,8 @@ struct LinearModule {
 };
 std::vector<LinearModule> linear_modules(const Graph& g);
 
+// The float32 weight of linear node `node` as W (K, N): the tensor itself, or a
+// transposed copy when the node reads it (N, K) (layout "nk").
+Tensor linear_weight_kn(const Graph& g, const Node& node);
+
 }  // namespace lmf::passes

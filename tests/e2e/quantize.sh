@@ -43,9 +43,17 @@ pf="$(ppl "$M")"; p8="$(ppl "$T/w8")"; p4="$(ppl "$T/w4")"; pg="$(ppl "$T/gptq")
 "$LMF" quantize "$M" -o "$T/w3" --method w3 -q && "$LMF" quantize "$M" -o "$T/g3" --method gptq --bits 3 \
   --calib "$T/brown" --calib-samples 32 --calib-seq 256 -t 2 -q && pass "quantize w3, gptq --bits 3" || failed "3-bit"
 kl() { "$LMF" ppl "$1" --data "$T/brown" --base "$M" --ctx 256 --max-tokens 20000 -t 2 --json -q | "$PY" -c "import json,sys; print(json.load(sys.stdin)['kl_mean'])"; }
+# AWQ (scales + clipping, calibrated on the train split): closer to the original than round to nearest
+"$LMF" quantize "$M" -o "$T/awq" --method awq --calib "$T/brown" --calib-samples 32 --calib-seq 256 -t 2 -q \
+  && "$LMF" quantize "$M" -o "$T/awq3" --method awq --bits 3 --calib "$T/brown" --calib-samples 32 --calib-seq 256 -t 2 -q \
+  && pass "quantize awq, awq --bits 3" || failed "quantize awq"
+k4="$(kl "$T/w4")"; ka4="$(kl "$T/awq")"; ka3="$(kl "$T/awq3")"
 k3="$(kl "$T/w3")"; kg3="$(kl "$T/g3")"
 "$PY" -c "import sys; r, g = map(float, sys.argv[1:]); assert g < 0.5 * r, (r, g)" "$k3" "$kg3" \
   && pass "KL: gptq w3 $kg3 < half of w3 $k3" || failed "KL w3 $k3 gptq w3 $kg3"
+"$PY" -c "import sys; r4, a4, r3, a3 = map(float, sys.argv[1:]); assert a4 < 0.95 * r4 and a3 < 0.9 * r3, sys.argv" \
+  "$k4" "$ka4" "$k3" "$ka3" && pass "KL: awq $ka4 < w4 $k4, awq 3 bits $ka3 < w3 $k3" || failed "KL awq $ka4 w4 $k4 awq3 $ka3 w3 $k3"
+"$LMF" info "$T/awq" | grep -q "quantized:    w4 g128 x 16" && pass "info: awq" || failed "info awq: $("$LMF" info "$T/awq")"
 # compare: the report, each model measured in its own child process
 "$LMF" compare "$M" "$T/w8" "$T/w4" --data "$T/brown" --max-tokens 3000 -p 16 -n 8 -r 1 -t 2 --json > "$T/compare.json"
 "$PY" - "$T/compare.json" <<'PY' && pass "compare --json" || failed "compare: $(cat "$T/compare.json")"
@@ -62,7 +70,7 @@ PY
 expect_error "compare: missing model" "compare: .*/nope: not a model folder" "$LMF" compare "$M" "$T/nope" --data "$T/brown"
 expect_error "compare: child error" "compare: ppl .* failed: .*--split 'bogus'|compare: ppl .* failed" \
   "$LMF" compare "$M" "$T/w8" --data "$T/brown" --split bogus
-expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: int8-dynamic, smoothquant, w8, w4, w3, gptq\)" \
+expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: int8-dynamic, smoothquant, w8, w4, w3, gptq, awq\)" \
   "$LMF" quantize "$M" -o "$T/bad" --method w5
 expect_error "bad --kv-cache" "--kv-cache 'int4': f32 or int8" "$LMF" quantize "$M" -o "$T/bad" --kv-cache int4
 expect_error "group not dividing" "group size 100 does not divide the input dimension 256" \
@@ -73,5 +81,7 @@ expect_error "gptq without --calib" "--calib DATA is required for this method" "
 expect_error "gptq calib missing" "$T/nothing" "$LMF" quantize "$M" -o "$T/bad" --method gptq --calib "$T/nothing"
 expect_error "gptq zero samples" "--calib-samples 0" "$LMF" quantize "$M" -o "$T/bad" --method gptq --calib "$T/brown" --calib-samples 0
 expect_error "gptq bits" "--bits 5: gptq supports 3, 4 or 8" "$LMF" quantize "$M" -o "$T/bad" --method gptq --bits 5 --calib "$T/brown"
+expect_error "awq without --calib" "--calib DATA is required for this method" "$LMF" quantize "$M" -o "$T/bad" --method awq
+expect_error "awq bits" "--bits 2: awq supports 3, 4 or 8" "$LMF" quantize "$M" -o "$T/bad" --method awq --bits 2 --calib "$T/brown"
 [[ ! -e "$T/bad" && ! -e "$T/bad.partial" ]] && pass "nothing written on errors" || failed "partial output left"
 finish
