@@ -60,14 +60,25 @@ void run_bench(const BenchArgs& a) {
   std::vector<int32_t> prompt(static_cast<size_t>(a.p));
   for (auto& t : prompt) t = tok(rng);
 
+  using Profile = std::vector<std::pair<std::string, Executor::OpTime>>;
+  // The executor's per-op times since the last clear_profile(), largest first.
+  auto take_profile = [&session] {
+    Profile p(session.executor().profile().begin(), session.executor().profile().end());
+    std::sort(p.begin(), p.end(), [](const auto& x, const auto& y) { return x.second.seconds > y.second.seconds; });
+    return p;
+  };
   std::vector<double> pp, tg;
   std::vector<float> last;
+  Profile prof_pp;
   for (int r = 0; r <= a.reps; ++r) {  // rep 0 warms up
     if (a.p > 0) {
       session.reset_all();
+      if (a.profile) session.executor().clear_profile(), session.executor().set_profiling(true);
       const double t0 = now();
       prefill(session, {prompt}, last);
       if (r > 0) pp.push_back(static_cast<double>(a.p) / (now() - t0));
+      session.executor().set_profiling(false);
+      if (a.profile) prof_pp = take_profile();
     }
     if (a.n > 0) {
       session.reset_all();
@@ -84,10 +95,8 @@ void run_bench(const BenchArgs& a) {
       session.executor().set_profiling(false);
     }
   }
-  // Per-op decode time of the last repetition, largest first.
-  std::vector<std::pair<std::string, Executor::OpTime>> prof(session.executor().profile().begin(),
-                                                              session.executor().profile().end());
-  std::sort(prof.begin(), prof.end(), [](const auto& x, const auto& y) { return x.second.seconds > y.second.seconds; });
+  // Per-op decode time of the last repetition.
+  const Profile prof = a.n > 0 && a.profile ? take_profile() : Profile{};
   const double step_s = tg.empty() ? 0 : 1.0 / tg.back();
   const Stat spp = pp.empty() ? Stat{} : stats(pp), stg = tg.empty() ? Stat{} : stats(tg);
   double bw = 0, peak = 0;
@@ -118,12 +127,17 @@ void run_bench(const BenchArgs& a) {
       if (bw > 0) t["fraction_of_bandwidth_bound"] = stg.mean * bytes_tok / bw;
       j["tests"].push_back(t);
     }
-    if (a.profile) {
+    if (a.profile && a.n > 0) {
       nlohmann::json p = nlohmann::json::array();
       for (const auto& [op, t] : prof)
         p.push_back({{"op", op}, {"calls_per_token", static_cast<double>(t.calls) / static_cast<double>(a.n)},
                      {"ms_per_token", 1e3 * t.seconds / static_cast<double>(a.n)}});
       j["decode_profile"] = p;
+    }
+    if (a.profile && a.p > 0) {
+      nlohmann::json p = nlohmann::json::array();
+      for (const auto& [op, t] : prof_pp) p.push_back({{"op", op}, {"calls", t.calls}, {"ms", 1e3 * t.seconds}});
+      j["prefill_profile"] = p;
     }
     j["weight_bytes_per_token"] = bytes_tok;
     if (bw > 0) j["read_bandwidth_bytes_per_s"] = bw, j["sgemm_flops_per_s"] = peak;
@@ -150,20 +164,26 @@ void run_bench(const BenchArgs& a) {
                  100.0 * flops_pp * spp.mean / a.p / peak);
     fmt::print("\n");
   }
-  if (a.profile && !prof.empty()) {
-    fmt::print("\ndecode profile (last repetition), per token: {:.3f} ms\n", 1e3 * step_s);
+  // One table per profile: ms per unit (a prompt, or a decode token), calls per unit.
+  auto print_profile = [](const std::string& title, const Profile& prof, double unit_s, double units) {
+    fmt::print("\n{}: {:.3f} ms\n", title, 1e3 * unit_s);
     fmt::print("| {:<22} | {:>6} | {:>9} | {:>7} |\n", "op", "calls", "ms", "share");
     fmt::print("| {:-<22} | {:->6} | {:->9} | {:->7} |\n", "", "", "", "");
     double in_ops = 0;
     for (const auto& [op, t] : prof) {
-      const double ms = 1e3 * t.seconds / static_cast<double>(a.n);
+      const double ms = 1e3 * t.seconds / units;
       in_ops += ms;
-      fmt::print("| {:<22} | {:>6.1f} | {:>9.3f} | {:>6.1f}% |\n", op,
-                 static_cast<double>(t.calls) / static_cast<double>(a.n), ms, 100.0 * ms / (1e3 * step_s));
+      fmt::print("| {:<22} | {:>6.1f} | {:>9.3f} | {:>6.1f}% |\n", op, static_cast<double>(t.calls) / units, ms,
+                 100.0 * ms / (1e3 * unit_s));
     }
-    const double rest = 1e3 * step_s - in_ops;
-    fmt::print("| {:<22} | {:>6} | {:>9.3f} | {:>6.1f}% |\n", "(outside the graph)", "", rest, 100.0 * rest / (1e3 * step_s));
-  }
+    const double rest = 1e3 * unit_s - in_ops;
+    fmt::print("| {:<22} | {:>6} | {:>9.3f} | {:>6.1f}% |\n", "(outside the graph)", "", rest, 100.0 * rest / (1e3 * unit_s));
+  };
+  if (a.profile && !prof_pp.empty())
+    print_profile(fmt::format("prefill profile (last repetition), pp{}", a.p), prof_pp,
+                  static_cast<double>(a.p) / pp.back(), 1.0);
+  if (a.profile && !prof.empty())
+    print_profile("decode profile (last repetition), per token", prof, step_s, static_cast<double>(a.n));
 }
 
 }  // namespace
@@ -177,7 +197,7 @@ void register_bench(CLI::App& app) {
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions (default 5)");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->add_flag("--no-probe", a->no_probe, "Skip the bandwidth and matmul-peak probes");
-  cmd->add_flag("--profile", a->profile, "Also print the decode time per op (last repetition)");
+  cmd->add_flag("--profile", a->profile, "Also print the prefill and decode time per op (last repetition)");
   add_threads_flag(cmd, &a->threads);
   cmd->callback([a] { run_bench(*a); });
 }
