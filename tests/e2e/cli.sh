@@ -65,8 +65,8 @@ tests = {t["test"]: t for t in j["tests"]}
 assert tests["pp16"]["tokens_per_s"] > 0 and tests["tg8"]["tokens_per_s"] > 0, j
 assert j["read_bandwidth_bytes_per_s"] > 0 and j["sgemm_flops_per_s"] > 0
 PY
-# --profile: per-op decode times; every decode step runs each linear of the graph once
-"$LMF" bench "$G/gpt2" -p 0 -n 8 -r 1 -t 1 --no-probe --profile --json > "$T/prof.json"
+# --profile: per-op prefill and decode times; every step runs each linear of the graph once
+"$LMF" bench "$G/gpt2" -p 4 -n 8 -r 1 -t 1 --no-probe --profile --json > "$T/prof.json"
 "$LMF" graph "$G/gpt2" > "$T/graph.txt"
 "$PY" - "$T/prof.json" "$T/graph.txt" <<'PY' && pass "bench --profile" || failed "bench --profile"
 import json, sys, re
@@ -75,5 +75,7 @@ prof = {p["op"]: p for p in j["decode_profile"]}
 linears = len(re.findall(r"= linear\(", open(sys.argv[2]).read()))
 assert linears > 0 and prof["linear"]["calls_per_token"] == linears, (prof, linears)
 assert all(p["ms_per_token"] >= 0 for p in prof.values()) and prof["linear"]["ms_per_token"] > 0
+pre = {p["op"]: p for p in j["prefill_profile"]}
+assert pre["linear"]["calls"] == linears and pre["linear"]["ms"] > 0 and all(p["ms"] >= 0 for p in pre.values()), pre
 PY
 finish
