@@ -14,6 +14,9 @@
 #include "runtime/generate.h"
 #include "runtime/probe.h"
 
+#if __has_include("lmf_git_rev.h")
+#include "lmf_git_rev.h"  // generated at build time (cmake/git_rev.cmake)
+#endif
 #ifndef LMF_GIT_REV
 #define LMF_GIT_REV "unknown"
 #endif
