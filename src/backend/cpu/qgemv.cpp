@@ -48,65 +48,56 @@ HWY_INLINE hn::Vec<DF> Unpack(DF df, VI w, VI mask) {
   return hn::ConvertTo(df, hn::And(hn::ShiftRight<J * BITS>(w), mask));
 }
 
-// out[j] (R, 16) = x (R rows, stride K) · strip j, for S strips of 16 columns walked side
-// by side (S > 1 only for one row: one load instruction per strip, so that each strip is
-// a stream of its own for the prefetchers). xsum (R, K/G): the sums of x over each group.
-// Per group: s · sum_k x q - zs · sum_k x. The P values of a word are unpacked with
-// immediate shift counts (a count in a register made the kernel ~30% slower). The
-// arithmetic of a strip does not depend on S (A chains per row and strip: 2 for one row),
-// so results do not depend on which strips share a pass (nor on the thread count).
-template <int R, int BITS, int S>
-HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, const int32_t* const* q, const float* const* s,
-                      const float* const* zs, const float* HWY_RESTRICT xsum, float* const* out) {
-  static_assert(S == 1 || R == 1, "several strips side by side for one row only");
+// out (R, 16) = x (R rows, stride K) · strip, for one strip of 16 columns. xsum (R, K/G):
+// the sums of x over each group. Per group: s · sum_k x q - zs · sum_k x. The P values
+// of a word are unpacked with immediate shift counts (a count in a register made the
+// kernel ~30% slower), one accumulation chain per value for one row. Measured on one
+// core, weights in L2 (GPT-2 small shapes): 4 bits ~54 -> ~68-73 Gweights/s with the
+// table lookup and 8 chains, 8 bits ~55 -> ~62 with the byte shuffle.
+template <int R, int BITS>
+HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, const int32_t* HWY_RESTRICT q,
+                      const float* HWY_RESTRICT s, const float* HWY_RESTRICT zs, const float* HWY_RESTRICT xsum,
+                      float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
   using V = hn::Vec<decltype(df)>;
   constexpr size_t kS = static_cast<size_t>(kQStrip);
   constexpr int P = 32 / BITS;
-  constexpr int A = R <= 2 ? (P < 2 * R ? P : 2 * R) : 2;  // accumulation chains per row and strip
+  constexpr int A = R == 1 ? (P < 8 ? P : 8) : (R == 2 ? 4 : 2);  // accumulation chains per row
   const size_t L = std::min(hn::Lanes(df), kS);
   const size_t nv = kS / L;  // vectors per strip (1 on AVX-512)
   const size_t groups = K / G, rows_per_group = G / P;
   const auto mask = hn::Set(di, (1 << BITS) - 1);
   for (size_t v = 0; v < nv; ++v) {
-    V y[S][R];
-    for (int j = 0; j < S; ++j)
-      for (int r = 0; r < R; ++r) y[j][r] = hn::Zero(df);
+    V y[R];
+    for (int r = 0; r < R; ++r) y[r] = hn::Zero(df);
+    const int32_t* qv = q + v * L;
     for (size_t g = 0; g < groups; ++g) {
       // A independent accumulation chains per row, so that fused multiply-add latency
       // does not serialize the P values of a word.
-      V acc[S][R][A];
-      for (int j = 0; j < S; ++j)
-        for (int r = 0; r < R; ++r)
-          for (int a = 0; a < A; ++a) acc[j][r][a] = hn::Zero(df);
+      V acc[R][A];
+      for (int r = 0; r < R; ++r)
+        for (int a = 0; a < A; ++a) acc[r][a] = hn::Zero(df);
       for (size_t i = 0; i < rows_per_group; ++i) {
         const size_t kp = g * rows_per_group + i;
-        hn::Vec<decltype(di)> w[S];
-        for (int j = 0; j < S; ++j) w[j] = hn::LoadU(di, q[j] + v * L + kp * kS);
+        const auto w = hn::LoadU(di, qv + kp * kS);
         const float* xk = x + kp * P;
-        // The P values of each word, unrolled with immediate shift counts.
+        // The P values of the word, unrolled with immediate shift counts.
         [&]<int... J>(std::integer_sequence<int, J...>) {
           ([&] {
-            for (int r = 0; r < R; ++r) {
-              const V xb = hn::Set(df, xk[r * K + J]);
-              for (int j = 0; j < S; ++j)
-                acc[j][r][J % A] = hn::MulAdd(xb, Unpack<BITS, J>(df, w[j], mask), acc[j][r][J % A]);
-            }
+            const V f = Unpack<BITS, J>(df, w, mask);
+            for (int r = 0; r < R; ++r) acc[r][J % A] = hn::MulAdd(hn::Set(df, xk[r * K + J]), f, acc[r][J % A]);
           }(), ...);
         }(std::make_integer_sequence<int, P>{});
       }
-      for (int j = 0; j < S; ++j) {
-        const V sv = hn::LoadU(df, s[j] + g * kS + v * L), zv = hn::LoadU(df, zs[j] + g * kS + v * L);
-        for (int r = 0; r < R; ++r) {
-          V sum = acc[j][r][0];
-          for (int a = 1; a < A; ++a) sum = hn::Add(sum, acc[j][r][a]);
-          y[j][r] = hn::NegMulAdd(zv, hn::Set(df, xsum[r * groups + g]), hn::MulAdd(sv, sum, y[j][r]));
-        }
+      const V sv = hn::LoadU(df, s + g * kS + v * L), zv = hn::LoadU(df, zs + g * kS + v * L);
+      for (int r = 0; r < R; ++r) {
+        V sum = acc[r][0];
+        for (int a = 1; a < A; ++a) sum = hn::Add(sum, acc[r][a]);
+        y[r] = hn::NegMulAdd(zv, hn::Set(df, xsum[r * groups + g]), hn::MulAdd(sv, sum, y[r]));
       }
     }
-    for (int j = 0; j < S; ++j)
-      for (int r = 0; r < R; ++r) hn::StoreU(y[j][r], df, out[j] + r * kS + v * L);
+    for (int r = 0; r < R; ++r) hn::StoreU(y[r], df, out + r * kS + v * L);
   }
 }
 
@@ -115,45 +106,24 @@ void StripsT(const float* x, size_t M, size_t K, size_t G, const QWeight& w, con
              float* y, size_t N, size_t s0, size_t s1) {
   constexpr size_t kS = static_cast<size_t>(kQStrip);
   const size_t groups = K / G, qrows = K / static_cast<size_t>(32 / BITS);
-  HWY_ALIGN float tmp[4 * 4 * kS];
-  const int32_t* q[4];
-  const float* s[4];
-  const float* zs[4];
-  float* out[4];
-  auto at = [&](int j, size_t st, size_t m) {  // strip st's pointers in slot j, output rows from m
-    q[j] = w.q + st * qrows * kS;
-    s[j] = w.s + st * groups * kS;
-    zs[j] = w.zs + st * groups * kS;
-    out[j] = tmp + j * 4 * kS;
-  };
-  auto store = [&](int j, size_t st, size_t m, size_t R) {  // y rows [m, m + R) of strip st, + bias
+  HWY_ALIGN float tmp[4 * kS];
+  for (size_t st = s0; st < s1; ++st) {
+    const int32_t* q = w.q + st * qrows * kS;
+    const float* s = w.s + st * groups * kS;
+    const float* zs = w.zs + st * groups * kS;
     const size_t c0 = st * kS, cols = std::min(kS, N - c0);
-    for (size_t r = 0; r < R; ++r)
-      for (size_t c = 0; c < cols; ++c) y[(m + r) * N + c0 + c] = out[j][r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
-  };
-  size_t first = s0;
-  if (M == 1) {  // four quarters of the range side by side: four streams
-    const size_t quarter = (s1 - s0) / 4;
-    for (size_t i = 0; i < quarter; ++i) {
-      for (int j = 0; j < 4; ++j) at(j, s0 + j * quarter + i, 0);
-      Strip<1, BITS, 4>(x, K, G, q, s, zs, xsum, out);
-      for (int j = 0; j < 4; ++j) store(j, s0 + j * quarter + i, 0, 1);
-    }
-    first = s0 + 4 * quarter;
-  }
-  for (size_t st = first; st < s1; ++st) {
     for (size_t m = 0; m < M; m += 4) {
       const size_t R = std::min<size_t>(4, M - m);
       const float* xm = x + m * K;
       const float* xs = xsum + m * groups;
-      at(0, st, m);
       switch (R) {
-        case 1: Strip<1, BITS, 1>(xm, K, G, q, s, zs, xs, out); break;
-        case 2: Strip<2, BITS, 1>(xm, K, G, q, s, zs, xs, out); break;
-        case 3: Strip<3, BITS, 1>(xm, K, G, q, s, zs, xs, out); break;
-        default: Strip<4, BITS, 1>(xm, K, G, q, s, zs, xs, out); break;
+        case 1: Strip<1, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
+        case 2: Strip<2, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
+        case 3: Strip<3, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
+        default: Strip<4, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
       }
-      store(0, st, m, R);
+      for (size_t r = 0; r < R; ++r)
+        for (size_t c = 0; c < cols; ++c) y[(m + r) * N + c0 + c] = tmp[r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
     }
   }
 }
