@@ -119,7 +119,7 @@ void run_bench(const BenchArgs& a) {
     nlohmann::json j = {{"model", a.model}, {"architecture", m.info.architecture}, {"params", m.info.params},
                         {"size_bytes", m.info.weight_bytes}, {"dtype", dtype_name(m.info.dtype)},
                         {"backend", "CPU"}, {"threads", a.threads}, {"reps", a.reps},
-                        {"git_rev", LMF_GIT_REV}, {"host", host}, {"tests", nlohmann::json::array()}};
+                        {"git_rev", LMF_GIT_REV}, {"host", host}, {"cpu", cpu_description()}, {"tests", nlohmann::json::array()}};
     if (a.p > 0) {
       nlohmann::json t = {{"test", fmt::format("pp{}", a.p)}, {"tokens_per_s", spp.mean}, {"sd", spp.sd}, {"samples", pp}};
       if (peak > 0) t["gflops"] = flops_pp * spp.mean / a.p / 1e9, t["fraction_of_matmul_peak"] = flops_pp * spp.mean / a.p / peak;
@@ -157,8 +157,9 @@ void run_bench(const BenchArgs& a) {
   };
   if (a.p > 0) row(fmt::format("pp{}", a.p), spp);
   if (a.n > 0) row(fmt::format("tg{}", a.n), stg);
+  fmt::print("\n{}; lmforge git {}\n", cpu_description(), LMF_GIT_REV);
   if (!a.no_probe) {
-    fmt::print("\nread bandwidth {:.2f} GB/s; decode reads {} per token -> bound {:.2f} t/s", bw / 1e9,
+    fmt::print("read bandwidth {:.2f} GB/s; decode reads {} per token -> bound {:.2f} t/s", bw / 1e9,
                human_bytes(bytes_tok), bw / bytes_tok);
     if (a.n > 0) fmt::print("; tg{} at {:.1f}% of it", a.n, 100.0 * stg.mean * bytes_tok / bw);
     fmt::print("\nsgemm peak {:.1f} GFLOP/s", peak / 1e9);

@@ -4,6 +4,9 @@
 #include <sys/mman.h>
 
 #include <chrono>
+#include <fstream>
+#include <hwy/targets.h>
+#include <thread>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -66,6 +69,23 @@ double measure_sgemm_flops(int threads, double seconds) {
   }
   omp_set_num_threads(saved);
   return best;
+}
+
+std::string cpu_description() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line, name = "unknown CPU", family, model;
+  auto value = [&] { return line.substr(line.find(':') + 2); };
+  while (std::getline(f, line) && (family.empty() || model.empty() || name == "unknown CPU")) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) name = value();
+    else if (line.rfind("cpu family", 0) == 0 && line.find(':') != std::string::npos) family = value();
+    else if (line.rfind("model\t", 0) == 0 && line.find(':') != std::string::npos) model = value();
+  }
+  std::string out = name;
+  if (!family.empty()) out += " (family " + family + (model.empty() ? "" : ", model " + model) + ")";
+  out += ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs";
+  const int64_t targets = hwy::SupportedTargets() & HWY_TARGETS;
+  if (targets != 0) out += std::string(", ") + hwy::TargetName(targets & -targets);  // the best: lowest bit
+  return out;
 }
 
 int64_t weight_bytes_per_token(const Graph& g) {

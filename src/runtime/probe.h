@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "ir/graph.h"
 
@@ -13,6 +14,11 @@ namespace lmf {
 double measure_read_bandwidth(int threads, double seconds = 0.5, bool huge_pages = false);
 // Float32 matmul FLOP/s of the dense-matmul library at a large square shape.
 double measure_sgemm_flops(int threads, double seconds = 0.5);
+
+// The CPU for benchmark stamps: /proc/cpuinfo's model name, family and model, the number
+// of logical CPUs, and the SIMD target Highway dispatches to (e.g. "AMD EPYC (family 26,
+// model 2), 2 CPUs, AVX3_ZEN4"); "unknown" parts where Linux does not say.
+std::string cpu_description();
 
 // Bytes of weights a decode step reads (every weight consumed by an op other than an
 // embedding lookup, each once).

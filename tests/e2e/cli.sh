@@ -64,6 +64,7 @@ j = json.load(open(sys.argv[1]))
 tests = {t["test"]: t for t in j["tests"]}
 assert tests["pp16"]["tokens_per_s"] > 0 and tests["tg8"]["tokens_per_s"] > 0, j
 assert j["read_bandwidth_bytes_per_s"] > 0 and j["sgemm_flops_per_s"] > 0
+assert j["git_rev"] and "CPUs" in j["cpu"] and j["host"], (j["git_rev"], j["cpu"], j["host"])
 PY
 # --profile: per-op prefill and decode times; every step runs each linear of the graph once
 "$LMF" bench "$G/gpt2" -p 4 -n 8 -r 1 -t 1 --no-probe --profile --json > "$T/prof.json"
