@@ -2,7 +2,9 @@
 // for), the searched scales cut the output error of 4- and 3-bit round to nearest on
 // held-out inputs; clipping (group 128, Gaussian weights) cuts it too and only ever
 // narrows the range; equal channels give s = 1 (plain round to nearest); the Hessian form
-// of the error equals the error computed on the tokens.
+// of the error equals the error computed on the tokens; on the golden GPT-2, Llama and
+// Qwen2 models, the searched scales folded into the norms leave the float logits unchanged
+// and cover the expected norms (two per layer; the untied head's final norm is left alone).
 #include "compress/awq.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +13,13 @@
 
 #include <cmath>
 #include <random>
+
+#include "compress/gptq.h"
+#include "models/model.h"
+#include "passes/quantize.h"
+#include "passes/smooth.h"
+#include "runtime/session.h"
+#include "support/golden.h"
 
 namespace lmf::compress {
 namespace {
@@ -142,6 +151,50 @@ TEST(Awq, BadSpecsAreRefused) {
   std::vector<float> c = p.W;
   EXPECT_THROW(awq_clip(c.data(), p.K, p.N, p.H, quant::Spec{5, 32, true}), Error);
 }
+
+std::vector<float> logits_of(const Model& m, const std::vector<int32_t>& ids) {
+  Session s(m, {.max_batch = 1, .max_context = 0, .max_step_tokens = 64, .threads = 2});
+  SeqChunk c{0, ids};
+  auto l = s.step(std::span<const SeqChunk>(&c, 1), true);
+  return {l.begin(), l.end()};
+}
+
+class AwqModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AwqModel, FoldedScalesPreserveTheFloatModel) {
+  const std::string dir = test::golden_dir(GetParam());
+  const test::Expected exp = test::load_expected(dir);
+  Model m = load_model(dir);
+  const auto before = logits_of(m, exp.prompts[0]);
+  std::vector<std::vector<int32_t>> samples(exp.prompts.begin(), exp.prompts.end());
+  std::map<int, std::vector<float>> xmean;
+  const auto H = collect_hessians(m, samples, 2, &xmean);
+  int scaled = 0;
+  double moved = 0;
+  for (const passes::NormLinears& nl : passes::scalable_norms(m.graph)) {
+    if (nl.feeds_output) continue;
+    std::vector<Tensor> kn;
+    std::vector<const float*> w;
+    std::vector<int64_t> n;
+    for (size_t r : nl.linears) {
+      kn.push_back(passes::linear_weight_kn(m.graph, m.graph.nodes()[r]));
+      w.push_back(kn.back().data_as<float>());
+      n.push_back(kn.back().dim(1));
+    }
+    const int64_t K = kn[0].dim(0);
+    const AwqScales sc = awq_search_scales(w, n, K, H.at(nl.x), xmean.at(nl.x), quant::Spec{4, 32, true});
+    EXPECT_LE(sc.err, sc.err_rtn);
+    for (float v : sc.s) moved = std::max(moved, std::fabs(std::log(static_cast<double>(v))));
+    passes::fold_input_scales(m.graph, nl, sc.s);
+    ++scaled;
+  }
+  EXPECT_EQ(scaled, 2 * m.info.layers);
+  const auto after = logits_of(m, exp.prompts[0]);
+  EXPECT_LT(test::rel_error(after.data(), before.data(), static_cast<int64_t>(before.size())), 1e-4);
+  std::printf("    %s: %d norms scaled, largest |log s| %.3f\n", GetParam().c_str(), scaled, moved);
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, AwqModel, ::testing::Values("gpt2", "llama", "llama_untied_sharded", "qwen2"));
 
 }  // namespace
 }  // namespace lmf::compress
