@@ -26,6 +26,11 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Drops this process's pages of the whole pages inside [p, p + bytes) of a read-only file
+// mapping (MADV_DONTNEED): they leave the resident set and are read from the file again if
+// touched. Only for memory a MappedFile maps (Tensor::mapped()).
+void release_mapped_pages(const void* p, size_t bytes);
+
 // Reads a whole (small) text file; throws lmf::Error naming the path on failure.
 std::string read_text_file(const std::string& path);
 // Writes `contents` to path atomically: a temporary file in the same folder, then rename.

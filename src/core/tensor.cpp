@@ -40,8 +40,9 @@ Tensor Tensor::empty(DType dtype, Shape shape, bool zero) {
   return t;
 }
 
-Tensor Tensor::borrow(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner) {
+Tensor Tensor::borrow(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner, bool mapped) {
   Tensor t;
+  t.mapped_ = mapped;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   t.data_ = data;

@@ -25,8 +25,9 @@ class Tensor {
   Tensor() = default;
   // A new owning tensor with uninitialized (zero-filled when `zero`) contents.
   static Tensor empty(DType dtype, Shape shape, bool zero = false);
-  // A borrowed view of memory kept alive by `owner` (e.g. a mapped file).
-  static Tensor borrow(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner);
+  // A borrowed view of memory kept alive by `owner`; `mapped`: read-only pages of a
+  // memory-mapped file (their pages may be dropped and read again: release_mapped_pages).
+  static Tensor borrow(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner, bool mapped = false);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -35,6 +36,7 @@ class Tensor {
   int64_t numel() const { return shape_numel(shape_); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
   bool defined() const { return data_ != nullptr || numel() == 0; }
+  bool mapped() const { return mapped_; }
 
   void* data() const { return data_; }
   template <typename T>
@@ -50,6 +52,7 @@ class Tensor {
   Shape shape_;
   void* data_ = nullptr;
   std::shared_ptr<void> owner_;
+  bool mapped_ = false;
 };
 
 // 64-byte aligned allocation released by free_aligned.

@@ -107,7 +107,7 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   LMF_CHECK(it != entries_.end(), kBadFile, "{}: no tensor '{}'", path(), name);
   const auto& e = it->second;
   void* p = const_cast<unsigned char*>(file_->data() + data_start_ + e.begin);
-  return Tensor::borrow(e.dtype, e.shape, p, file_);
+  return Tensor::borrow(e.dtype, e.shape, p, file_, true);
 }
 
 void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,

@@ -30,7 +30,7 @@ Model build_gpt2(HfFolder& f, const BuildOptions& o) {
   info.head_dim = info.hidden / info.heads;
   info.tied_head = true;
   info.kv_cache = kv_cache_of(f);
-  const int64_t C = info.hidden, F = info.inner, L = info.layers, V = info.vocab, D = info.head_dim;
+  const int64_t C = info.hidden, F = info.inner, L = info.layers, V = info.vocab;
 
   const std::string p = f.has("transformer.wte.weight") || f.has("transformer.wte.qweight") ? "transformer." : "";
   Graph& g = m.graph;

@@ -298,5 +298,37 @@ TEST(Prepack, LinearWeightsBecomeKnExceptTheHead) {
   EXPECT_NE(g.find("wte"), -1) << "the embedding's table was removed";
 }
 
+// A float weight that is not 64-byte aligned (as a checkpoint's header may place it)
+// becomes an aligned copy with the same values, for every reader (here a tied embedding and
+// head); an aligned one stays in place.
+TEST(Prepack, MisalignedWeightsBecomeAlignedCopies) {
+  const int64_t C = 6, V = 9;
+  const auto table_data = randn(static_cast<size_t>(V * C), 4), w_data = randn(static_cast<size_t>(C * C), 5);
+  auto buf = std::shared_ptr<float>(static_cast<float*>(alloc_aligned((V * C + C * C + 16) * 4)), free_aligned);
+  float* table_at = buf.get() + 2;  // 8 bytes past a 64-byte boundary
+  float* w_at = buf.get() + 16 + V * C - (V * C) % 16;  // aligned
+  std::copy(table_data.begin(), table_data.end(), table_at);
+  std::copy(w_data.begin(), w_data.end(), w_at);
+  Graph g;
+  const int ids = g.add_input("ids", DType::kI32, {"N"});
+  const int tv = g.add_weight("wte", Tensor::borrow(DType::kF32, {V, C}, table_at, buf));
+  const int wv = g.add_weight("w", Tensor::borrow(DType::kF32, {C, C}, w_at, buf));
+  int x = g.add("embedding", {tv, ids});
+  x = g.add("linear", {x, wv}, {{"layout", std::string("kn")}});
+  const int logits = g.add("linear", {x, tv}, {{"layout", std::string("nk")}}, "logits");
+  g.mark_output(logits);
+  EXPECT_EQ(prepack_for_cpu(g), 1);
+  g.verify();
+  const Value& t = g.value(g.find("wte"));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data.data()) % 64, 0u);
+  EXPECT_NE(t.data.data_as<float>(), table_at);
+  for (int64_t i = 0; i < V * C; ++i) EXPECT_EQ(t.data.data_as<float>()[i], table_data[i]);
+  EXPECT_EQ(g.value(g.find("w")).data.data_as<float>(), w_at) << "an aligned weight was copied";
+  int readers = 0;  // the embedding and the head still read the (now aligned) table
+  for (const Node& n : g.nodes())
+    readers += (n.op == "embedding" && n.inputs[0] == g.find("wte")) || (n.op == "linear" && n.inputs[1] == g.find("wte"));
+  EXPECT_EQ(readers, 2);
+}
+
 }  // namespace
 }  // namespace lmf::cpu

@@ -5,11 +5,14 @@
 // 104 to 178 GFLOP/s at GPT-2 small's shapes, 2 threads), and the few-row kernel streams
 // it at about 90% of the probe's bandwidth (matmul.h).
 //
-// GPT-2's Conv1D weights are (K, N) already and are used in place (no copy).
-// torch.nn.Linear weights (N, K) (Llama, Qwen2) are replaced by their float32 transpose
-// (a copy) and the node's layout set to "kn". The head (the linear giving the graph's
-// output: GPT-2's tied embedding, Llama's lm_head) stays (N, K) in place: it runs on few
-// rows, where the row-dot kernel draws more bandwidth, and a tied head needs no copy.
+// GPT-2's Conv1D weights are (K, N) already and are used in place (no copy) when
+// 64-byte aligned. torch.nn.Linear weights (N, K) (Llama, Qwen2) are replaced by their
+// float32 transpose (a copy) and the node's layout set to "kn". The head (the linear
+// giving the graph's output: GPT-2's tied embedding, Llama's lm_head) stays (N, K): it
+// runs on few rows, where the row-dot kernel draws more bandwidth, and a tied head needs
+// no copy. A float weight left in place that is not 64-byte aligned (a checkpoint's
+// header decides) becomes an aligned copy. Copied-from mapped pages are released
+// (release_mapped_pages), so the resident set holds each weight once.
 // Quantized weights (linear_q, embedding_q) are re-laid in strips (qmatmul.h). Outputs
 // are unchanged up to float rounding order.
 #pragma once
