@@ -13,11 +13,12 @@ namespace {
 
 struct QuantizeArgs {
   compress::QuantizeJob job;
-  bool asym = false, quiet = false;
+  bool asym = false, quiet = false, no_clip = false;
 };
 
 void run_quantize(QuantizeArgs& a) {
   a.job.sym = !a.asym;
+  a.job.awq_clip = !a.no_clip;
   a.job.verbose = !a.quiet;
   const auto t0 = std::chrono::steady_clock::now();
   nlohmann::json q = compress::quantize_model(a.job);
@@ -62,7 +63,7 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("--damp", a->job.damp, "gptq: dampening, a fraction of the mean Hessian diagonal (default 0.01)");
   cmd->add_option("--alpha", a->job.alpha, "smoothquant: migration strength in [0, 1] (default 0.5)");
   cmd->add_flag("--act-order", a->job.act_order, "gptq: quantize rows by decreasing Hessian diagonal (static groups)");
-  cmd->add_flag("!--no-clip", a->job.awq_clip, "awq: scales only, without AWQ's weight clipping search");
+  cmd->add_flag("--no-clip", a->no_clip, "awq: scales only, without AWQ's weight clipping search");
   add_threads_flag(cmd, &a->job.threads);
   cmd->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
   cmd->callback([a] { run_quantize(*a); });

@@ -54,6 +54,8 @@ k3="$(kl "$T/w3")"; kg3="$(kl "$T/g3")"
 "$PY" -c "import sys; r4, a4, r3, a3 = map(float, sys.argv[1:]); assert a4 < 0.95 * r4 and a3 < 0.9 * r3, sys.argv" \
   "$k4" "$ka4" "$k3" "$ka3" && pass "KL: awq $ka4 < w4 $k4, awq 3 bits $ka3 < w3 $k3" || failed "KL awq $ka4 w4 $k4 awq3 $ka3 w3 $k3"
 "$LMF" info "$T/awq" | grep -q "quantized:    w4 g128 x 16" && pass "info: awq" || failed "info awq: $("$LMF" info "$T/awq")"
+"$LMF" quantize "$M" -o "$T/awqnc" --method awq --no-clip --calib "$T/brown" --calib-samples 32 --calib-seq 256 -t 2 -q \
+  && ! cmp -s "$T/awq/model.safetensors" "$T/awqnc/model.safetensors" && pass "awq --no-clip differs" || failed "awq --no-clip"
 # compare: the report, each model measured in its own child process
 "$LMF" compare "$M" "$T/w8" "$T/w4" --data "$T/brown" --max-tokens 3000 -p 16 -n 8 -r 1 -t 2 --json > "$T/compare.json"
 "$PY" - "$T/compare.json" <<'PY' && pass "compare --json" || failed "compare: $(cat "$T/compare.json")"
