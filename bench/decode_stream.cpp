@@ -6,8 +6,12 @@
 // kernels' fraction of the probe; the last line gives medians. A fraction well under
 // 100% means the kernels do not draw the bandwidth the machine gives (it showed GCC -O2
 // keeping their accumulators on the stack: ~67%; -O3: 96-100%).
+// --bits 4|8: the same 49 matmuls quantized (group 128) in the plan's strip layout
+// (backend/cpu/qmatmul.h; random words), the 48 layers in BITS and the head in 8 bits, as
+// `lmforge quantize --method w4|w8` lays them out, through linear_q; the probe then reads
+// the strips and their scales.
 //
-//   build/bench/decode_stream [-t THREADS] [--rounds R]
+//   build/bench/decode_stream [-t THREADS] [--rounds R] [--bits 4|8]
 #include <omp.h>
 
 #include <algorithm>
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/qmatmul.h"
 #include "core/tensor.h"
 
 namespace {
@@ -31,6 +36,13 @@ struct Mat {
   bool nk;
 };
 
+// A quantized matrix in strips: q, s and zs in one allocation (the probe reads it whole).
+struct QMat {
+  float* p;
+  size_t bytes;
+  lmf::cpu::QWeight w;
+};
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -39,19 +51,21 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, rounds = 8;
+  int threads = 2, rounds = 8, bits = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--rounds") && i + 1 < argc) {
       rounds = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--bits") && i + 1 < argc) {
+      bits = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [-t THREADS] [--rounds R]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [-t THREADS] [--rounds R] [--bits 4|8]\n", argv[0]);
       return 2;
     }
   }
-  if (threads < 1 || rounds < 1) {
-    std::fprintf(stderr, "decode_stream: -t and --rounds must be positive\n");
+  if (threads < 1 || rounds < 1 || (bits != 0 && bits != 4 && bits != 8)) {
+    std::fprintf(stderr, "decode_stream: -t and --rounds must be positive, --bits 4 or 8\n");
     return 2;
   }
   omp_set_num_threads(threads);
@@ -63,9 +77,30 @@ int main(int argc, char** argv) {
   };
   for (int l = 0; l < 12; ++l) add(768, 2304, false), add(768, 768, false), add(768, 3072, false), add(3072, 768, false);
   add(768, 50257, true);
+  std::vector<QMat> qs;
+  auto addq = [&](int64_t K, int64_t N, int b) {
+    const int64_t G = 128, st = lmf::cpu::q_strips(N), words = st * K / (32 / b) * lmf::cpu::kQStrip,
+                  scales = st * K / G * lmf::cpu::kQStrip;
+    const size_t bytes = static_cast<size_t>(words + 2 * scales) * 4;
+    auto* p = static_cast<float*>(lmf::alloc_aligned(bytes));
+    auto* q = reinterpret_cast<int32_t*>(p);
+    for (int64_t i = 0; i < words; ++i) q[i] = static_cast<int32_t>(static_cast<uint32_t>(i) * 2654435761u);
+    for (int64_t i = 0; i < 2 * scales; ++i) p[words + i] = 0.01f;
+    qs.push_back({p, bytes, {q, p + words, p + words + scales, K, N, G, b}});
+  };
+  if (bits) {
+    for (int l = 0; l < 12; ++l)
+      addq(768, 2304, bits), addq(768, 768, bits), addq(768, 3072, bits), addq(3072, 768, bits);
+    addq(768, 50257, 8);
+  }
   double bytes = 0;
   for (const Mat& m : ms) bytes += static_cast<double>(m.K * m.N) * sizeof(float);
-  std::vector<float> x(3072, 0.5f), y(50257), scratch(static_cast<size_t>(lmf::cpu::few_rows_kn_scratch(3072, 3072)));
+  if (bits) {
+    bytes = 0;
+    for (const QMat& m : qs) bytes += static_cast<double>(m.bytes);
+  }
+  std::vector<float> x(3072, 0.5f), y(50257), scratch(static_cast<size_t>(lmf::cpu::few_rows_kn_scratch(3072, 3072))),
+      qscratch(static_cast<size_t>(lmf::cpu::linear_q_scratch(3072, 50257, 128, 1)));
   volatile float sink = 0;
   auto best_of = [&](auto&& fn) {
     double best = 0;
@@ -76,10 +111,13 @@ int main(int argc, char** argv) {
     }
     return best / 1e9;
   };
-  std::printf("%d threads, %.1f MiB of weights per step\n", threads, bytes / (1 << 20));
+  std::printf("%d threads, %s, %.1f MiB of weights per step\n", threads,
+              bits == 4 ? "w4 strips (head w8)" : bits == 8 ? "w8 strips" : "float32", bytes / (1 << 20));
   std::vector<double> kern, probe, frac;
   for (int round = 0; round < rounds; ++round) {
-    const double k = best_of([&] {
+    const double k = bits ? best_of([&] {
+      for (const QMat& m : qs) lmf::cpu::linear_q(x.data(), m.w, nullptr, y.data(), 1, qscratch.data());
+    }) : best_of([&] {
       for (const Mat& m : ms) {
         if (m.nk)
           lmf::cpu::linear_few_rows(x.data(), m.p, nullptr, y.data(), 1, m.K, m.N);
@@ -89,13 +127,17 @@ int main(int argc, char** argv) {
     });
     const double p = best_of([&] {
       float total = 0;
-      for (const Mat& m : ms) {
+      auto read = [&](const float* p, int64_t n) {
 #pragma omp parallel reduction(+ : total)
         {
-          const int64_t n = m.K * m.N, per = n / omp_get_num_threads();
-          total += lmf::cpu::sum_streams(m.p + omp_get_thread_num() * per, per);
+          const int64_t per = n / omp_get_num_threads();
+          total += lmf::cpu::sum_streams(p + omp_get_thread_num() * per, per);
         }
-      }
+      };
+      if (bits)
+        for (const QMat& m : qs) read(m.p, static_cast<int64_t>(m.bytes / 4));
+      else
+        for (const Mat& m : ms) read(m.p, m.K * m.N);
       sink = sink + total;
     });
     kern.push_back(k), probe.push_back(p), frac.push_back(k / p);
@@ -104,5 +146,6 @@ int main(int argc, char** argv) {
   std::printf("median: kernels %.1f GB/s, probe %.1f GB/s, %.1f%% of the probe\n", median(kern), median(probe),
               100 * median(frac));
   for (const Mat& m : ms) lmf::free_aligned(m.p);
+  for (const QMat& m : qs) lmf::free_aligned(m.p);
   return 0;
 }

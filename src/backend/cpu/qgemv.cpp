@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "hwy/cache_control.h"
+
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/qmatmul.h"
@@ -81,6 +83,7 @@ HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, const int
       for (size_t i = 0; i < rows_per_group; ++i) {
         const size_t kp = g * rows_per_group + i;
         const auto w = hn::LoadU(di, qv + kp * kS);
+        hwy::Prefetch(qv + (kp + kQPrefetchRows) * kS);  // the stream 8 KiB ahead (may run into the next strip)
         const float* xk = x + kp * P;
         // The P values of the word, unrolled with immediate shift counts.
         [&]<int... J>(std::integer_sequence<int, J...>) {

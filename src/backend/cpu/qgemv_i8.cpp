@@ -41,6 +41,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void strip_vnni(const int
   for (; i + A <= kq; i += A)
     for (int c = 0; c < A; ++c) {
       const __m512i wv = _mm512_loadu_si512(w + (i + c) * kS);
+      _mm_prefetch(reinterpret_cast<const char*>(w + (i + c + kQPrefetchRows) * kS), _MM_HINT_T0);
       for (int r = 0; r < R; ++r) a[r][c] = _mm512_dpbusd_epi32(a[r][c], _mm512_set1_epi32(xq[r * kq + i + c]), wv);
     }
   for (; i < kq; ++i) {

@@ -18,6 +18,11 @@
 namespace lmf::cpu {
 
 constexpr int64_t kQStrip = 16;
+// Decode kernels prefetch their strip stream this many 64-byte rows ahead (8 KiB): one
+// sequential stream per thread does not draw the bandwidth four do, and the hardware
+// prefetchers alone ran too close (bench/decode_stream --bits 4, one thread: 26-29 -> 38-40
+// GB/s; 64 rows ahead 34, 256 or 512 no better than 128).
+constexpr int64_t kQPrefetchRows = 128;
 
 struct QWeight {
   const int32_t* q = nullptr;  // (strips, K / P, 16)
