@@ -7,6 +7,8 @@
 #include <limits>
 
 #include "core/error.h"
+#include "passes/quantize.h"
+#include "passes/smooth.h"
 
 namespace lmf::compress {
 
@@ -127,6 +129,33 @@ void awq_clip(float* w_kn, int64_t K, int64_t N, const std::vector<double>& H, c
     for (int64_t k = 0; k < G; ++k)
       for (int64_t n = 0; n < N; ++n) w[k * N + n] = std::clamp(w[k * N + n], -best_r[n] * amax[n], best_r[n] * amax[n]);
   }
+}
+
+std::vector<AwqNorm> awq_scale_norms(Graph& g, std::map<int, std::vector<double>>& hessians,
+                                     const std::map<int, std::vector<float>>& xmean, quant::Spec spec) {
+  std::vector<AwqNorm> out;
+  for (const passes::NormLinears& nl : passes::scalable_norms(g)) {
+    if (nl.feeds_output || !hessians.count(nl.x) || !xmean.count(nl.x)) continue;
+    std::vector<Tensor> kn;
+    std::vector<const float*> w;
+    std::vector<int64_t> n;
+    for (size_t r : nl.linears) {
+      kn.push_back(passes::linear_weight_kn(g, g.nodes()[r]));
+      w.push_back(kn.back().data_as<float>());
+      n.push_back(kn.back().dim(1));
+    }
+    const int64_t K = kn[0].dim(0);
+    if (spec.group <= 0) spec.group = K;
+    AwqNorm an{g.value(g.nodes()[nl.norm].inputs[1]).name, nl.linears.size(),
+               awq_search_scales(w, n, K, hessians.at(nl.x), xmean.at(nl.x), spec)};
+    passes::fold_input_scales(g, nl, an.scales.s);
+    std::vector<double>& H = hessians.at(nl.x);
+    const std::vector<float>& s = an.scales.s;
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < K; ++j) H[i * K + j] /= static_cast<double>(s[i]) * s[j];
+    out.push_back(std::move(an));
+  }
+  return out;
 }
 
 }  // namespace lmf::compress

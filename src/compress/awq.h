@@ -21,9 +21,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "core/quant.h"
+#include "ir/graph.h"
 
 namespace lmf::compress {
 
@@ -46,5 +49,18 @@ void awq_clip(float* w_kn, int64_t K, int64_t N, const std::vector<double>& H, c
 // Σ_n e_nᵀ H e_n for E = Q(W) - W (K, N): the output error of quantizing W under H.
 double quantization_error(const float* w_kn, int64_t K, int64_t N, const std::vector<double>& H,
                           const quant::Spec& spec);
+
+// AWQ's scales for every norm in front of linear layers but the head's
+// (passes::scalable_norms), searched with the Hessians and mean |x| of their inputs
+// (collect_hessians) and folded into g (passes::fold_input_scales); each such input's
+// Hessian becomes that of the scaled input, diag(1/s) H diag(1/s). spec.group <= 0: per
+// channel. One entry per norm scaled, in graph order.
+struct AwqNorm {
+  std::string norm;    // the norm's weight
+  size_t linears = 0;  // layers reading it
+  AwqScales scales;
+};
+std::vector<AwqNorm> awq_scale_norms(Graph& g, std::map<int, std::vector<double>>& hessians,
+                                     const std::map<int, std::vector<float>>& xmean, quant::Spec spec);
 
 }  // namespace lmf::compress

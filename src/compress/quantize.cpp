@@ -10,7 +10,6 @@
 #include "compress/gptq.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "ir/graph.h"
 #include "models/model.h"
 #include "passes/quantize.h"
 #include "passes/smooth.h"
@@ -51,35 +50,18 @@ quant::Spec spec_for(const std::string& method, int64_t group, bool sym, const s
   return s;
 }
 
-// AWQ's scales for every norm in front of linear layers (not the head's), folded into
-// the graph; each such input's Hessian becomes that of the scaled input, diag(1/s) H diag(1/s).
+// awq_scale_norms, reported (on stderr when verbose) and summed for config.json.
 nlohmann::json awq_scale(Graph& g, std::map<int, std::vector<double>>& hessians,
-                         const std::map<int, std::vector<float>>& xmean, quant::Spec spec, bool verbose) {
+                         const std::map<int, std::vector<float>>& xmean, const quant::Spec& spec, bool verbose) {
   double err = 0, err_rtn = 0;
-  int scaled = 0;
-  for (const passes::NormLinears& nl : passes::scalable_norms(g)) {
-    if (nl.feeds_output || !hessians.count(nl.x) || !xmean.count(nl.x)) continue;
-    std::vector<Tensor> kn;
-    std::vector<const float*> w;
-    std::vector<int64_t> n;
-    for (size_t r : nl.linears) {
-      kn.push_back(passes::linear_weight_kn(g, g.nodes()[r]));
-      w.push_back(kn.back().data_as<float>());
-      n.push_back(kn.back().dim(1));
-    }
-    const int64_t K = kn[0].dim(0);
-    if (spec.group <= 0) spec.group = K;
-    const AwqScales sc = awq_search_scales(w, n, K, hessians.at(nl.x), xmean.at(nl.x), spec);
+  const std::vector<AwqNorm> norms = awq_scale_norms(g, hessians, xmean, spec);
+  for (const AwqNorm& an : norms) {
     if (verbose)
       fmt::print(stderr, "awq: {} -> {} linear(s): alpha {:.2f}, output error {:.4g} (round to nearest {:.4g})\n",
-                 g.value(g.nodes()[nl.norm].inputs[1]).name, nl.linears.size(), sc.alpha, sc.err, sc.err_rtn);
-    passes::fold_input_scales(g, nl, sc.s);
-    std::vector<double>& H = hessians.at(nl.x);
-    for (int64_t i = 0; i < K; ++i)
-      for (int64_t j = 0; j < K; ++j) H[i * K + j] /= static_cast<double>(sc.s[i]) * sc.s[j];
-    err += sc.err, err_rtn += sc.err_rtn, ++scaled;
+                 an.norm, an.linears, an.scales.alpha, an.scales.err, an.scales.err_rtn);
+    err += an.scales.err, err_rtn += an.scales.err_rtn;
   }
-  return {{"norms_scaled", scaled}, {"output_error", err}, {"output_error_rtn", err_rtn}};
+  return {{"norms_scaled", norms.size()}, {"output_error", err}, {"output_error_rtn", err_rtn}};
 }
 
 }  // namespace

@@ -16,8 +16,6 @@
 
 #include "compress/gptq.h"
 #include "models/model.h"
-#include "passes/quantize.h"
-#include "passes/smooth.h"
 #include "runtime/session.h"
 #include "support/golden.h"
 
@@ -168,26 +166,14 @@ TEST_P(AwqModel, FoldedScalesPreserveTheFloatModel) {
   const auto before = logits_of(m, exp.prompts[0]);
   std::vector<std::vector<int32_t>> samples(exp.prompts.begin(), exp.prompts.end());
   std::map<int, std::vector<float>> xmean;
-  const auto H = collect_hessians(m, samples, 2, &xmean);
-  int scaled = 0;
+  auto H = collect_hessians(m, samples, 2, &xmean);
+  const std::vector<AwqNorm> norms = awq_scale_norms(m.graph, H, xmean, quant::Spec{4, 32, true});
   double moved = 0;
-  for (const passes::NormLinears& nl : passes::scalable_norms(m.graph)) {
-    if (nl.feeds_output) continue;
-    std::vector<Tensor> kn;
-    std::vector<const float*> w;
-    std::vector<int64_t> n;
-    for (size_t r : nl.linears) {
-      kn.push_back(passes::linear_weight_kn(m.graph, m.graph.nodes()[r]));
-      w.push_back(kn.back().data_as<float>());
-      n.push_back(kn.back().dim(1));
-    }
-    const int64_t K = kn[0].dim(0);
-    const AwqScales sc = awq_search_scales(w, n, K, H.at(nl.x), xmean.at(nl.x), quant::Spec{4, 32, true});
-    EXPECT_LE(sc.err, sc.err_rtn);
-    for (float v : sc.s) moved = std::max(moved, std::fabs(std::log(static_cast<double>(v))));
-    passes::fold_input_scales(m.graph, nl, sc.s);
-    ++scaled;
+  for (const AwqNorm& an : norms) {
+    EXPECT_LE(an.scales.err, an.scales.err_rtn) << an.norm;
+    for (float v : an.scales.s) moved = std::max(moved, std::fabs(std::log(static_cast<double>(v))));
   }
+  const int scaled = static_cast<int>(norms.size());
   EXPECT_EQ(scaled, 2 * m.info.layers);
   const auto after = logits_of(m, exp.prompts[0]);
   EXPECT_LT(test::rel_error(after.data(), before.data(), static_cast<int64_t>(before.size())), 1e-4);

@@ -70,7 +70,7 @@ int prepack_for_cpu(Graph& g) {
     const int64_t total = v.data.numel(), chunk = int64_t{4} << 20;  // floats: 16 MiB at a time
     for (int64_t i = 0; i < total; i += chunk) {  // releasing as it goes keeps the peak low
       std::copy_n(v.data.data_as<float>() + i, std::min(chunk, total - i), t.data_as<float>() + i);
-      if (v.data.mapped()) release_mapped_pages(v.data.data(), static_cast<size_t>(std::min(total, i + chunk)) * 4);
+      if (v.data.mapped()) release_mapped_pages(v.data.data(), static_cast<size_t>(std::min(total, i + chunk)) * sizeof(float));
     }
     v.data = std::move(t);
     ++count;
