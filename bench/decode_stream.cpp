@@ -9,9 +9,10 @@
 // --bits 4|8: the same 49 matmuls quantized (group 128) in the plan's strip layout
 // (backend/cpu/qmatmul.h; random words), the 48 layers in BITS and the head in 8 bits, as
 // `lmforge quantize --method w4|w8` lays them out, through linear_q; the probe then reads
-// the strips and their scales.
+// the strips and their scales. --act int8 (with --bits): the same strips through
+// linear_q_a8 (activations rounded to int8 per 32 inputs, integer dot products).
 //
-//   build/bench/decode_stream [-t THREADS] [--rounds R] [--bits 4|8]
+//   build/bench/decode_stream [-t THREADS] [--rounds R] [--bits 4|8 [--act int8]]
 #include <omp.h>
 
 #include <algorithm>
@@ -52,6 +53,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int threads = 2, rounds = 8, bits = 0;
+  bool act8 = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
@@ -59,13 +61,15 @@ int main(int argc, char** argv) {
       rounds = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--bits") && i + 1 < argc) {
       bits = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--act") && i + 1 < argc && !std::strcmp(argv[i + 1], "int8")) {
+      act8 = true, ++i;
     } else {
-      std::fprintf(stderr, "usage: %s [-t THREADS] [--rounds R] [--bits 4|8]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [-t THREADS] [--rounds R] [--bits 4|8 [--act int8]]\n", argv[0]);
       return 2;
     }
   }
-  if (threads < 1 || rounds < 1 || (bits != 0 && bits != 4 && bits != 8)) {
-    std::fprintf(stderr, "decode_stream: -t and --rounds must be positive, --bits 4 or 8\n");
+  if (threads < 1 || rounds < 1 || (bits != 0 && bits != 4 && bits != 8) || (act8 && !bits)) {
+    std::fprintf(stderr, "decode_stream: -t and --rounds must be positive, --bits 4 or 8, --act int8 needs --bits\n");
     return 2;
   }
   omp_set_num_threads(threads);
@@ -100,7 +104,8 @@ int main(int argc, char** argv) {
     for (const QMat& m : qs) bytes += static_cast<double>(m.bytes);
   }
   std::vector<float> x(3072, 0.5f), y(50257), scratch(static_cast<size_t>(lmf::cpu::few_rows_kn_scratch(3072, 3072))),
-      qscratch(static_cast<size_t>(lmf::cpu::linear_q_scratch(3072, 50257, 128, 1)));
+      qscratch(static_cast<size_t>(std::max(lmf::cpu::linear_q_scratch(3072, 50257, 128, 1),
+                                            lmf::cpu::linear_q_a8_scratch(3072, 50257, 128, 1))));
   volatile float sink = 0;
   auto best_of = [&](auto&& fn) {
     double best = 0;
@@ -111,12 +116,14 @@ int main(int argc, char** argv) {
     }
     return best / 1e9;
   };
-  std::printf("%d threads, %s, %.1f MiB of weights per step\n", threads,
-              bits == 4 ? "w4 strips (head w8)" : bits == 8 ? "w8 strips" : "float32", bytes / (1 << 20));
+  std::printf("%d threads, %s%s, %.1f MiB of weights per step\n", threads,
+              bits == 4 ? "w4 strips (head w8)" : bits == 8 ? "w8 strips" : "float32",
+              act8 ? ", int8 activations per 32" : "", bytes / (1 << 20));
   std::vector<double> kern, probe, frac;
   for (int round = 0; round < rounds; ++round) {
     const double k = bits ? best_of([&] {
-      for (const QMat& m : qs) lmf::cpu::linear_q(x.data(), m.w, nullptr, y.data(), 1, qscratch.data());
+      for (const QMat& m : qs)
+        (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), m.w, nullptr, y.data(), 1, qscratch.data());
     }) : best_of([&] {
       for (const Mat& m : ms) {
         if (m.nk)

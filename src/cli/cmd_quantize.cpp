@@ -55,6 +55,9 @@ void register_quantize(CLI::App& app) {
                   "for --method int8-dynamic and smoothquant, else w8)");
   cmd->add_option("--kv-cache", a->job.kv_cache,
                   "The attention cache at run time: f32 (default) or int8 (a scale per position and head)");
+  cmd->add_option("--act", a->job.act,
+                  "w8, w4, w3, gptq, awq: float (default) or int8: activations rounded to int8 per 32 inputs at run "
+                  "time (llama.cpp's Q8_0 blocks), for integer dot products in decode");
   cmd->add_option("--skip", a->job.skip, "Keep modules whose name matches this regular expression float (repeatable)");
   cmd->add_option("--bits", a->job.bits, "gptq, awq: 3, 4 or 8 bits (default 4)");
   cmd->add_option("--calib", a->job.calib, "gptq, awq, smoothquant: calibration data, a `data prepare` folder (its train split)");

@@ -77,6 +77,11 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   o.skip = job.skip;
   LMF_CHECK(job.kv_cache == "f32" || job.kv_cache == "int8", kInvalidArgument, "--kv-cache '{}': f32 or int8",
             job.kv_cache);
+  LMF_CHECK(job.act == "float" || job.act == "int8", kInvalidArgument, "--act '{}': float or int8", job.act);
+  LMF_CHECK(job.act == "float" || !i8, kInvalidArgument,
+            "--act int8: --method {} already quantizes activations (per token); --act is for w8, w4, w3, gptq and awq",
+            job.method);
+  o.act_int8_blocks = job.act == "int8";
   LMF_CHECK(!job.out.empty(), kInvalidArgument, "-o: an output folder is required");
   std::error_code ec;
   LMF_CHECK(!fs::exists(job.out, ec) || (fs::is_directory(job.out, ec) && fs::is_empty(job.out, ec)),

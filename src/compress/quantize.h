@@ -27,6 +27,9 @@ struct QuantizeJob {
   double damp = 0.01;
   double alpha = 0.5;  // smoothquant: migration strength
   std::string kv_cache = "f32";  // or int8: the attention cache's element type at run time
+  // float, or int8: weight-only methods' layers (and head) round activations to int8 per
+  // 32 inputs at run time (int8-dynamic and smoothquant always quantize them per token).
+  std::string act = "float";
   bool act_order = false;
   bool awq_clip = true;  // awq: also AWQ's weight clipping search
   int threads = 1;

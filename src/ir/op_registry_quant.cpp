@@ -48,6 +48,10 @@ void check_qweights(const Graph& g, const Node& n, size_t first) {
   check(z, ez, dz);
   LMF_CHECK(!int8_act || (bits == 8 && G == K && n.op == "linear_q"), kInternal,
             "op {}: int8 activations need 8-bit per-channel weights", n.op);
+  const std::string act = n.attrs.count("act") ? n.attr_str("act") : "float";
+  LMF_CHECK(act == "float" || act == "int8" || (act == "int8_block32" && n.op == "linear_q" && K % 32 == 0 && G % 32 == 0),
+            kInternal, "op {}: act '{}' with group {} and {} inputs (float, int8, or int8_block32 with groups of 32k)",
+            n.op, act, G, K);
 }
 
 }  // namespace

@@ -71,8 +71,12 @@ std::map<std::string, Attr> quantized(HfFolder& f, Graph& g, const std::string& 
     if (mods.is_object() && mods.contains(module) && mods[module].is_object() && mods[module].contains("act"))
       act = mods[module]["act"].is_string() ? mods[module]["act"].get<std::string>() : "?";
   }
-  LMF_CHECK(act == "float" || act == "int8", kBadFile, "{}: quantization_config module '{}': act '{}' is not float or int8",
-            f.config_path(), module, act);
+  LMF_CHECK(act == "float" || act == "int8" || act == "int8_block32", kBadFile,
+            "{}: quantization_config module '{}': act '{}' is not float, int8 or int8_block32", f.config_path(), module,
+            act);
+  LMF_CHECK(act != "int8_block32" || (K % 32 == 0 && G % 32 == 0), kBadFile,
+            "{}: int8_block32 activations need inputs and groups in multiples of 32, not {} inputs in groups of {}",
+            where, K, G);
   LMF_CHECK(act != "int8" || (bits == 8 && G == K), kBadFile,
             "{}: int8 activations need 8-bit per-channel weights (group size = {} inputs), not {}-bit group {}", where, K,
             bits, G);
@@ -221,8 +225,10 @@ Model build_model(HfFolder& f, const BuildOptions& opts) {
     std::map<std::string, int> kinds;  // "w4 g128" -> linear_q nodes
     for (const Node& n : m.graph.nodes())
       if (n.op == "linear_q")
-        ++kinds[n.attr_str("act") == "int8" ? std::string("int8-dynamic")
-                                            : fmt::format("w{} g{}", n.attr_int("bits"), n.attr_int("group_size"))];
+        ++kinds[n.attr_str("act") == "int8"
+                    ? std::string("int8-dynamic")
+                    : fmt::format("w{} g{}{}", n.attr_int("bits"), n.attr_int("group_size"),
+                                  n.attr_str("act") == "int8_block32" ? " a8" : "")];
     for (const auto& [k, count] : kinds)
       m.info.quantization += fmt::format("{}{} x {}", m.info.quantization.empty() ? "" : ", ", k, count);
     if (!kinds.empty()) m.info.quantization += " (gptq layout)";

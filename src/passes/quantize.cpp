@@ -89,14 +89,19 @@ nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
       it = done.emplace(wid, d).first;
     }
     const Done& d = it->second;
+    const bool blocks = !i8 && o.act_int8_blocks;
+    LMF_CHECK(!blocks || (d.K % 32 == 0 && d.spec.group % 32 == 0), kInvalidArgument,
+              "--act int8: {} has {} inputs in groups of {}; int8 activation blocks need multiples of 32", lm.module,
+              d.K, d.spec.group);
+    const std::string act = i8 ? "int8" : blocks ? "int8_block32" : "float";
     std::vector<int> ins{n.inputs[0], d.q, d.s, d.z};
     if (n.inputs.size() == 3) ins.push_back(n.inputs[2]);
     n.op = "linear_q";
     n.inputs = ins;
     n.attrs = {{"bits", int64_t{d.spec.bits}}, {"group_size", d.spec.group}, {"in_features", d.K},
-               {"out_features", d.N}, {"layout", std::string("gptq")}, {"act", std::string(i8 ? "int8" : "float")}};
+               {"out_features", d.N}, {"layout", std::string("gptq")}, {"act", act}};
     report[lm.module] = {{"bits", d.spec.bits}, {"group_size", d.spec.group}, {"sym", d.spec.sym}};
-    if (i8) report[lm.module]["act"] = "int8";
+    if (act != "float") report[lm.module]["act"] = act;
   }
   // A token embedding reading a weight that was quantized (a tied head's) reads the quantized tensors.
   for (Node& n : g.mutable_nodes()) {

@@ -28,6 +28,10 @@ struct QuantizeOptions {
   // (quant::quantize_per_channel_int8, the spec ignored) and activations quantized at run
   // time (linear_q attr act = "int8").
   bool int8_dynamic = false, head_int8_dynamic = false;
+  // The other quantized linear layers (and head) round their activations to int8 per
+  // block of 32 inputs at run time (linear_q attr act = "int8_block32"; K and the group
+  // must be multiples of 32).
+  bool act_int8_blocks = false;
   // Quantizes W (K, N) of `module` (default: round to nearest). GPTQ plugs in here.
   std::function<quant::Packed(const std::string& module, const float* w_kn, int64_t K, int64_t N,
                               const quant::Spec& spec)>
@@ -35,7 +39,7 @@ struct QuantizeOptions {
 };
 
 // Rewrites g (a float graph as load_model builds it, before any plan). Returns, per
-// module, {"bits", "group_size", "sym"} (+ "act": "int8") or "float" for the skipped ones. Throws
+// module, {"bits", "group_size", "sym"} (+ "act": "int8" or "int8_block32") or "float" for the skipped ones. Throws
 // kInvalidArgument (naming the module) when a spec does not fit a weight, and when g is
 // already quantized.
 nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o);

@@ -184,6 +184,87 @@ TEST(QMatmulInt8, ExactIntegerSumsVnniEqualsPortableAndBound) {
   std::printf("    int8 kernel: %s\n", q_i8_uses_vnni() ? "AVX-512 VNNI and portable" : "portable only (no VNNI here)");
 }
 
+// int8_block32 activations: x̂ = sx_b · round(x / sx_b) per 32 inputs (sx_b = max|x_b|/127),
+// y = x̂ · Ŵ + b. Checked against that computation done here in float64 (x̂ built from
+// this test's own rounding; tolerance as for linear_q above), on both paths (few rows:
+// integer sums; many rows: x̂ through dequantize + sgemm), 3, 4 and 8 bits, every group
+// size, symmetric and asymmetric; the VNNI and portable few-row code give identical bits;
+// and y stays within the activation rounding bound of the float-activation result:
+// |Δy| <= Σ_k sx_b(k)/2 · |ŵ_k|.
+TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
+  double worst = 0;
+  for (int bits : {3, 4, 8})
+    for (int64_t G : {32, 64, 128})
+      for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{128, 37}, {384, 16}, {256, 257}, {128, 1}}) {
+        if (K % G) continue;
+        for (bool sym : {true, false}) {
+          quant::Spec spec{bits, G, sym};
+          std::vector<float> wf = randn(static_cast<size_t>(K * N), static_cast<uint32_t>(K + N + G + bits), 0, 0.05f);
+          quant::Packed p = quant::quantize_rtn(wf.data(), K, N, spec);
+          Tensor deq = quant::dequantize(p, K, bits);
+          Stripped t = strips_of(p, K, N, spec);
+          ASSERT_TRUE(q_a8_supported(K, G, t.w.bits));
+          std::vector<float> bias = randn(static_cast<size_t>(N), 3, 0, 0.1f);
+          for (int64_t M : {1, 2, 3, 5, 8, 9, 40}) {
+            std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M + 17), 0, 1.0f);
+            for (int64_t k = 0; k < 32; ++k) x[k] = 0.0f;  // an all-zero block (scale 0)
+            if (M > 1) x[K + 5] = 40.0f;                    // an outlier in one block of row 1
+            std::vector<double> xh(x.size()), half(x.size());
+            for (int64_t i = 0; i < M * K; i += 32) {
+              float amax = 0;
+              for (int64_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[i + j]));
+              const float sx = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+              for (int64_t j = 0; j < 32; ++j) {
+                xh[i + j] = static_cast<double>(sx) * std::nearbyint(x[i + j] * inv);
+                half[i + j] = 0.5 * sx;
+              }
+            }
+            std::vector<float> scratch(static_cast<size_t>(linear_q_a8_scratch(K, N, G, M)));
+            for (int threads : {1, 2}) {
+              std::vector<float> y(static_cast<size_t>(M * N), -1.0f), y2(y.size(), -2.0f);
+              with_threads(threads, [&] {
+                linear_q_a8(x.data(), t.w, bias.data(), y.data(), M, scratch.data());
+                q_i8_allow_vnni(false);
+                linear_q_a8(x.data(), t.w, bias.data(), y2.data(), M, scratch.data());
+                q_i8_allow_vnni(true);
+              });
+              if (M <= kFewRows) ASSERT_EQ(y, y2) << "bits " << bits << " G " << G << " K " << K << " M " << M;
+              for (int64_t m = 0; m < M; ++m)
+                for (int64_t n = 0; n < N; ++n) {
+                  double ref = bias[n], scale = std::fabs(bias[n]), bound = 0, fl = bias[n], round = 0;
+                  for (int64_t k = 0; k < K; ++k) {
+                    const double wv = deq.data_as<float>()[k * N + n];
+                    ref += xh[m * K + k] * wv;
+                    fl += static_cast<double>(x[m * K + k]) * wv;
+                    round += half[m * K + k] * std::fabs(wv);
+                    scale += std::fabs(xh[m * K + k] * wv);
+                    const double s = quant::get_scale(p, k / G, n);
+                    bound += std::fabs(xh[m * K + k]) *
+                             (quant::get_q(p, bits, k, n) + quant::get_zero(p, bits, k / G, n)) * s;
+                  }
+                  const double err = std::fabs(y[m * N + n] - ref);
+                  const double tol = 4.0 * static_cast<double>(K + 2) * std::ldexp(1.0, -24) * (bound + scale);
+                  ASSERT_LE(err, tol) << "bits " << bits << " G " << G << " K " << K << " N " << N << " M " << M
+                                      << " sym " << sym << " threads " << threads << " at " << m << "," << n;
+                  ASSERT_LE(std::fabs(y[m * N + n] - fl), round * (1 + 1e-5) + tol) << m << "," << n;
+                  worst = std::max(worst, err / (bound + scale));
+                }
+            }
+          }
+        }
+      }
+  std::printf("    int8-block activations: max relative error %.3g (%s)\n", worst,
+              q_i8_uses_vnni() ? "AVX-512 VNNI and portable" : "portable only (no VNNI here)");
+}
+
+TEST(QMatmulA8, SupportNeedsGroupsOf32) {
+  EXPECT_TRUE(q_a8_supported(768, 128, 4));
+  EXPECT_TRUE(q_a8_supported(768, 768, 8));
+  EXPECT_FALSE(q_a8_supported(768, 16, 4));
+  EXPECT_FALSE(q_a8_supported(100, 100, 8));
+  EXPECT_FALSE(q_a8_supported(768, 128, 3));  // 3-bit weights run as 4-bit strips
+}
+
 INSTANTIATE_TEST_SUITE_P(Targets, QMatmul, ::testing::ValuesIn(test::targets_to_test()), test::target_param_name);
 
 }  // namespace

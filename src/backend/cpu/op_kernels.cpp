@@ -79,6 +79,10 @@ void k_linear_q(const Node& n, In in, Out out, ExecContext& ctx) {
     cpu::linear_q_i8(in[0]->f32(), w, bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
     return;
   }
+  if (n.attrs.count("act") && n.attr_str("act") == "int8_block32") {
+    cpu::linear_q_a8(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
+    return;
+  }
   cpu::linear_q(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
 }
 
@@ -204,6 +208,9 @@ int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threa
     return cpu::few_rows_kn_blocks(in[0]->dims[1]) * std::min(cpu::kFewRows, in[0]->dims[0]) * in[1]->dims[1];
   if (n.op == "linear_q" && n.attrs.count("act") && n.attr_str("act") == "int8")
     return cpu::linear_q_i8_scratch(n.attr_int("in_features"), in[0]->dims[0]);
+  if (n.op == "linear_q" && n.attrs.count("act") && n.attr_str("act") == "int8_block32")
+    return cpu::linear_q_a8_scratch(n.attr_int("in_features"), n.attr_int("out_features"), n.attr_int("group_size"),
+                                    in[0]->dims[0]);
   if (n.op == "linear_q")
     return cpu::linear_q_scratch(n.attr_int("in_features"), n.attr_int("out_features"), n.attr_int("group_size"),
                                  in[0]->dims[0]);

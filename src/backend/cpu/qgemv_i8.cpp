@@ -132,14 +132,9 @@ void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y
   auto* xq = reinterpret_cast<int32_t*>(scratch);  // (M, K/4) words of 4 bytes
   float* sx = scratch + M * kq;
   for (int64_t r = 0; r < M; ++r) {
-    const float* xr = x + r * K;
-    float amax = 0;
-    for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(xr[k]));
-    sx[r] = amax / 127.0f;
-    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
     auto* b = reinterpret_cast<uint8_t*>(xq + r * kq);
-    for (int64_t k = 0; k < K; ++k)
-      b[k] = static_cast<uint8_t>(static_cast<int32_t>(std::clamp(std::nearbyint(xr[k] * inv), -127.0f, 127.0f)) + 128);
+    sx[r] = quantize_int8_sym(x + r * K, K, reinterpret_cast<int8_t*>(b));
+    for (int64_t k = 0; k < K; ++k) b[k] ^= 0x80;  // signed -> unsigned q + 128
   }
   const bool vnni = q_i8_uses_vnni();
   const int64_t nst = q_strips(w.N);

@@ -1,0 +1,276 @@
+// lmforge CPU backend: group-wise 4/8-bit strips with activations rounded to int8 per
+// block of 32 inputs at run time (qmatmul.h, linear_q_a8).
+//
+// Few rows (decode): per strip, 32-input block and row, the integer dot product of the
+// weights' unsigned values with the block's signed activation bytes: on AVX-512 VNNI one
+// vpdpbusd per 64 values (4-bit: the low and the high nibbles of a strip row are two
+// operands, so the activation words are laid out to match: bytes k0 k2 k4 k6 and k1 k3
+// k5 k7 of each 8 inputs); then per group y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k. A
+// 4-bit strip row costs a shift, two masks and two vpdpbusd per row of x, instead of a
+// shift, a table lookup and a multiply-add per 16 values with float activations. The
+// portable code does the same sums and the same float operations (std::fma where the
+// vector code fuses), so both give identical bits.
+// GCC 12 reports its own _mm512_undefined_* placeholders (inside srli and cvtepi32_ps)
+// as maybe uninitialized; a false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/qmatmul.h"
+
+namespace lmf::cpu {
+
+namespace {
+
+constexpr int64_t kS = kQStrip;
+constexpr int64_t kB = kActBlock;
+
+// The strip rows of one 32-input block: 4 words of 8 nibbles or 8 words of 4 bytes.
+constexpr int64_t block_rows(int bits) { return bits == 4 ? 4 : 8; }
+
+// out (R, 16) = the few-row result for one strip (no bias). xw: R rows of K/4 activation
+// words; sx: R rows of K/32 block scales; xsum: R rows of `groups` sums of x̂.
+template <int R, int BITS>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void strip_vnni(const int32_t* xw, const float* sx,
+                                                                          const float* xsum, int64_t K, int64_t G,
+                                                                          const int32_t* q, const float* s,
+                                                                          const float* zs, float* out) {
+  constexpr int64_t QR = block_rows(BITS);
+  constexpr int A = R == 1 ? 4 : 2;  // independent integer chains per row
+  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
+  const __m512i m4 = _mm512_set1_epi32(0x0F0F0F0F);
+  __m512 y[R];
+  for (int r = 0; r < R; ++r) y[r] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512 f[R];
+    for (int r = 0; r < R; ++r) f[r] = _mm512_setzero_ps();
+    for (int64_t bb = 0; bb < bpg; ++bb) {
+      const int64_t b = g * bpg + bb;
+      __m512i a[R][A];
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < A; ++c) a[r][c] = _mm512_setzero_si512();
+      for (int64_t i = 0; i < QR; ++i) {
+        const int64_t kp = b * QR + i;
+        const __m512i w = _mm512_loadu_si512(q + kp * kS);
+        _mm_prefetch(reinterpret_cast<const char*>(q + (kp + kQPrefetchRows) * kS), _MM_HINT_T0);
+        if constexpr (BITS == 4) {
+          const __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi32(w, 4), m4);
+          for (int r = 0; r < R; ++r) {
+            __m512i& acc = a[r][i % A];
+            acc = _mm512_dpbusd_epi32(acc, lo, _mm512_set1_epi32(xw[r * kw + 2 * kp]));
+            acc = _mm512_dpbusd_epi32(acc, hi, _mm512_set1_epi32(xw[r * kw + 2 * kp + 1]));
+          }
+        } else {
+          for (int r = 0; r < R; ++r) a[r][i % A] = _mm512_dpbusd_epi32(a[r][i % A], w, _mm512_set1_epi32(xw[r * kw + kp]));
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        __m512i t = a[r][0];
+        for (int c = 1; c < A; ++c) t = _mm512_add_epi32(t, a[r][c]);
+        f[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(sx[r * nb + b]), f[r]);
+      }
+    }
+    const __m512 sv = _mm512_loadu_ps(s + g * kS), zv = _mm512_loadu_ps(zs + g * kS);
+    for (int r = 0; r < R; ++r)
+      y[r] = _mm512_fnmadd_ps(zv, _mm512_set1_ps(xsum[r * groups + g]), _mm512_fmadd_ps(sv, f[r], y[r]));
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * kS, y[r]);
+}
+
+// The same sums and float operations, one column at a time.
+void strip_portable(const int32_t* xw, const float* sx, const float* xsum, int64_t R, int64_t K, int64_t G, int bits,
+                    const int32_t* q, const float* s, const float* zs, float* out) {
+  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB, QR = block_rows(bits);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < kS; ++c) {
+      float y = 0;
+      for (int64_t g = 0; g < groups; ++g) {
+        float f = 0;
+        for (int64_t bb = 0; bb < bpg; ++bb) {
+          const int64_t b = g * bpg + bb;
+          int32_t dot = 0;
+          for (int64_t i = 0; i < QR; ++i) {
+            const int64_t kp = b * QR + i;
+            const auto w = static_cast<uint32_t>(q[kp * kS + c]);
+            for (int j = 0; j < 4; ++j) {
+              if (bits == 4) {
+                const auto xl = static_cast<int8_t>(static_cast<uint32_t>(xw[r * kw + 2 * kp]) >> (8 * j));
+                const auto xh = static_cast<int8_t>(static_cast<uint32_t>(xw[r * kw + 2 * kp + 1]) >> (8 * j));
+                dot += static_cast<int32_t>((w >> (8 * j)) & 15u) * xl + static_cast<int32_t>((w >> (8 * j + 4)) & 15u) * xh;
+              } else {
+                const auto xb = static_cast<int8_t>(static_cast<uint32_t>(xw[r * kw + kp]) >> (8 * j));
+                dot += static_cast<int32_t>((w >> (8 * j)) & 255u) * xb;
+              }
+            }
+          }
+          f = std::fma(static_cast<float>(dot), sx[r * nb + b], f);
+        }
+        y = std::fma(-zs[g * kS + c], xsum[r * groups + g], std::fma(s[g * kS + c], f, y));
+      }
+      out[r * kS + c] = y;
+    }
+}
+
+void strips(const int32_t* xw, const float* sx, const float* xsum, int64_t M, const QWeight& w, const float* bias,
+            float* y, int64_t s0, int64_t s1, bool vnni) {
+  const int64_t K = w.K, G = w.group, kw = K / 4, nb = K / kB, groups = K / G;
+  const int64_t qrows = K / (32 / w.bits);
+  alignas(64) float tmp[4 * kS];
+  for (int64_t st = s0; st < s1; ++st) {
+    const int32_t* q = w.q + st * qrows * kS;
+    const float* s = w.s + st * groups * kS;
+    const float* zs = w.zs + st * groups * kS;
+    const int64_t c0 = st * kS, cols = std::min(kS, w.N - c0);
+    for (int64_t m = 0; m < M; m += 4) {
+      const int64_t R = std::min<int64_t>(4, M - m);
+      const int32_t* xm = xw + m * kw;
+      const float* sm = sx + m * nb;
+      const float* xs = xsum + m * groups;
+      if (!vnni) {
+        strip_portable(xm, sm, xs, R, K, G, w.bits, q, s, zs, tmp);
+      } else if (w.bits == 4) {
+        switch (R) {
+          case 1: strip_vnni<1, 4>(xm, sm, xs, K, G, q, s, zs, tmp); break;
+          case 2: strip_vnni<2, 4>(xm, sm, xs, K, G, q, s, zs, tmp); break;
+          case 3: strip_vnni<3, 4>(xm, sm, xs, K, G, q, s, zs, tmp); break;
+          default: strip_vnni<4, 4>(xm, sm, xs, K, G, q, s, zs, tmp); break;
+        }
+      } else {
+        switch (R) {
+          case 1: strip_vnni<1, 8>(xm, sm, xs, K, G, q, s, zs, tmp); break;
+          case 2: strip_vnni<2, 8>(xm, sm, xs, K, G, q, s, zs, tmp); break;
+          case 3: strip_vnni<3, 8>(xm, sm, xs, K, G, q, s, zs, tmp); break;
+          default: strip_vnni<4, 8>(xm, sm, xs, K, G, q, s, zs, tmp); break;
+        }
+      }
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < cols; ++c) y[(m + r) * w.N + c0 + c] = tmp[r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
+    }
+  }
+}
+
+// Row r of x as activation words (xw), block scales (sx) and group sums of x̂ (xsum).
+void quantize_rows(const float* x, int64_t M, int64_t K, int64_t G, int bits, int32_t* xw, float* sx, float* xsum) {
+  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
+  for (int64_t r = 0; r < M; ++r) {
+    auto* bytes = reinterpret_cast<uint8_t*>(xw + r * kw);
+    for (int64_t g = 0; g < groups; ++g) {
+      float sum = 0;
+      for (int64_t bb = 0; bb < bpg; ++bb) {
+        const int64_t b = g * bpg + bb;
+        int8_t qb[kB];
+        const float scale = quantize_int8_sym(x + r * K + b * kB, kB, qb);
+        sx[r * nb + b] = scale;
+        int32_t isum = 0;
+        for (int64_t j = 0; j < kB; ++j) isum += qb[j];
+        sum = std::fma(scale, static_cast<float>(isum), sum);
+        uint8_t* o = bytes + b * kB;
+        if (bits == 4) {  // per 8 inputs: words k0 k2 k4 k6, k1 k3 k5 k7 (the nibbles' order)
+          for (int64_t e = 0; e < kB; e += 8)
+            for (int j = 0; j < 4; ++j) {
+              o[e + j] = static_cast<uint8_t>(qb[e + 2 * j]);
+              o[e + 4 + j] = static_cast<uint8_t>(qb[e + 2 * j + 1]);
+            }
+        } else {
+          std::memcpy(o, qb, kB);
+        }
+      }
+      xsum[r * groups + g] = sum;
+    }
+  }
+}
+
+// quantize_rows with AVX-512: the same values (max is exact, the conversion rounds to
+// nearest even as nearbyint does, the integer sums are exact).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void quantize_rows_avx512(const float* x, int64_t M, int64_t K,
+                                                                                   int64_t G, int bits, int32_t* xw,
+                                                                                   float* sx, float* xsum) {
+  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
+  // Per 16 bytes: k0 k2 k4 k6 k1 k3 k5 k7, then the same for the next 8 (the nibbles' order).
+  const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (int64_t r = 0; r < M; ++r) {
+    auto* bytes = reinterpret_cast<uint8_t*>(xw + r * kw);
+    for (int64_t g = 0; g < groups; ++g) {
+      float sum = 0;
+      for (int64_t bb = 0; bb < bpg; ++bb) {
+        const int64_t b = g * bpg + bb;
+        const float* xb = x + r * K + b * kB;
+        const __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+        const __m512 iv = _mm512_set1_ps(inv);
+        const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, iv)), lo), hi);
+        const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, iv)), lo), hi);
+        sx[r * nb + b] = scale;
+        sum = std::fma(scale, static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1))), sum);
+        __m128i b0 = _mm512_cvtepi32_epi8(q0), b1 = _mm512_cvtepi32_epi8(q1);
+        if (bits == 4) b0 = _mm_shuffle_epi8(b0, order), b1 = _mm_shuffle_epi8(b1, order);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + b * kB), b0);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + b * kB + 16), b1);
+      }
+      xsum[r * groups + g] = sum;
+    }
+  }
+}
+
+}  // namespace
+
+float quantize_int8_sym(const float* x, int64_t n, int8_t* q) {
+  float amax = 0;
+  for (int64_t k = 0; k < n; ++k) amax = std::max(amax, std::fabs(x[k]));
+  const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+  for (int64_t k = 0; k < n; ++k)
+    q[k] = static_cast<int8_t>(std::clamp(std::nearbyint(x[k] * inv), -127.0f, 127.0f));
+  return amax / 127.0f;
+}
+
+bool q_a8_supported(int64_t K, int64_t group, int bits) {
+  return (bits == 4 || bits == 8) && group > 0 && K % group == 0 && group % kB == 0;
+}
+
+int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
+  const int64_t few = std::min(max_rows, kFewRows);
+  const int64_t decode = few * (K / 4 + K / kB + K / group);
+  if (max_rows <= kFewRows) return decode;
+  return std::max(decode, max_rows * K + linear_q_scratch(K, N, group, max_rows));
+}
+
+void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
+  if (M == 0) return;
+  const int64_t K = w.K;
+  if (M > kFewRows) {  // x̂ in float, then linear_q's dequantize + sgemm
+    float* xh = scratch;
+    int8_t qb[kB];
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t b = 0; b < K / kB; ++b) {
+        const float scale = quantize_int8_sym(x + r * K + b * kB, kB, qb);
+        for (int64_t j = 0; j < kB; ++j) xh[r * K + b * kB + j] = scale * static_cast<float>(qb[j]);
+      }
+    linear_q(xh, w, bias, y, M, scratch + M * K);
+    return;
+  }
+  auto* xw = reinterpret_cast<int32_t*>(scratch);
+  float* sx = scratch + M * (K / 4);
+  float* xsum = sx + M * (K / kB);
+  const bool vnni = q_i8_uses_vnni();
+  (vnni ? quantize_rows_avx512 : quantize_rows)(x, M, K, w.group, w.bits, xw, sx, xsum);
+  const int64_t nst = q_strips(w.N);
+  if (omp_get_max_threads() == 1 || nst < 8) {
+    strips(xw, sx, xsum, M, w, bias, y, 0, nst, vnni);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    strips(xw, sx, xsum, M, w, bias, y, nst * t / team, nst * (t + 1) / team, vnni);
+  }
+}
+
+}  // namespace lmf::cpu
