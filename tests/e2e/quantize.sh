@@ -56,6 +56,14 @@ k3="$(kl "$T/w3")"; kg3="$(kl "$T/g3")"
 "$LMF" info "$T/awq" | grep -q "quantized:    w4 g128 x 16" && pass "info: awq" || failed "info awq: $("$LMF" info "$T/awq")"
 "$LMF" quantize "$M" -o "$T/awqnc" --method awq --no-clip --calib "$T/brown" --calib-samples 32 --calib-seq 256 -t 2 -q \
   && ! cmp -s "$T/awq/model.safetensors" "$T/awqnc/model.safetensors" && pass "awq --no-clip differs" || failed "awq --no-clip"
+# --act int8: the same w4 weights with activations rounded to int8 per 32 inputs; barely further from the original
+"$LMF" quantize "$M" -o "$T/w4a8" --method w4 --act int8 -q && pass "quantize w4 --act int8" || failed "quantize --act int8"
+"$LMF" info "$T/w4a8" | grep -q "quantized:    w4 g128 a8 x 16, w8 g128 a8 x 1" && pass "info: a8" || failed "info a8: $("$LMF" info "$T/w4a8")"
+"$LMF" generate "$T/w4a8" -p "The jury said" -n 8 -t 2 >/dev/null && pass "generate w4 a8" || failed "generate w4a8"
+k48="$(kl "$T/w4a8")"
+"$PY" -c "import sys; r, a = map(float, sys.argv[1:]); assert r < a < 1.1 * r + 2e-4, (r, a)" "$k4" "$k48" \
+  && pass "KL: w4 a8 $k48 within 10% of w4 $k4" || failed "KL a8 $k48 vs w4 $k4"
+cmp -s "$T/w4/model.safetensors" "$T/w4a8/model.safetensors" && pass "a8: the same weights" || failed "a8 weights differ"
 # compare: the report, each model measured in its own child process
 "$LMF" compare "$M" "$T/w8" "$T/w4" --data "$T/brown" --max-tokens 3000 -p 16 -n 8 -r 1 -t 2 --json > "$T/compare.json"
 "$PY" - "$T/compare.json" <<'PY' && pass "compare --json" || failed "compare: $(cat "$T/compare.json")"
@@ -85,5 +93,10 @@ expect_error "gptq zero samples" "--calib-samples 0" "$LMF" quantize "$M" -o "$T
 expect_error "gptq bits" "--bits 5: gptq supports 3, 4 or 8" "$LMF" quantize "$M" -o "$T/bad" --method gptq --bits 5 --calib "$T/brown"
 expect_error "awq without --calib" "--calib DATA is required for this method" "$LMF" quantize "$M" -o "$T/bad" --method awq
 expect_error "awq bits" "--bits 2: awq supports 3, 4 or 8" "$LMF" quantize "$M" -o "$T/bad" --method awq --bits 2 --calib "$T/brown"
+expect_error "bad --act" "--act 'int4': float or int8" "$LMF" quantize "$M" -o "$T/bad" --act int4
+expect_error "--act with int8-dynamic" "--act int8: --method int8-dynamic already quantizes activations" \
+  "$LMF" quantize "$M" -o "$T/bad" --method int8-dynamic --act int8
+expect_error "--act int8 groups of 16" "int8 activation blocks need multiples of 32" \
+  "$LMF" quantize "$M" -o "$T/bad" --act int8 --group-size 16
 [[ ! -e "$T/bad" && ! -e "$T/bad.partial" ]] && pass "nothing written on errors" || failed "partial output left"
 finish

@@ -224,6 +224,69 @@ TEST_F(QuantizeFolder, Int8KvCache) {
             std::string::npos);
 }
 
+// --act int8 (activations rounded to int8 per 32 inputs, the same weights): within 4% of
+// the largest logit of the float-activation model (the quality figure that matters is the
+// reference model's KL, docs/quantization.md), and different from it; the prompt
+// (x̂ through dequantize + sgemm) and token-by-token decode (integer dot products) compute
+// the same x̂ · Ŵ, so they agree to float rounding (1e-4); info says a8. Refused: --act
+// with int8-dynamic, an unknown --act, groups that are not multiples of 32 (at quantize
+// time and in a config.json that claims int8_block32 for them).
+TEST_F(QuantizeFolder, Int8ActivationBlocks) {
+  for (const std::string name : {"gpt2", "llama", "qwen2"}) {
+    const std::string dir = test::golden_dir(name);
+    const test::Expected exp = test::load_expected(dir);
+    compress::QuantizeJob job;
+    job.model = dir;
+    job.group = 32;
+    job.out = (tmp_ / (name + "_f")).string();
+    compress::quantize_model(job);
+    job.act = "int8";
+    job.out = (tmp_ / (name + "_a8")).string();
+    const nlohmann::json q = compress::quantize_model(job);
+    for (const auto& [module, spec] : q["lmforge"]["modules"].items()) EXPECT_EQ(spec["act"], "int8_block32") << module;
+    Model a = load_model((tmp_ / (name + "_f")).string()), b = load_model(job.out);
+    EXPECT_NE(b.info.quantization.find("w4 g32 a8"), std::string::npos) << b.info.quantization;
+    std::vector<float> lb[2];
+    for (bool decode : {false, true}) {
+      const auto la = logits_of(a, exp.prompts[0], decode);
+      lb[decode] = logits_of(b, exp.prompts[0], decode);
+      const double e = test::rel_error(lb[decode].data(), la.data(), static_cast<int64_t>(la.size()));
+      std::printf("    %s %s: int8 activation blocks vs float activations %.4f of the largest logit\n", name.c_str(),
+                  decode ? "decode" : "prompt", e);
+      EXPECT_LT(e, 0.04);  // measured 0.015-0.020 on these random-weight models
+      EXPECT_GT(e, 1e-4);  // the activations really are rounded
+    }
+    ASSERT_EQ(lb[0].size(), lb[1].size());
+    EXPECT_LT(test::rel_error(lb[1].data(), lb[0].data(), static_cast<int64_t>(lb[0].size())), 1e-4) << name;
+  }
+  compress::QuantizeJob job;
+  job.model = test::golden_dir("gpt2");
+  job.out = (tmp_ / "bad").string();
+  job.act = "int8";
+  job.method = "int8-dynamic";
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("--act int8: --method int8-dynamic already quantizes"),
+            std::string::npos);
+  job.method = "w4";
+  job.act = "int4";
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("--act 'int4': float or int8"), std::string::npos);
+  job.act = "int8";
+  job.group = 16;
+  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("int8 activation blocks need multiples of 32"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(job.out));
+  job.act = "float";
+  job.out = (tmp_ / "g16").string();
+  const nlohmann::json q = compress::quantize_model(job);
+  const std::string cfg = (tmp_ / "g16" / "config.json").string();
+  nlohmann::json c = nlohmann::json::parse(read_text_file(cfg));
+  const std::string module = q["lmforge"]["modules"].begin().key();
+  c["quantization_config"]["lmforge"]["modules"][module]["act"] = "int8_block32";
+  write_file_atomic(cfg, c.dump());
+  EXPECT_NE(error_of([&] { load_model((tmp_ / "g16").string()); })
+                .find("int8_block32 activations need inputs and groups in multiples of 32"),
+            std::string::npos);
+}
+
 // A quantized folder whose tensors lie is refused, naming the tensor.
 TEST_F(QuantizeFolder, LyingQuantizedTensorsAreRefused) {
   compress::QuantizeJob job;

@@ -220,6 +220,29 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void quantize_rows_avx512
   }
 }
 
+// x̂ (n values, n a multiple of 32) in float: per block sx · round(x / sx), scalar and
+// AVX-512 (the same values, as for quantize_rows).
+void round_blocks(const float* x, int64_t n, float* xh) {
+  int8_t qb[kB];
+  for (int64_t b = 0; b < n; b += kB) {
+    const float scale = quantize_int8_sym(x + b, kB, qb);
+    for (int64_t j = 0; j < kB; ++j) xh[b + j] = scale * static_cast<float>(qb[j]);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void round_blocks_avx512(const float* x, int64_t n, float* xh) {
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (int64_t b = 0; b < n; b += kB) {
+    const __m512 v0 = _mm512_loadu_ps(x + b), v1 = _mm512_loadu_ps(x + b + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const __m512 sv = _mm512_set1_ps(amax / 127.0f), iv = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+    const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, iv)), lo), hi);
+    const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, iv)), lo), hi);
+    _mm512_storeu_ps(xh + b, _mm512_mul_ps(sv, _mm512_cvtepi32_ps(q0)));
+    _mm512_storeu_ps(xh + b + 16, _mm512_mul_ps(sv, _mm512_cvtepi32_ps(q1)));
+  }
+}
+
 }  // namespace
 
 float quantize_int8_sym(const float* x, int64_t n, int8_t* q) {
@@ -247,12 +270,9 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
   const int64_t K = w.K;
   if (M > kFewRows) {  // x̂ in float, then linear_q's dequantize + sgemm
     float* xh = scratch;
-    int8_t qb[kB];
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t b = 0; b < K / kB; ++b) {
-        const float scale = quantize_int8_sym(x + r * K + b * kB, kB, qb);
-        for (int64_t j = 0; j < kB; ++j) xh[r * K + b * kB + j] = scale * static_cast<float>(qb[j]);
-      }
+    const auto round = q_i8_uses_vnni() ? round_blocks_avx512 : round_blocks;
+#pragma omp parallel for schedule(static) if (M * K >= 32768)
+    for (int64_t r = 0; r < M; ++r) round(x + r * K, K, xh + r * K);
     linear_q(xh, w, bias, y, M, scratch + M * K);
     return;
   }
