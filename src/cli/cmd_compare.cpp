@@ -96,6 +96,7 @@ std::string method_of(const std::string& dir) {
   if (q.contains("lmforge") && q["lmforge"].contains("method")) {
     std::string m = q["lmforge"]["method"].get<std::string>();
     if (m != "int8-dynamic") m += fmt::format(" g{}", q.value("group_size", 0));
+    if (q["lmforge"].value("act", std::string("float")) == "int8" && m != "int8-dynamic") m += " a8";
     return m;
   }
   return q.value("quant_method", std::string("quantized"));

@@ -143,6 +143,7 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
                       {"checkpoint_format", "gptq_v2"},
                       {"lmforge", {{"method", job.method}, {"head", head}, {"modules", modules}}}};
   q["lmforge"]["kv_cache"] = job.kv_cache;
+  if (!i8) q["lmforge"]["act"] = job.act;  // the modules record it too (act int8_block32)
   if (job.method == "awq") q["lmforge"]["awq"] = awq_report;
   if (job.method == "smoothquant") q["lmforge"]["smoothquant"] = {{"alpha", job.alpha}, {"norms_smoothed", smoothed}};
   m.config["quantization_config"] = q;
