@@ -12,7 +12,11 @@
 // the strips and their scales. --act int8 (with --bits): the same strips through
 // linear_q_a8 (activations rounded to int8 per 32 inputs, integer dot products).
 //
-//   build/bench/decode_stream [-t THREADS] [--rounds R] [--bits 4|8 [--act int8]]
+// --mmap FILE (float32 only): the same matrices also written to FILE (each at a 64-byte
+// offset, as a safetensors file holds them) and memory-mapped read-only, as a loaded
+// model's weights are; each round then also times the kernels on the mapped copy.
+//
+//   build/bench/decode_stream [-t THREADS] [--rounds R] [--bits 4|8 [--act int8]] [--mmap FILE]
 #include <omp.h>
 
 #include <algorithm>
@@ -21,10 +25,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/qmatmul.h"
+#include "core/mapped_file.h"
 #include "core/tensor.h"
 
 namespace {
@@ -54,6 +60,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int threads = 2, rounds = 8, bits = 0;
   bool act8 = false;
+  const char* mmap_path = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
@@ -63,13 +70,15 @@ int main(int argc, char** argv) {
       bits = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--act") && i + 1 < argc && !std::strcmp(argv[i + 1], "int8")) {
       act8 = true, ++i;
+    } else if (!std::strcmp(argv[i], "--mmap") && i + 1 < argc) {
+      mmap_path = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [-t THREADS] [--rounds R] [--bits 4|8 [--act int8]]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [-t THREADS] [--rounds R] [--bits 4|8 [--act int8]] [--mmap FILE]\n", argv[0]);
       return 2;
     }
   }
-  if (threads < 1 || rounds < 1 || (bits != 0 && bits != 4 && bits != 8) || (act8 && !bits)) {
-    std::fprintf(stderr, "decode_stream: -t and --rounds must be positive, --bits 4 or 8, --act int8 needs --bits\n");
+  if (threads < 1 || rounds < 1 || (bits != 0 && bits != 4 && bits != 8) || (act8 && !bits) || (mmap_path && bits)) {
+    std::fprintf(stderr, "decode_stream: -t and --rounds must be positive, --bits 4 or 8, --act int8 needs --bits, --mmap is float32 only\n");
     return 2;
   }
   omp_set_num_threads(threads);
@@ -81,6 +90,30 @@ int main(int argc, char** argv) {
   };
   for (int l = 0; l < 12; ++l) add(768, 2304, false), add(768, 768, false), add(768, 3072, false), add(3072, 768, false);
   add(768, 50257, true);
+  std::vector<Mat> mapped;
+  std::shared_ptr<lmf::MappedFile> file;
+  if (mmap_path) {
+    std::FILE* f = std::fopen(mmap_path, "wb");
+    if (!f) {
+      std::fprintf(stderr, "decode_stream: --mmap %s: cannot write\n", mmap_path);
+      return 2;
+    }
+    std::vector<size_t> offsets;
+    size_t off = 64;  // a header, as safetensors files have
+    const std::vector<char> pad(64, 0);
+    std::fwrite(pad.data(), 1, 64, f);
+    for (const Mat& m : ms) {
+      offsets.push_back(off);
+      const size_t b = static_cast<size_t>(m.K * m.N) * sizeof(float);
+      std::fwrite(m.p, 1, b, f);
+      off += b;
+    }
+    std::fclose(f);
+    file = lmf::MappedFile::open(mmap_path);
+    for (size_t i = 0; i < ms.size(); ++i)
+      mapped.push_back({reinterpret_cast<float*>(const_cast<unsigned char*>(file->data() + offsets[i])), ms[i].K, ms[i].N,
+                        ms[i].nk});
+  }
   std::vector<QMat> qs;
   auto addq = [&](int64_t K, int64_t N, int b) {
     const int64_t G = 128, st = lmf::cpu::q_strips(N), words = st * K / (32 / b) * lmf::cpu::kQStrip,
@@ -119,19 +152,21 @@ int main(int argc, char** argv) {
   std::printf("%d threads, %s%s, %.1f MiB of weights per step\n", threads,
               bits == 4 ? "w4 strips (head w8)" : bits == 8 ? "w8 strips" : "float32",
               act8 ? ", int8 activations per 32" : "", bytes / (1 << 20));
-  std::vector<double> kern, probe, frac;
+  std::vector<double> kern, probe, frac, kmap, fmap;
+  auto float_step = [&](const std::vector<Mat>& mats) {
+    for (const Mat& m : mats) {
+      if (m.nk)
+        lmf::cpu::linear_few_rows(x.data(), m.p, nullptr, y.data(), 1, m.K, m.N);
+      else
+        lmf::cpu::linear_few_rows_kn(x.data(), m.p, nullptr, y.data(), 1, m.K, m.N, scratch.data());
+    }
+  };
   for (int round = 0; round < rounds; ++round) {
     const double k = bits ? best_of([&] {
       for (const QMat& m : qs)
         (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), m.w, nullptr, y.data(), 1, qscratch.data());
-    }) : best_of([&] {
-      for (const Mat& m : ms) {
-        if (m.nk)
-          lmf::cpu::linear_few_rows(x.data(), m.p, nullptr, y.data(), 1, m.K, m.N);
-        else
-          lmf::cpu::linear_few_rows_kn(x.data(), m.p, nullptr, y.data(), 1, m.K, m.N, scratch.data());
-      }
-    });
+    }) : best_of([&] { float_step(ms); });
+    const double km = mapped.empty() ? 0 : best_of([&] { float_step(mapped); });
     const double p = best_of([&] {
       float total = 0;
       auto read = [&](const float* p, int64_t n) {
@@ -148,10 +183,16 @@ int main(int argc, char** argv) {
       sink = sink + total;
     });
     kern.push_back(k), probe.push_back(p), frac.push_back(k / p);
-    std::printf("round %d: kernels %.1f GB/s, probe %.1f GB/s, %.1f%%\n", round + 1, k, p, 100 * k / p);
+    std::printf("round %d: kernels %.1f GB/s, probe %.1f GB/s, %.1f%%", round + 1, k, p, 100 * k / p);
+    if (!mapped.empty()) kmap.push_back(km), fmap.push_back(km / p), std::printf("; mapped %.1f GB/s, %.1f%%", km, 100 * km / p);
+    std::printf("\n");
   }
-  std::printf("median: kernels %.1f GB/s, probe %.1f GB/s, %.1f%% of the probe\n", median(kern), median(probe),
+  std::printf("median: kernels %.1f GB/s, probe %.1f GB/s, %.1f%% of the probe", median(kern), median(probe),
               100 * median(frac));
+  if (!mapped.empty()) std::printf("; mapped %.1f GB/s, %.1f%%", median(kmap), 100 * median(fmap));
+  std::printf("\n");
+  file.reset();
+  if (mmap_path) std::remove(mmap_path);
   for (const Mat& m : ms) lmf::free_aligned(m.p);
   for (const QMat& m : qs) lmf::free_aligned(m.p);
   return 0;
