@@ -29,7 +29,7 @@ std::vector<float> randn(size_t n, uint32_t seed) {
 void BM_AttentionHead(benchmark::State& state) {
   const int64_t S = state.range(0), D = state.range(1), T = state.range(2);
   const auto q = randn(T * D, 1), k = randn(S * D, 2), v = randn(S * D, 3);
-  std::vector<float> out(T * D), scratch(S);
+  std::vector<float> out(T * D), scratch(lmf::cpu::attention_head_scratch(S, D));
   for (auto _ : state) {
     lmf::cpu::attention_head(q.data(), D, k.data(), v.data(), out.data(), D, T, D, S - T,
                              1.0f / std::sqrt(float(D)), scratch.data());

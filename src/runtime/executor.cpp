@@ -57,7 +57,9 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
   }
   plan_memory();
   ctx_.threads = opts.threads;
-  ctx_.scratch_per_thread = (opts.cache_len + 15) / 16 * 16;
+  int64_t per_thread = opts.cache_len;  // KV-cache attention: attention_head's scratch per thread
+  for (const Node& n : graph_.nodes()) per_thread = std::max(per_thread, cpu_scratch_per_thread(n, opts.cache_len));
+  ctx_.scratch_per_thread = (per_thread + 15) / 16 * 16;
   const int pool = std::max(opts.threads, omp_get_max_threads());
   int64_t scratch = pool * ctx_.scratch_per_thread;
   for (size_t i = 0; i < graph_.nodes().size(); ++i)

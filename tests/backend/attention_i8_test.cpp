@@ -40,7 +40,7 @@ TEST_P(AttentionI8, MatchesFloat64OnDequantizedRows) {
       std::vector<float> q = randn(static_cast<size_t>(T * D), 1), k = randn(static_cast<size_t>(S * D), 2),
                          v = randn(static_cast<size_t>(S * D), 3);
       Row8 k8 = quantize_rows(k, S, D), v8 = quantize_rows(v, S, D);
-      std::vector<float> out(static_cast<size_t>(T * D)), scratch(static_cast<size_t>(S + 16)),
+      std::vector<float> out(static_cast<size_t>(T * D)), scratch(static_cast<size_t>(attention_head_scratch(S, D) + 16)),
           out_f(out.size());
       const float scale = 1.0f / std::sqrt(static_cast<float>(D));
       attention_head_i8(q.data(), D, k8.q.data(), k8.s.data(), v8.q.data(), v8.s.data(), out.data(), D, T, D, pos0,

@@ -194,7 +194,7 @@ TEST_P(AttentionGrad, ForwardMatchesAttentionHead) {
   std::vector<float> out(pr.q.size()), lse(s.B * s.H * s.T), scratch(omp_get_max_threads() * s.T);
   attention_causal_forward(pr.q.data(), pr.k.data(), pr.v.data(), out.data(), lse.data(), s.B, s.T, s.H, s.Hkv, s.D,
                            scale, scratch.data());
-  std::vector<float> kc(s.T * s.D), vc(s.T * s.D), o2(s.T * s.D), sc(s.T);
+  std::vector<float> kc(s.T * s.D), vc(s.T * s.D), o2(s.T * s.D), sc(static_cast<size_t>(attention_head_scratch(s.T, s.D)));
   for (int64_t b = 0; b < s.B; ++b) {
     for (int64_t h = 0; h < s.H; ++h) {
       const int64_t g = h / (s.H / s.Hkv);

@@ -380,13 +380,14 @@ void check_attention(int64_t T, int64_t D, int64_t pos0, MaxErr* e) {
   const auto k = randn(S * D, 51 + D), v = randn(S * D, 52 + D, 0.5f, 1.0f);
   const float sentinel = 12345.0f;
   std::vector<float> out(T * out_stride, sentinel);
-  std::vector<float> scratch(S + 16, sentinel);
+  const int64_t need = attention_head_scratch(S, D);
+  std::vector<float> scratch(need + 16, sentinel);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   for (int64_t h = 0; h < H; ++h) {
     attention_head(q.data() + h * D, q_stride, k.data(), v.data(), out.data() + h * D, out_stride,
                    T, D, pos0, scale, scratch.data());
   }
-  for (int64_t i = S; i < S + 16; ++i) ASSERT_EQ(scratch[i], sentinel) << "scratch overrun";
+  for (int64_t i = need; i < need + 16; ++i) ASSERT_EQ(scratch[i], sentinel) << "scratch overrun";
   std::vector<double> abs_scale;
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t c = H * D; c < out_stride; ++c) {
@@ -438,7 +439,7 @@ TEST_P(Kernels, AttentionHeadSharpScores) {
   auto k = randn(S * D, 60), v = randn(S * D, 61);
   std::vector<float> q(D);
   for (int64_t i = 0; i < D; ++i) q[i] = 10.0f * k[123 * D + i];
-  std::vector<float> out(D), scratch(S);
+  std::vector<float> out(D), scratch(attention_head_scratch(S, D));
   attention_head(q.data(), D, k.data(), v.data(), out.data(), D, 1, D, S - 1, 1.0f,
                  scratch.data());
   for (int64_t i = 0; i < D; ++i) ASSERT_NEAR(out[i], v[123 * D + i], 1e-6) << i;

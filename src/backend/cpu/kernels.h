@@ -56,12 +56,17 @@ void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
 // k, v: (pos0 + T, D) contiguous, the cached keys/values of the matching kv head.
 // Query t sits at position pos0 + t and attends to rows 0..pos0+t inclusive.
 // out row t at out + t*out_stride = sum_s softmax_s(scale * q_t . k_s) v_s.
-// scratch: at least (pos0 + T) floats, caller-owned. out may be q itself (same base and
-// stride: row t of q is read completely before row t of out is written); out must not
-// overlap k, v or scratch.
+// scratch: at least attention_head_scratch(pos0 + T, D) floats, caller-owned. out may
+// be q itself (same base and stride: row t of q is read completely before row t of out
+// is written); out must not overlap k, v or scratch.
 void attention_head(const float* q, int64_t q_stride, const float* k, const float* v,
                     float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0,
                     float scale, float* scratch);
+// Prompts of T >= kAttentionBlockMin rows are done a vector of rows at a time (the scores
+// as vectors over rows: no horizontal sums), which needs (D + n) x the widest vector's
+// lanes of scratch; fewer rows, one row at a time, n floats.
+constexpr int64_t kAttentionBlockMin = 4;
+int64_t attention_head_scratch(int64_t n, int64_t D);
 
 // The same over an int8 cache: k and v rows (pos0 + T, D) int8 with one scale per row
 // (ks, vs: (pos0 + T)); row s stands for ks[s] * k[s] (vs[s] * v[s]). out must not be q.

@@ -8,6 +8,7 @@
 // accumulator sets to hide FMA latency). Decode (T = 1) is one pass over K and one
 // over V.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -35,7 +36,7 @@ using VF = hn::Vec<DF>;
 // out[j0, j0 + 4N) = scale * sum_s w[s] v[s, j0 + .]: 4 vectors of D kept in registers,
 // even and odd rows in separate accumulators. (No arrays of vectors: SVE/RVV vectors are
 // sizeless.)
-HWY_INLINE void WeightedRows4(const float* w, const float* v, size_t n, size_t D, size_t j0,
+HWY_INLINE void WeightedRows4(const float* w, size_t ws, const float* v, size_t n, size_t D, size_t j0,
                               float scale, float* out) {
   const DF d;
   const size_t N = hn::Lanes(d);
@@ -43,8 +44,8 @@ HWY_INLINE void WeightedRows4(const float* w, const float* v, size_t n, size_t D
   const float* vs = v + j0;
   size_t s = 0;
   for (; s + 2 <= n; s += 2, vs += 2 * D) {
-    const VF w0 = hn::Set(d, w[s]);
-    const VF w1 = hn::Set(d, w[s + 1]);
+    const VF w0 = hn::Set(d, w[s * ws]);
+    const VF w1 = hn::Set(d, w[(s + 1) * ws]);
     a0 = hn::MulAdd(w0, hn::LoadU(d, vs), a0);
     a1 = hn::MulAdd(w0, hn::LoadU(d, vs + N), a1);
     a2 = hn::MulAdd(w0, hn::LoadU(d, vs + 2 * N), a2);
@@ -55,7 +56,7 @@ HWY_INLINE void WeightedRows4(const float* w, const float* v, size_t n, size_t D
     b3 = hn::MulAdd(w1, hn::LoadU(d, vs + D + 3 * N), b3);
   }
   if (s < n) {
-    const VF w0 = hn::Set(d, w[s]);
+    const VF w0 = hn::Set(d, w[s * ws]);
     a0 = hn::MulAdd(w0, hn::LoadU(d, vs), a0);
     a1 = hn::MulAdd(w0, hn::LoadU(d, vs + N), a1);
     a2 = hn::MulAdd(w0, hn::LoadU(d, vs + 2 * N), a2);
@@ -69,38 +70,136 @@ HWY_INLINE void WeightedRows4(const float* w, const float* v, size_t n, size_t D
 }
 
 // Same for one vector, out[j0, j0 + N).
-HWY_INLINE void WeightedRows1(const float* w, const float* v, size_t n, size_t D, size_t j0,
+HWY_INLINE void WeightedRows1(const float* w, size_t ws, const float* v, size_t n, size_t D, size_t j0,
                               float scale, float* out) {
   const DF d;
   VF a0 = hn::Zero(d), b0 = a0;
   const float* vs = v + j0;
   size_t s = 0;
   for (; s + 2 <= n; s += 2, vs += 2 * D) {
-    a0 = hn::MulAdd(hn::Set(d, w[s]), hn::LoadU(d, vs), a0);
-    b0 = hn::MulAdd(hn::Set(d, w[s + 1]), hn::LoadU(d, vs + D), b0);
+    a0 = hn::MulAdd(hn::Set(d, w[s * ws]), hn::LoadU(d, vs), a0);
+    b0 = hn::MulAdd(hn::Set(d, w[(s + 1) * ws]), hn::LoadU(d, vs + D), b0);
   }
-  if (s < n) a0 = hn::MulAdd(hn::Set(d, w[s]), hn::LoadU(d, vs), a0);
+  if (s < n) a0 = hn::MulAdd(hn::Set(d, w[s * ws]), hn::LoadU(d, vs), a0);
   hn::StoreU(hn::Mul(hn::Add(a0, b0), hn::Set(d, scale)), d, out + j0);
 }
 
-// out[0, D) = scale * sum_{s < n} w[s] v[s, :], v: (n, D).
-HWY_INLINE void WeightedRows(const float* w, const float* v, size_t n, size_t D, float scale,
+// out[0, D) = scale * sum_{s < n} w[s ws] v[s, :], v: (n, D).
+HWY_INLINE void WeightedRows(const float* w, size_t ws, const float* v, size_t n, size_t D, float scale,
                              float* out) {
   const DF d;
   const size_t N = hn::Lanes(d);
   size_t j = 0;
-  for (; j + 4 * N <= D; j += 4 * N) WeightedRows4(w, v, n, D, j, scale, out);
-  for (; j + N <= D; j += N) WeightedRows1(w, v, n, D, j, scale, out);
+  for (; j + 4 * N <= D; j += 4 * N) WeightedRows4(w, ws, v, n, D, j, scale, out);
+  for (; j + N <= D; j += N) WeightedRows1(w, ws, v, n, D, j, scale, out);
   for (; j < D; ++j) {  // D not a multiple of the vector length
     float acc = 0.0f;
-    for (size_t s = 0; s < n; ++s) acc += w[s] * v[s * D + j];
+    for (size_t s = 0; s < n; ++s) acc += w[s * ws] * v[s * D + j];
     out[j] = acc * scale;
   }
+}
+
+// Two rows' weighted sums over the same n rows of v (weights w0[s ws], w1[s ws]): each v
+// vector loaded once for both; chunks of 4 vectors, then 1, then scalars.
+HWY_INLINE void WeightedRowsPair(const float* w0, const float* w1, size_t ws, const float* v, size_t n, size_t D,
+                                 float scale0, float scale1, float* out0, float* out1) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t j = 0;
+  for (; j + 4 * N <= D; j += 4 * N) {
+    VF a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    const float* vs = v + j;
+    for (size_t s = 0; s < n; ++s, vs += D) {
+      const VF x0 = hn::Set(d, w0[s * ws]), x1 = hn::Set(d, w1[s * ws]);
+      const VF v0 = hn::LoadU(d, vs), v1 = hn::LoadU(d, vs + N), v2 = hn::LoadU(d, vs + 2 * N),
+               v3 = hn::LoadU(d, vs + 3 * N);
+      a0 = hn::MulAdd(x0, v0, a0), a1 = hn::MulAdd(x0, v1, a1), a2 = hn::MulAdd(x0, v2, a2), a3 = hn::MulAdd(x0, v3, a3);
+      b0 = hn::MulAdd(x1, v0, b0), b1 = hn::MulAdd(x1, v1, b1), b2 = hn::MulAdd(x1, v2, b2), b3 = hn::MulAdd(x1, v3, b3);
+    }
+    const VF s0 = hn::Set(d, scale0), s1 = hn::Set(d, scale1);
+    hn::StoreU(hn::Mul(a0, s0), d, out0 + j), hn::StoreU(hn::Mul(a1, s0), d, out0 + j + N);
+    hn::StoreU(hn::Mul(a2, s0), d, out0 + j + 2 * N), hn::StoreU(hn::Mul(a3, s0), d, out0 + j + 3 * N);
+    hn::StoreU(hn::Mul(b0, s1), d, out1 + j), hn::StoreU(hn::Mul(b1, s1), d, out1 + j + N);
+    hn::StoreU(hn::Mul(b2, s1), d, out1 + j + 2 * N), hn::StoreU(hn::Mul(b3, s1), d, out1 + j + 3 * N);
+  }
+  for (; j + N <= D; j += N) {
+    VF a0 = hn::Zero(d), b0 = a0;
+    for (size_t s = 0; s < n; ++s) {
+      const VF v0 = hn::LoadU(d, v + s * D + j);
+      a0 = hn::MulAdd(hn::Set(d, w0[s * ws]), v0, a0), b0 = hn::MulAdd(hn::Set(d, w1[s * ws]), v0, b0);
+    }
+    hn::StoreU(hn::Mul(a0, hn::Set(d, scale0)), d, out0 + j), hn::StoreU(hn::Mul(b0, hn::Set(d, scale1)), d, out1 + j);
+  }
+  for (; j < D; ++j) {
+    float a = 0.0f, b = 0.0f;
+    for (size_t s = 0; s < n; ++s) a += w0[s * ws] * v[s * D + j], b += w1[s * ws] * v[s * D + j];
+    out0[j] = a * scale0, out1[j] = b * scale1;
+  }
+}
+
+// Rows [b, b + R) of a prompt (R <= Lanes) at once, one query row per lane: q^T (D, L)
+// scaled in qt, then the scores of every key the block sees, 4 keys at a time, as
+// vectors over the rows (st: (n, L); no horizontal sums, each q^T vector feeds 4
+// multiply-adds), the causal mask on the block's diagonal keys, the softmax along the
+// keys per lane, and each row's weighted sum of v over exactly its own keys.
+void AttentionRows(const float* q, size_t q_stride, const float* k, const float* v, float* out, size_t out_stride,
+                   size_t b, size_t R, size_t D, size_t pos0, float scale, float* qt, float* st) {
+  const DF d;
+  const size_t L = hn::Lanes(d);
+  for (size_t j = 0; j < D; ++j)
+    for (size_t r = 0; r < L; ++r) qt[j * L + r] = r < R ? scale * q[(b + r) * q_stride + j] : 0.0f;
+  const size_t n = pos0 + b + R, diag = pos0 + b;  // keys seen by the last row; keys >= diag are masked for some
+  const VF iota = hn::Iota(d, 0.0f), ninf = hn::Set(d, -HUGE_VALF);
+  VF m = ninf;
+  auto put = [&](size_t s, VF sc) {
+    if (s >= diag) sc = hn::IfThenElse(hn::Ge(iota, hn::Set(d, static_cast<float>(s - diag))), sc, ninf);
+    hn::StoreU(sc, d, st + s * L);
+    m = hn::Max(m, sc);
+  };
+  size_t s = 0;
+  for (; s + 4 <= n; s += 4) {
+    const float* k0 = k + s * D;
+    VF a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t j = 0; j < D; ++j) {
+      const VF qv = hn::LoadU(d, qt + j * L);
+      a0 = hn::MulAdd(hn::Set(d, k0[j]), qv, a0);
+      a1 = hn::MulAdd(hn::Set(d, k0[D + j]), qv, a1);
+      a2 = hn::MulAdd(hn::Set(d, k0[2 * D + j]), qv, a2);
+      a3 = hn::MulAdd(hn::Set(d, k0[3 * D + j]), qv, a3);
+    }
+    put(s, a0), put(s + 1, a1), put(s + 2, a2), put(s + 3, a3);
+  }
+  for (; s < n; ++s) {
+    VF a0 = hn::Zero(d);
+    for (size_t j = 0; j < D; ++j) a0 = hn::MulAdd(hn::Set(d, k[s * D + j]), hn::LoadU(d, qt + j * L), a0);
+    put(s, a0);
+  }
+  VF sum = hn::Zero(d);
+  for (s = 0; s < n; ++s) {
+    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, st + s * L), m));
+    hn::StoreU(e, d, st + s * L);
+    sum = hn::Add(sum, e);
+  }
+  hn::StoreU(hn::Div(hn::Set(d, 1.0f), sum), d, qt);  // 1 / sum per row (q^T is done with)
+  // Pairs of rows over the second one's keys (the first one's weight for its extra key is
+  // exp(-inf) = 0), then a last odd row alone.
+  size_t r = 0;
+  for (; r + 2 <= R; r += 2)
+    WeightedRowsPair(st + r, st + r + 1, L, v, diag + r + 2, D, qt[r], qt[r + 1], out + (b + r) * out_stride,
+                     out + (b + r + 1) * out_stride);
+  if (r < R) WeightedRows(st + r, L, v, diag + r + 1, D, qt[r], out + (b + r) * out_stride);
 }
 
 void AttentionHead(const float* q, size_t q_stride, const float* k, const float* v, float* out,
                    size_t out_stride, size_t T, size_t D, size_t pos0, float scale,
                    float* scratch) {
+  const size_t L = hn::Lanes(DF());
+  if (T >= static_cast<size_t>(kAttentionBlockMin) && L > 1) {  // a prompt: blocks of L rows (scratch: q^T (D, L), scores (n, L))
+    for (size_t b = 0; b < T; b += L)
+      AttentionRows(q, q_stride, k, v, out, out_stride, b, std::min(L, T - b), D, pos0, scale, scratch,
+                    scratch + D * L);
+    return;
+  }
   for (size_t t = 0; t < T; ++t) {
     const float* qt = q + t * q_stride;
     const size_t n = pos0 + t + 1;
@@ -111,7 +210,7 @@ void AttentionHead(const float* q, size_t q_stride, const float* k, const float*
       m = score > m ? score : m;
     }
     const float sum = ExpShiftSum(scratch, n, m);
-    WeightedRows(scratch, v, n, D, 1.0f / sum, out + t * out_stride);
+    WeightedRows(scratch, 1, v, n, D, 1.0f / sum, out + t * out_stride);
   }
 }
 
@@ -242,6 +341,12 @@ void attention_head_i8(const float* q, int64_t q_stride, const int8_t* k, const 
   HWY_DYNAMIC_DISPATCH(AttentionHeadI8)(q, static_cast<size_t>(q_stride), k, ks, v, vs, out,
                                         static_cast<size_t>(out_stride), static_cast<size_t>(T), static_cast<size_t>(D),
                                         static_cast<size_t>(pos0), scale, scratch);
+}
+
+int64_t attention_head_scratch(int64_t n, int64_t D) {
+  // The widest vector's lanes of any target (HWY_MAX_BYTES is the last compiled target's here).
+  constexpr int64_t L = HWY_ARCH_X86 ? 16 : 64;
+  return std::max(n, (D + n) * L);
 }
 
 void attention_head(const float* q, int64_t q_stride, const float* k, const float* v,

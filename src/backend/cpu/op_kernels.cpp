@@ -203,6 +203,10 @@ const std::map<std::string, KernelFn>& table() {
 
 }  // namespace
 
+int64_t cpu_scratch_per_thread(const Node& n, int64_t cache_len) {
+  return n.op == "attention" ? cpu::attention_head_scratch(cache_len, n.attr_int("head_dim")) : 0;
+}
+
 int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads) {
   if (n.op == "linear" && n.attr_str("layout") == "kn" && in[0]->dims[0] > 0)  // few-row (K, N) partials
     return cpu::few_rows_kn_blocks(in[0]->dims[1]) * std::min(cpu::kFewRows, in[0]->dims[0]) * in[1]->dims[1];

@@ -44,6 +44,9 @@ KernelFn cpu_kernel(const std::string& op);
 // inputs `in` bound to their largest shapes; 0 for most ops (the executor also gives
 // threads * scratch_per_thread, the KV-cache attention's need).
 int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads);
+// Floats per thread the KV-cache attention of node n needs over cache_len positions (0
+// for other ops): ExecContext::scratch_per_thread is the largest over the graph.
+int64_t cpu_scratch_per_thread(const Node& n, int64_t cache_len);
 
 // The training ops' kernels (op_kernels_train.cpp), looked up by cpu_kernel().
 KernelFn cpu_training_kernel(const std::string& op);  // null if none
