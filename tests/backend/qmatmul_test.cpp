@@ -49,47 +49,82 @@ Stripped strips_of(const quant::Packed& p, int64_t K, int64_t N, const quant::Sp
   return t;
 }
 
-class QMatmul : public test::PerTarget {};
+// The cases both linear_q tests run: 3, 4 and 8 bits, groups 32/64/128, odd shapes,
+// symmetric and asymmetric, random weights rounded to nearest.
+struct Case {
+  int bits;
+  int64_t G, K, N;
+  bool sym;
+  quant::Packed p;
+  Tensor deq;  // (K, N) float32
+  Stripped t;
+  std::vector<float> bias;
+};
 
-TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
-  double worst = 0;
+template <class F>
+void for_each_case(F&& f) {
   for (int bits : {3, 4, 8})
     for (int64_t G : {32, 64, 128})
       for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{128, 37}, {384, 16}, {256, 257}, {128, 1}}) {
         if (K % G) continue;
         for (bool sym : {true, false}) {
-          quant::Spec spec{bits, G, sym};
+          const quant::Spec spec{bits, G, sym};
           std::vector<float> wf = randn(static_cast<size_t>(K * N), static_cast<uint32_t>(K + N + G + bits), 0, 0.05f);
           quant::Packed p = quant::quantize_rtn(wf.data(), K, N, spec);
           Tensor deq = quant::dequantize(p, K, bits);
           Stripped t = strips_of(p, K, N, spec);
-          std::vector<float> bias = randn(static_cast<size_t>(N), 3, 0, 0.1f);
-          for (int64_t M : {1, 2, 3, 5, 8, 9, 40}) {
-            std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
-            std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, G, M)));
-            for (int threads : {1, 2}) {
-              std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
-              with_threads(threads, [&] { linear_q(x.data(), t.w, bias.data(), y.data(), M, scratch.data()); });
-              for (int64_t m = 0; m < M; ++m)
-                for (int64_t n = 0; n < N; ++n) {
-                  double ref = bias[n], scale = std::fabs(bias[n]), bound = 0;
-                  for (int64_t k = 0; k < K; ++k) {
-                    const double wv = deq.data_as<float>()[k * N + n];
-                    ref += static_cast<double>(x[m * K + k]) * wv;
-                    scale += std::fabs(x[m * K + k] * wv);
-                    const double s = quant::get_scale(p, k / G, n);
-                    bound += std::fabs(x[m * K + k]) * (quant::get_q(p, bits, k, n) + quant::get_zero(p, bits, k / G, n)) * s;
-                  }
-                  const double err = std::fabs(y[m * N + n] - ref);
-                  const double tol = 4.0 * static_cast<double>(K + 2) * std::ldexp(1.0, -24) * (bound + scale);
-                  ASSERT_LE(err, tol) << "bits " << bits << " G " << G << " K " << K << " N " << N << " M " << M
-                                      << " sym " << sym << " threads " << threads << " at " << m << "," << n;
-                  worst = std::max(worst, err / (bound + scale));
-                }
-            }
-          }
+          Case c{bits, G, K, N, sym, std::move(p), std::move(deq), std::move(t), randn(static_cast<size_t>(N), 3, 0, 0.1f)};
+          f(c);
+          if (::testing::Test::HasFatalFailure()) return;
         }
       }
+}
+
+// Column n of x (K values, float64) · Ŵ + b: the value, the scale of its terms
+// Σ|x ŵ| + |b|, and Σ|x| (q + z) s (the tolerance's terms, see the top).
+struct Ref {
+  double y, scale, bound;
+};
+Ref ref_of(const Case& c, const double* x, int64_t n) {
+  Ref r{c.bias[n], std::fabs(c.bias[n]), 0};
+  for (int64_t k = 0; k < c.K; ++k) {
+    const double wv = c.deq.data_as<float>()[k * c.N + n];
+    r.y += x[k] * wv;
+    r.scale += std::fabs(x[k] * wv);
+    r.bound += std::fabs(x[k]) * (quant::get_q(c.p, c.bits, k, n) + quant::get_zero(c.p, c.bits, k / c.G, n)) *
+               quant::get_scale(c.p, k / c.G, n);
+  }
+  return r;
+}
+
+double tolerance(const Case& c, const Ref& r) {
+  return 4.0 * static_cast<double>(c.K + 2) * std::ldexp(1.0, -24) * (r.bound + r.scale);
+}
+
+class QMatmul : public test::PerTarget {};
+
+TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
+  double worst = 0;
+  for_each_case([&](const Case& c) {
+    const int64_t K = c.K, N = c.N;
+    for (int64_t M : {1, 2, 3, 5, 8, 9, 40}) {
+      std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
+      const std::vector<double> xd(x.begin(), x.end());
+      std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
+      for (int threads : {1, 2}) {
+        std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
+        with_threads(threads, [&] { linear_q(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data()); });
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) {
+            const Ref r = ref_of(c, xd.data() + m * K, n);
+            const double err = std::fabs(y[m * N + n] - r.y);
+            ASSERT_LE(err, tolerance(c, r)) << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M "
+                                            << M << " sym " << c.sym << " threads " << threads << " at " << m << "," << n;
+            worst = std::max(worst, err / (r.bound + r.scale));
+          }
+      }
+    }
+  });
   std::printf("    %s: max relative error %.3g\n", target_name().c_str(), worst);
 }
 
@@ -193,66 +228,48 @@ TEST(QMatmulInt8, ExactIntegerSumsVnniEqualsPortableAndBound) {
 // |Δy| <= Σ_k sx_b(k)/2 · |ŵ_k|.
 TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
   double worst = 0;
-  for (int bits : {3, 4, 8})
-    for (int64_t G : {32, 64, 128})
-      for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{128, 37}, {384, 16}, {256, 257}, {128, 1}}) {
-        if (K % G) continue;
-        for (bool sym : {true, false}) {
-          quant::Spec spec{bits, G, sym};
-          std::vector<float> wf = randn(static_cast<size_t>(K * N), static_cast<uint32_t>(K + N + G + bits), 0, 0.05f);
-          quant::Packed p = quant::quantize_rtn(wf.data(), K, N, spec);
-          Tensor deq = quant::dequantize(p, K, bits);
-          Stripped t = strips_of(p, K, N, spec);
-          ASSERT_TRUE(q_a8_supported(K, G, t.w.bits));
-          std::vector<float> bias = randn(static_cast<size_t>(N), 3, 0, 0.1f);
-          for (int64_t M : {1, 2, 3, 5, 8, 9, 40}) {
-            std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M + 17), 0, 1.0f);
-            for (int64_t k = 0; k < 32; ++k) x[k] = 0.0f;  // an all-zero block (scale 0)
-            if (M > 1) x[K + 5] = 40.0f;                    // an outlier in one block of row 1
-            std::vector<double> xh(x.size()), half(x.size());
-            for (int64_t i = 0; i < M * K; i += 32) {
-              float amax = 0;
-              for (int64_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[i + j]));
-              const float sx = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
-              for (int64_t j = 0; j < 32; ++j) {
-                xh[i + j] = static_cast<double>(sx) * std::nearbyint(x[i + j] * inv);
-                half[i + j] = 0.5 * sx;
-              }
-            }
-            std::vector<float> scratch(static_cast<size_t>(linear_q_a8_scratch(K, N, G, M)));
-            for (int threads : {1, 2}) {
-              std::vector<float> y(static_cast<size_t>(M * N), -1.0f), y2(y.size(), -2.0f);
-              with_threads(threads, [&] {
-                linear_q_a8(x.data(), t.w, bias.data(), y.data(), M, scratch.data());
-                q_i8_allow_vnni(false);
-                linear_q_a8(x.data(), t.w, bias.data(), y2.data(), M, scratch.data());
-                q_i8_allow_vnni(true);
-              });
-              ASSERT_EQ(y, y2) << "bits " << bits << " G " << G << " K " << K << " M " << M;
-              for (int64_t m = 0; m < M; ++m)
-                for (int64_t n = 0; n < N; ++n) {
-                  double ref = bias[n], scale = std::fabs(bias[n]), bound = 0, fl = bias[n], round = 0;
-                  for (int64_t k = 0; k < K; ++k) {
-                    const double wv = deq.data_as<float>()[k * N + n];
-                    ref += xh[m * K + k] * wv;
-                    fl += static_cast<double>(x[m * K + k]) * wv;
-                    round += half[m * K + k] * std::fabs(wv);
-                    scale += std::fabs(xh[m * K + k] * wv);
-                    const double s = quant::get_scale(p, k / G, n);
-                    bound += std::fabs(xh[m * K + k]) *
-                             (quant::get_q(p, bits, k, n) + quant::get_zero(p, bits, k / G, n)) * s;
-                  }
-                  const double err = std::fabs(y[m * N + n] - ref);
-                  const double tol = 4.0 * static_cast<double>(K + 2) * std::ldexp(1.0, -24) * (bound + scale);
-                  ASSERT_LE(err, tol) << "bits " << bits << " G " << G << " K " << K << " N " << N << " M " << M
-                                      << " sym " << sym << " threads " << threads << " at " << m << "," << n;
-                  ASSERT_LE(std::fabs(y[m * N + n] - fl), round * (1 + 1e-5) + tol) << m << "," << n;
-                  worst = std::max(worst, err / (bound + scale));
-                }
-            }
-          }
+  for_each_case([&](const Case& c) {
+    const int64_t K = c.K, N = c.N;
+    ASSERT_TRUE(q_a8_supported(K, c.G, c.t.w.bits));
+    for (int64_t M : {1, 2, 3, 5, 8, 9, 40}) {
+      std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M + 17), 0, 1.0f);
+      for (int64_t k = 0; k < 32; ++k) x[k] = 0.0f;  // an all-zero block (scale 0)
+      if (M > 1) x[K + 5] = 40.0f;                    // an outlier in one block of row 1
+      std::vector<double> xh(x.size()), half(x.size());
+      for (int64_t i = 0; i < M * K; i += 32) {
+        float amax = 0;
+        for (int64_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[i + j]));
+        const float sx = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int64_t j = 0; j < 32; ++j) {
+          xh[i + j] = static_cast<double>(sx) * std::nearbyint(x[i + j] * inv);
+          half[i + j] = 0.5 * sx;
         }
       }
+      const std::vector<double> xd(x.begin(), x.end());
+      std::vector<float> scratch(static_cast<size_t>(linear_q_a8_scratch(K, N, c.G, M)));
+      for (int threads : {1, 2}) {
+        std::vector<float> y(static_cast<size_t>(M * N), -1.0f), y2(y.size(), -2.0f);
+        with_threads(threads, [&] {
+          linear_q_a8(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data());
+          q_i8_allow_vnni(false);
+          linear_q_a8(x.data(), c.t.w, c.bias.data(), y2.data(), M, scratch.data());
+          q_i8_allow_vnni(true);
+        });
+        ASSERT_EQ(y, y2) << "bits " << c.bits << " G " << c.G << " K " << K << " M " << M;
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) {
+            const Ref r = ref_of(c, xh.data() + m * K, n), fl = ref_of(c, xd.data() + m * K, n);
+            double round = 0;
+            for (int64_t k = 0; k < K; ++k) round += half[m * K + k] * std::fabs(c.deq.data_as<float>()[k * N + n]);
+            const double err = std::fabs(y[m * N + n] - r.y), tol = tolerance(c, r);
+            ASSERT_LE(err, tol) << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M
+                                << " sym " << c.sym << " threads " << threads << " at " << m << "," << n;
+            ASSERT_LE(std::fabs(y[m * N + n] - fl.y), round * (1 + 1e-5) + tol) << m << "," << n;
+            worst = std::max(worst, err / (r.bound + r.scale));
+          }
+      }
+    }
+  });
   std::printf("    int8-block activations: max relative error %.3g (%s)\n", worst,
               q_i8_uses_vnni() ? "AVX-512 VNNI and portable" : "portable only (no VNNI here)");
 }

@@ -10,9 +10,10 @@
 // shift, a table lookup and a multiply-add per 16 values with float activations. The
 // portable code does the same sums and the same float operations (std::fma where the
 // vector code fuses), so both give identical bits.
-// GCC 12 reports its own _mm512_undefined_* placeholders (inside srli and cvtepi32_ps)
-// as maybe uninitialized; a false positive.
+// GCC 12 reports its own _mm512_undefined_* placeholders (inside srli, cvtepi32_ps and
+// the reductions) as (maybe) uninitialized; a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #include <omp.h>
 
@@ -155,91 +156,74 @@ void strips(const int32_t* xw, const float* sx, const float* xsum, int64_t M, co
   }
 }
 
-// Row r of x as activation words (xw), block scales (sx) and group sums of x̂ (xsum).
-void quantize_rows(const float* x, int64_t M, int64_t K, int64_t G, int bits, int32_t* xw, float* sx, float* xsum) {
-  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
-  for (int64_t r = 0; r < M; ++r) {
-    auto* bytes = reinterpret_cast<uint8_t*>(xw + r * kw);
-    for (int64_t g = 0; g < groups; ++g) {
-      float sum = 0;
-      for (int64_t bb = 0; bb < bpg; ++bb) {
-        const int64_t b = g * bpg + bb;
-        int8_t qb[kB];
-        const float scale = quantize_int8_sym(x + r * K + b * kB, kB, qb);
-        sx[r * nb + b] = scale;
-        int32_t isum = 0;
-        for (int64_t j = 0; j < kB; ++j) isum += qb[j];
-        sum = std::fma(scale, static_cast<float>(isum), sum);
-        uint8_t* o = bytes + b * kB;
-        if (bits == 4) {  // per 8 inputs: words k0 k2 k4 k6, k1 k3 k5 k7 (the nibbles' order)
-          for (int64_t e = 0; e < kB; e += 8)
-            for (int j = 0; j < 4; ++j) {
-              o[e + j] = static_cast<uint8_t>(qb[e + 2 * j]);
-              o[e + 4 + j] = static_cast<uint8_t>(qb[e + 2 * j + 1]);
-            }
-        } else {
-          std::memcpy(o, qb, kB);
-        }
-      }
-      xsum[r * groups + g] = sum;
-    }
-  }
-}
-
-// quantize_rows with AVX-512: the same values (max is exact, the conversion rounds to
-// nearest even as nearbyint does, the integer sums are exact).
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void quantize_rows_avx512(const float* x, int64_t M, int64_t K,
-                                                                                   int64_t G, int bits, int32_t* xw,
-                                                                                   float* sx, float* xsum) {
-  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
-  // Per 16 bytes: k0 k2 k4 k6 k1 k3 k5 k7, then the same for the next 8 (the nibbles' order).
-  const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
-  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
-  for (int64_t r = 0; r < M; ++r) {
-    auto* bytes = reinterpret_cast<uint8_t*>(xw + r * kw);
-    for (int64_t g = 0; g < groups; ++g) {
-      float sum = 0;
-      for (int64_t bb = 0; bb < bpg; ++bb) {
-        const int64_t b = g * bpg + bb;
-        const float* xb = x + r * K + b * kB;
-        const __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-        const float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
-        const __m512 iv = _mm512_set1_ps(inv);
-        const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, iv)), lo), hi);
-        const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, iv)), lo), hi);
-        sx[r * nb + b] = scale;
-        sum = std::fma(scale, static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1))), sum);
-        __m128i b0 = _mm512_cvtepi32_epi8(q0), b1 = _mm512_cvtepi32_epi8(q1);
-        if (bits == 4) b0 = _mm_shuffle_epi8(b0, order), b1 = _mm_shuffle_epi8(b1, order);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + b * kB), b0);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + b * kB + 16), b1);
-      }
-      xsum[r * groups + g] = sum;
-    }
-  }
-}
-
-// x̂ (n values, n a multiple of 32) in float: per block sx · round(x / sx), scalar and
-// AVX-512 (the same values, as for quantize_rows).
-void round_blocks(const float* x, int64_t n, float* xh) {
+// One block of 32 inputs rounded: q (32 bytes; with `nibbles`, per 8 inputs k0 k2 k4 k6
+// k1 k3 k5 k7, the order of a 4-bit word's low and high nibbles), *isum = Σ q; returns
+// the scale. Scalar and AVX-512 give the same values (max is exact, the conversion
+// rounds to nearest even as nearbyint does, the sums are integers).
+float round_block(const float* x, bool nibbles, int8_t* q, int32_t* isum) {
   int8_t qb[kB];
-  for (int64_t b = 0; b < n; b += kB) {
-    const float scale = quantize_int8_sym(x + b, kB, qb);
-    for (int64_t j = 0; j < kB; ++j) xh[b + j] = scale * static_cast<float>(qb[j]);
+  const float scale = quantize_int8_sym(x, kB, qb);
+  int32_t sum = 0;
+  for (int64_t j = 0; j < kB; ++j) sum += qb[j];
+  *isum = sum;
+  if (!nibbles) {
+    std::memcpy(q, qb, kB);
+    return scale;
+  }
+  for (int64_t e = 0; e < kB; e += 8)
+    for (int j = 0; j < 4; ++j) q[e + j] = qb[e + 2 * j], q[e + 4 + j] = qb[e + 2 * j + 1];
+  return scale;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) float round_block_avx512(const float* x, bool nibbles,
+                                                                                 int8_t* q, int32_t* isum) {
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+  const __m512 iv = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+  const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, iv)), lo), hi);
+  const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, iv)), lo), hi);
+  *isum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  __m128i b0 = _mm512_cvtepi32_epi8(q0), b1 = _mm512_cvtepi32_epi8(q1);
+  if (nibbles) {
+    const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+    b0 = _mm_shuffle_epi8(b0, order), b1 = _mm_shuffle_epi8(b1, order);
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), b0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), b1);
+  return amax / 127.0f;
+}
+
+using RoundBlock = float (*)(const float*, bool, int8_t*, int32_t*);
+
+// Rows of x as activation words (xw, in the order of `bits`-bit strip words), block
+// scales (sx) and group sums of x̂ (xsum).
+void quantize_rows(const float* x, int64_t M, int64_t K, int64_t G, int bits, RoundBlock round, int32_t* xw,
+                   float* sx, float* xsum) {
+  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
+  for (int64_t r = 0; r < M; ++r) {
+    auto* bytes = reinterpret_cast<int8_t*>(xw + r * kw);
+    for (int64_t g = 0; g < groups; ++g) {
+      float sum = 0;
+      for (int64_t bb = 0; bb < bpg; ++bb) {
+        const int64_t b = g * bpg + bb;
+        int32_t isum = 0;
+        const float scale = round(x + r * K + b * kB, bits == 4, bytes + b * kB, &isum);
+        sx[r * nb + b] = scale;
+        sum = std::fma(scale, static_cast<float>(isum), sum);
+      }
+      xsum[r * groups + g] = sum;
+    }
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void round_blocks_avx512(const float* x, int64_t n, float* xh) {
-  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+// x̂ (n values, n a multiple of 32) in float: per block sx · q.
+void round_rows(const float* x, int64_t n, RoundBlock round, float* xh) {
+  int8_t q[kB];
+  int32_t isum = 0;
   for (int64_t b = 0; b < n; b += kB) {
-    const __m512 v0 = _mm512_loadu_ps(x + b), v1 = _mm512_loadu_ps(x + b + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    const __m512 sv = _mm512_set1_ps(amax / 127.0f), iv = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
-    const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, iv)), lo), hi);
-    const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, iv)), lo), hi);
-    _mm512_storeu_ps(xh + b, _mm512_mul_ps(sv, _mm512_cvtepi32_ps(q0)));
-    _mm512_storeu_ps(xh + b + 16, _mm512_mul_ps(sv, _mm512_cvtepi32_ps(q1)));
+    const float scale = round(x + b, false, q, &isum);
+    for (int64_t j = 0; j < kB; ++j) xh[b + j] = scale * static_cast<float>(q[j]);
   }
 }
 
@@ -270,9 +254,9 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
   const int64_t K = w.K;
   if (M > kFewRows) {  // x̂ in float, then linear_q's dequantize + sgemm
     float* xh = scratch;
-    const auto round = q_i8_uses_vnni() ? round_blocks_avx512 : round_blocks;
+    const RoundBlock round = q_i8_uses_vnni() ? round_block_avx512 : round_block;
 #pragma omp parallel for schedule(static) if (M * K >= 32768)
-    for (int64_t r = 0; r < M; ++r) round(x + r * K, K, xh + r * K);
+    for (int64_t r = 0; r < M; ++r) round_rows(x + r * K, K, round, xh + r * K);
     linear_q(xh, w, bias, y, M, scratch + M * K);
     return;
   }
@@ -280,7 +264,7 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
   float* sx = scratch + M * (K / 4);
   float* xsum = sx + M * (K / kB);
   const bool vnni = q_i8_uses_vnni();
-  (vnni ? quantize_rows_avx512 : quantize_rows)(x, M, K, w.group, w.bits, xw, sx, xsum);
+  quantize_rows(x, M, K, w.group, w.bits, vnni ? round_block_avx512 : round_block, xw, sx, xsum);
   const int64_t nst = q_strips(w.N);
   if (omp_get_max_threads() == 1 || nst < 8) {
     strips(xw, sx, xsum, M, w, bias, y, 0, nst, vnni);
