@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "backend/cpu/kernels.h"
+#include "hwy/cache_control.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backend/cpu/kernels_attention.cpp"
@@ -199,6 +200,16 @@ void AttentionHead(const float* q, size_t q_stride, const float* k, const float*
       AttentionRows(q, q_stride, k, v, out, out_stride, b, std::min(L, T - b), D, pos0, scale, scratch,
                     scratch + D * L);
     return;
+  }
+  // Decode: a head's keys and values (n x D floats each, tens of KB) were evicted by the
+  // weight stream since the last step; asking for all of their lines up front lets the
+  // reads overlap instead of waiting on the prefetchers' ramp over short streams.
+  if (T == 1) {
+    const size_t bytes = (pos0 + 1) * D * sizeof(float);
+    for (size_t off = 0; off < bytes; off += 64) {
+      hwy::Prefetch(reinterpret_cast<const char*>(k) + off);
+      hwy::Prefetch(reinterpret_cast<const char*>(v) + off);
+    }
   }
   for (size_t t = 0; t < T; ++t) {
     const float* qt = q + t * q_stride;
