@@ -102,9 +102,10 @@ void run_bench(const BenchArgs& a) {
   const Profile prof = a.n > 0 && a.profile ? take_profile() : Profile{};
   const double step_s = tg.empty() ? 0 : 1.0 / tg.back();
   const Stat spp = pp.empty() ? Stat{} : stats(pp), stg = tg.empty() ? Stat{} : stats(tg);
-  double bw = 0, peak = 0;
+  double bw = 0, peak = 0, wbw = 0;
   if (!a.no_probe) {
     bw = measure_read_bandwidth(a.threads);
+    if (a.n > 0) wbw = measure_weight_read_bandwidth(session.executor().graph(), a.threads);
     peak = measure_sgemm_flops(a.threads);
   }
   // Bytes the kernels read: the planned graph's weights (pre-packed, e.g. quantized strips).
@@ -128,6 +129,7 @@ void run_bench(const BenchArgs& a) {
     if (a.n > 0) {
       nlohmann::json t = {{"test", fmt::format("tg{}", a.n)}, {"tokens_per_s", stg.mean}, {"sd", stg.sd}, {"samples", tg}};
       if (bw > 0) t["fraction_of_bandwidth_bound"] = stg.mean * bytes_tok / bw;
+      if (wbw > 0) t["fraction_of_weight_read"] = stg.mean * bytes_tok / wbw;
       j["tests"].push_back(t);
     }
     if (a.profile && a.n > 0) {
@@ -144,6 +146,7 @@ void run_bench(const BenchArgs& a) {
     }
     j["weight_bytes_per_token"] = bytes_tok;
     if (bw > 0) j["read_bandwidth_bytes_per_s"] = bw, j["sgemm_flops_per_s"] = peak;
+    if (wbw > 0) j["weight_read_bandwidth_bytes_per_s"] = wbw;
     fmt::print("{}\n", j.dump(2));
     return;
   }
@@ -162,6 +165,9 @@ void run_bench(const BenchArgs& a) {
     fmt::print("read bandwidth {:.2f} GB/s; decode reads {} per token -> bound {:.2f} t/s", bw / 1e9,
                human_bytes(bytes_tok), bw / bytes_tok);
     if (a.n > 0) fmt::print("; tg{} at {:.1f}% of it", a.n, 100.0 * stg.mean * bytes_tok / bw);
+    if (wbw > 0)
+      fmt::print("\nreading the weights themselves {:.2f} GB/s; tg{} at {:.1f}% of that", wbw / 1e9, a.n,
+                 100.0 * stg.mean * bytes_tok / wbw);
     fmt::print("\nsgemm peak {:.1f} GFLOP/s", peak / 1e9);
     if (a.p > 0)
       fmt::print("; pp{} runs {:.1f} GFLOP/s = {:.1f}% of it", a.p, flops_pp * spp.mean / a.p / 1e9,

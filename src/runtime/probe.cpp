@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <hwy/targets.h>
@@ -99,6 +100,42 @@ int64_t weight_bytes_per_token(const Graph& g) {
     }
   }
   return total;
+}
+
+double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps) {
+  std::set<int> seen;
+  std::vector<std::pair<const float*, int64_t>> parts;  // (start, floats)
+  double bytes = 0;
+  for (const Node& n : g.nodes()) {
+    if (n.op == "embedding" || n.op == "embedding_q") continue;
+    for (int i : n.inputs) {
+      const Value& v = g.value(i);
+      if (v.kind != ValueKind::kWeight || !seen.insert(i).second) continue;
+      parts.emplace_back(static_cast<const float*>(v.data.data()), static_cast<int64_t>(v.data.nbytes() / 4));
+      bytes += static_cast<double>(v.data.nbytes());
+    }
+  }
+  volatile float sink = 0;
+  double best = 0;
+  for (int r = 0; r < sweeps; ++r) {
+    const double t0 = now();
+    float total = 0;
+    for (const auto& [p, n] : parts) {
+      if (n < 4096) {  // biases, norms: not worth a parallel region
+        total += cpu::sum_streams(p, n);
+        continue;
+      }
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+      {
+        const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+        const int64_t a = n * t / team, b = n * (t + 1) / team;
+        total += cpu::sum_streams(p + a, b - a);
+      }
+    }
+    sink = sink + total;
+    best = std::max(best, bytes / (now() - t0));
+  }
+  return best;
 }
 
 double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows) {

@@ -23,6 +23,11 @@ std::string cpu_description();
 // Bytes of weights a decode step reads (every weight consumed by an op other than an
 // embedding lookup, each once).
 int64_t weight_bytes_per_token(const Graph& g);
+// Bytes per second read from the weights themselves, where they live (the tensors
+// weight_bytes_per_token counts, in node order, one parallel region per tensor as the
+// kernels have; best of `sweeps` sweeps): the same memory a decode step reads, whatever
+// its placement, next to measure_read_bandwidth's fresh buffer.
+double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps = 5);
 // Matmul FLOPs of a forward pass over `tokens` tokens with `logit_rows` head rows.
 double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows);
 
