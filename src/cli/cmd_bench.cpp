@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "runtime/generate.h"
 #include "runtime/probe.h"
+#include "runtime/sampler.h"
 
 #if __has_include("lmf_git_rev.h")
 #include "lmf_git_rev.h"  // generated at build time (cmake/git_rev.cmake)
@@ -71,6 +72,7 @@ void run_bench(const BenchArgs& a) {
     return p;
   };
   std::vector<double> pp, tg;
+  Sampler greedy({}, m.info.vocab);  // generate's greedy pick (vectorized argmax)
   std::vector<float> last;
   Profile prof_pp;
   for (int r = 0; r <= a.reps; ++r) {  // rep 0 warms up
@@ -92,7 +94,7 @@ void run_bench(const BenchArgs& a) {
       const double t0 = now();
       for (int64_t i = 0; i < a.n; ++i) {
         std::span<const float> lg = session.step(std::span<const SeqChunk>(&c, 1), false);
-        t = static_cast<int32_t>(std::max_element(lg.begin(), lg.end()) - lg.begin());
+        t = greedy.sample(lg.data());
       }
       if (r > 0) tg.push_back(static_cast<double>(a.n) / (now() - t0));
       session.executor().set_profiling(false);
