@@ -71,7 +71,7 @@ void run_bench(const BenchArgs& a) {
     std::sort(p.begin(), p.end(), [](const auto& x, const auto& y) { return x.second.seconds > y.second.seconds; });
     return p;
   };
-  std::vector<double> pp, tg;
+  std::vector<double> pp, tg, adjacent_bw;
   Sampler greedy({}, m.info.vocab);  // generate's greedy pick (vectorized argmax)
   std::vector<float> last;
   Profile prof_pp;
@@ -91,12 +91,19 @@ void run_bench(const BenchArgs& a) {
       SeqChunk c{0, std::span<const int32_t>(&t, 1)};
       session.step(std::span<const SeqChunk>(&c, 1), false);
       if (a.profile) session.executor().clear_profile(), session.executor().set_profiling(true);
+      // The weights read right before and after each timed repetition: this VM's bandwidth
+      // changes within seconds, so a single probe per run may catch another regime.
+      const bool adjacent = r > 0 && !a.no_probe;
+      const double before = adjacent ? measure_weight_read_bandwidth(session.executor().graph(), a.threads, 2) : 0;
       const double t0 = now();
       for (int64_t i = 0; i < a.n; ++i) {
         std::span<const float> lg = session.step(std::span<const SeqChunk>(&c, 1), false);
         t = greedy.sample(lg.data());
       }
       if (r > 0) tg.push_back(static_cast<double>(a.n) / (now() - t0));
+      if (adjacent)
+        adjacent_bw.push_back(
+            std::max(before, measure_weight_read_bandwidth(session.executor().graph(), a.threads, 2)));
       session.executor().set_profiling(false);
     }
   }
@@ -104,6 +111,15 @@ void run_bench(const BenchArgs& a) {
   const Profile prof = a.n > 0 && a.profile ? take_profile() : Profile{};
   const double step_s = tg.empty() ? 0 : 1.0 / tg.back();
   const Stat spp = pp.empty() ? Stat{} : stats(pp), stg = tg.empty() ? Stat{} : stats(tg);
+  // Per timed repetition: its tokens/s x bytes per token over its adjacent weight read.
+  double adjacent_fraction = 0;
+  if (!adjacent_bw.empty()) {
+    const double bytes = static_cast<double>(weight_bytes_per_token(session.executor().graph()));
+    std::vector<double> f;
+    for (size_t i = 0; i < tg.size(); ++i) f.push_back(tg[i] * bytes / adjacent_bw[i]);
+    std::sort(f.begin(), f.end());
+    adjacent_fraction = f.size() % 2 ? f[f.size() / 2] : 0.5 * (f[f.size() / 2 - 1] + f[f.size() / 2]);
+  }
   double bw = 0, peak = 0, wbw = 0;
   if (!a.no_probe) {
     bw = measure_read_bandwidth(a.threads);
@@ -132,6 +148,10 @@ void run_bench(const BenchArgs& a) {
       nlohmann::json t = {{"test", fmt::format("tg{}", a.n)}, {"tokens_per_s", stg.mean}, {"sd", stg.sd}, {"samples", tg}};
       if (bw > 0) t["fraction_of_bandwidth_bound"] = stg.mean * bytes_tok / bw;
       if (wbw > 0) t["fraction_of_weight_read"] = stg.mean * bytes_tok / wbw;
+      if (!adjacent_bw.empty()) {
+        t["fraction_of_adjacent_weight_read"] = adjacent_fraction;
+        t["adjacent_weight_read_bytes_per_s"] = adjacent_bw;
+      }
       j["tests"].push_back(t);
     }
     if (a.profile && a.n > 0) {
@@ -170,6 +190,10 @@ void run_bench(const BenchArgs& a) {
     if (wbw > 0)
       fmt::print("\nreading the weights themselves {:.2f} GB/s; tg{} at {:.1f}% of that", wbw / 1e9, a.n,
                  100.0 * stg.mean * bytes_tok / wbw);
+    if (!adjacent_bw.empty())
+      fmt::print("\nthe weights read right before and after each repetition (the faster of the two): tg{} at "
+                 "{:.1f}% of it (median over repetitions)",
+                 a.n, 100.0 * adjacent_fraction);
     fmt::print("\nsgemm peak {:.1f} GFLOP/s", peak / 1e9);
     if (a.p > 0)
       fmt::print("; pp{} runs {:.1f} GFLOP/s = {:.1f}% of it", a.p, flops_pp * spp.mean / a.p / 1e9,

@@ -66,6 +66,9 @@ assert tests["pp16"]["tokens_per_s"] > 0 and tests["tg8"]["tokens_per_s"] > 0, j
 assert j["read_bandwidth_bytes_per_s"] > 0 and j["sgemm_flops_per_s"] > 0
 tg, wbw = tests["tg8"], j["weight_read_bandwidth_bytes_per_s"]
 assert wbw > 0 and abs(tg["fraction_of_weight_read"] - tg["tokens_per_s"] * j["weight_bytes_per_token"] / wbw) < 1e-9, j
+adj = tg["adjacent_weight_read_bytes_per_s"]
+f = sorted(s * j["weight_bytes_per_token"] / b for s, b in zip(tg["samples"], adj))
+assert len(adj) == len(tg["samples"]) == 2 and abs(tg["fraction_of_adjacent_weight_read"] - (f[0] + f[1]) / 2) < 1e-9, j
 assert j["git_rev"] and "CPUs" in j["cpu"] and j["host"], (j["git_rev"], j["cpu"], j["host"])
 PY
 # --profile: per-op prefill and decode times; every step runs each linear of the graph once
