@@ -7,9 +7,10 @@
 // operands, so the activation words are laid out to match: bytes k0 k2 k4 k6 and k1 k3
 // k5 k7 of each 8 inputs); then per group y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k. A
 // 4-bit strip row costs a shift, two masks and two vpdpbusd per row of x, instead of a
-// shift, a table lookup and a multiply-add per 16 values with float activations. The
-// portable code does the same sums and the same float operations (std::fma where the
-// vector code fuses), so both give identical bits.
+// shift, a table lookup and a multiply-add per 16 values with float activations.
+// Without VNNI (and for many rows) x̂ goes through linear_q's float kernels: the same
+// x̂ · W to float rounding, at the float-activation speed (not scalar integer code, a
+// few operations per weight).
 // GCC 12 reports its own _mm512_undefined_* placeholders (inside srli, cvtepi32_ps and
 // the reductions) as (maybe) uninitialized; a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -84,42 +85,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void strip_vnni(const int
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * kS, y[r]);
 }
 
-// The same sums and float operations, one column at a time.
-void strip_portable(const int32_t* xw, const float* sx, const float* xsum, int64_t R, int64_t K, int64_t G, int bits,
-                    const int32_t* q, const float* s, const float* zs, float* out) {
-  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB, QR = block_rows(bits);
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t c = 0; c < kS; ++c) {
-      float y = 0;
-      for (int64_t g = 0; g < groups; ++g) {
-        float f = 0;
-        for (int64_t bb = 0; bb < bpg; ++bb) {
-          const int64_t b = g * bpg + bb;
-          int32_t dot = 0;
-          for (int64_t i = 0; i < QR; ++i) {
-            const int64_t kp = b * QR + i;
-            const auto w = static_cast<uint32_t>(q[kp * kS + c]);
-            for (int j = 0; j < 4; ++j) {
-              if (bits == 4) {
-                const auto xl = static_cast<int8_t>(static_cast<uint32_t>(xw[r * kw + 2 * kp]) >> (8 * j));
-                const auto xh = static_cast<int8_t>(static_cast<uint32_t>(xw[r * kw + 2 * kp + 1]) >> (8 * j));
-                dot += static_cast<int32_t>((w >> (8 * j)) & 15u) * xl + static_cast<int32_t>((w >> (8 * j + 4)) & 15u) * xh;
-              } else {
-                const auto xb = static_cast<int8_t>(static_cast<uint32_t>(xw[r * kw + kp]) >> (8 * j));
-                dot += static_cast<int32_t>((w >> (8 * j)) & 255u) * xb;
-              }
-            }
-          }
-          f = std::fma(static_cast<float>(dot), sx[r * nb + b], f);
-        }
-        y = std::fma(-zs[g * kS + c], xsum[r * groups + g], std::fma(s[g * kS + c], f, y));
-      }
-      out[r * kS + c] = y;
-    }
-}
-
 void strips(const int32_t* xw, const float* sx, const float* xsum, int64_t M, const QWeight& w, const float* bias,
-            float* y, int64_t s0, int64_t s1, bool vnni) {
+            float* y, int64_t s0, int64_t s1) {
   const int64_t K = w.K, G = w.group, kw = K / 4, nb = K / kB, groups = K / G;
   const int64_t qrows = K / (32 / w.bits);
   alignas(64) float tmp[4 * kS];
@@ -133,9 +100,7 @@ void strips(const int32_t* xw, const float* sx, const float* xsum, int64_t M, co
       const int32_t* xm = xw + m * kw;
       const float* sm = sx + m * nb;
       const float* xs = xsum + m * groups;
-      if (!vnni) {
-        strip_portable(xm, sm, xs, R, K, G, w.bits, q, s, zs, tmp);
-      } else if (w.bits == 4) {
+      if (w.bits == 4) {
         switch (R) {
           case 1: strip_vnni<1, 4>(xm, sm, xs, K, G, q, s, zs, tmp); break;
           case 2: strip_vnni<2, 4>(xm, sm, xs, K, G, q, s, zs, tmp); break;
@@ -244,7 +209,9 @@ bool q_a8_supported(int64_t K, int64_t group, int bits) {
 
 int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
   const int64_t few = std::min(max_rows, kFewRows);
-  const int64_t decode = few * (K / 4 + K / kB + K / group);
+  // VNNI: activation words, block scales, group sums; otherwise x̂ and linear_q's own.
+  const int64_t decode =
+      std::max(few * (K / 4 + K / kB + K / group), few * K + linear_q_scratch(K, N, group, few));
   if (max_rows <= kFewRows) return decode;
   return std::max(decode, max_rows * K + linear_q_scratch(K, N, group, max_rows));
 }
@@ -252,9 +219,10 @@ int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_row
 void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
   if (M == 0) return;
   const int64_t K = w.K;
-  if (M > kFewRows) {  // x̂ in float, then linear_q's dequantize + sgemm
+  const bool vnni = q_i8_uses_vnni();
+  if (M > kFewRows || !vnni) {  // x̂ in float, then linear_q (dequantize + sgemm, or its float strip kernels)
     float* xh = scratch;
-    const RoundBlock round = q_i8_uses_vnni() ? round_block_avx512 : round_block;
+    const RoundBlock round = vnni ? round_block_avx512 : round_block;
 #pragma omp parallel for schedule(static) if (M * K >= 32768)
     for (int64_t r = 0; r < M; ++r) round_rows(x + r * K, K, round, xh + r * K);
     linear_q(xh, w, bias, y, M, scratch + M * K);
@@ -263,17 +231,16 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
   auto* xw = reinterpret_cast<int32_t*>(scratch);
   float* sx = scratch + M * (K / 4);
   float* xsum = sx + M * (K / kB);
-  const bool vnni = q_i8_uses_vnni();
-  quantize_rows(x, M, K, w.group, w.bits, vnni ? round_block_avx512 : round_block, xw, sx, xsum);
+  quantize_rows(x, M, K, w.group, w.bits, round_block_avx512, xw, sx, xsum);
   const int64_t nst = q_strips(w.N);
   if (omp_get_max_threads() == 1 || nst < 8) {
-    strips(xw, sx, xsum, M, w, bias, y, 0, nst, vnni);
+    strips(xw, sx, xsum, M, w, bias, y, 0, nst);
     return;
   }
 #pragma omp parallel
   {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    strips(xw, sx, xsum, M, w, bias, y, nst * t / team, nst * (t + 1) / team, vnni);
+    strips(xw, sx, xsum, M, w, bias, y, nst * t / team, nst * (t + 1) / team);
   }
 }
 

@@ -61,7 +61,7 @@ void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int6
 // scratch: linear_q_i8_scratch floats.
 void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch);
 int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows);
-// Whether linear_q_i8 and linear_q_a8 use VNNI; `allow` false forces the portable code (tests).
+// Whether linear_q_i8 and linear_q_a8 use VNNI; `allow` false forces their other code (tests).
 bool q_i8_uses_vnni();
 void q_i8_allow_vnni(bool allow);
 
@@ -72,9 +72,9 @@ float quantize_int8_sym(const float* x, int64_t n, int8_t* q);
 // Group-wise strips (QWeight, 4 or 8 bits) with activations rounded to int8 per block of
 // kActBlock inputs at run time (config act "int8_block32"; llama.cpp's Q8_0 blocks):
 // x̂ = sx_b · round(x / sx_b) with sx_b = max|x_b|/127 per row and block, and
-// y = x̂ · W + bias. Few rows: integer dot products per block (VNNI where the CPU has it,
-// portable code otherwise, identical bits), y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k per
-// group; many rows: x̂ through linear_q's dequantize + sgemm. Needs
+// y = x̂ · W + bias. Few rows on CPUs with AVX-512 VNNI: integer dot products per block,
+// y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k per group; many rows, or no VNNI: x̂ in float
+// through linear_q (the same x̂ · W to float rounding). Needs
 // q_a8_supported(K, group, bits). scratch: linear_q_a8_scratch floats.
 constexpr int64_t kActBlock = 32;
 bool q_a8_supported(int64_t K, int64_t group, int bits);
