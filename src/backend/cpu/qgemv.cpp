@@ -225,19 +225,10 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
         for (int64_t k = g * w.group; k < (g + 1) * w.group; ++k) acc += x[r * K + k];
         xsum[r * groups + g] = acc;
       }
-    const int64_t strips = q_strips(N);
-    if (omp_get_max_threads() == 1 || strips < 8) {
-      HWY_DYNAMIC_DISPATCH(QStrips)(x, static_cast<size_t>(M), w, xsum, bias, y, 0, static_cast<size_t>(strips));
-      return;
-    }
-#pragma omp parallel
-    {
-      const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-      const int64_t s0 = strips * t / team, s1 = strips * (t + 1) / team;
-      if (s0 < s1)
-        HWY_DYNAMIC_DISPATCH(QStrips)(x, static_cast<size_t>(M), w, xsum, bias, y, static_cast<size_t>(s0),
-                                      static_cast<size_t>(s1));
-    }
+    for_strip_ranges(q_strips(N), [&](int64_t s0, int64_t s1) {
+      HWY_DYNAMIC_DISPATCH(QStrips)(x, static_cast<size_t>(M), w, xsum, bias, y, static_cast<size_t>(s0),
+                                    static_cast<size_t>(s1));
+    });
     return;
   }
   // Prefill: dequantize 256 columns at a time, then sgemm into y's columns.

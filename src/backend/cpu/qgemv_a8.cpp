@@ -232,16 +232,7 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
   float* sx = scratch + M * (K / 4);
   float* xsum = sx + M * (K / kB);
   quantize_rows(x, M, K, w.group, w.bits, round_block_avx512, xw, sx, xsum);
-  const int64_t nst = q_strips(w.N);
-  if (omp_get_max_threads() == 1 || nst < 8) {
-    strips(xw, sx, xsum, M, w, bias, y, 0, nst);
-    return;
-  }
-#pragma omp parallel
-  {
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    strips(xw, sx, xsum, M, w, bias, y, nst * t / team, nst * (t + 1) / team);
-  }
+  for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xw, sx, xsum, M, w, bias, y, s0, s1); });
 }
 
 }  // namespace lmf::cpu

@@ -137,16 +137,7 @@ void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y
     for (int64_t k = 0; k < K; ++k) b[k] ^= 0x80;  // signed -> unsigned q + 128
   }
   const bool vnni = q_i8_uses_vnni();
-  const int64_t nst = q_strips(w.N);
-  if (omp_get_max_threads() == 1 || nst < 8) {
-    strips(xq, sx, M, w, bias, y, 0, nst, vnni);
-    return;
-  }
-#pragma omp parallel
-  {
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    strips(xq, sx, M, w, bias, y, nst * t / team, nst * (t + 1) / team, vnni);
-  }
+  for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xq, sx, M, w, bias, y, s0, s1, vnni); });
 }
 
 }  // namespace lmf::cpu
