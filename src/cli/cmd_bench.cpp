@@ -111,12 +111,13 @@ void run_bench(const BenchArgs& a) {
   const Profile prof = a.n > 0 && a.profile ? take_profile() : Profile{};
   const double step_s = tg.empty() ? 0 : 1.0 / tg.back();
   const Stat spp = pp.empty() ? Stat{} : stats(pp), stg = tg.empty() ? Stat{} : stats(tg);
+  // Bytes the kernels read: the planned graph's weights (pre-packed, e.g. quantized strips).
+  const double bytes_tok = static_cast<double>(weight_bytes_per_token(session.executor().graph()));
   // Per timed repetition: its tokens/s x bytes per token over its adjacent weight read.
   double adjacent_fraction = 0;
   if (!adjacent_bw.empty()) {
-    const double bytes = static_cast<double>(weight_bytes_per_token(session.executor().graph()));
     std::vector<double> f;
-    for (size_t i = 0; i < tg.size(); ++i) f.push_back(tg[i] * bytes / adjacent_bw[i]);
+    for (size_t i = 0; i < tg.size(); ++i) f.push_back(tg[i] * bytes_tok / adjacent_bw[i]);
     std::sort(f.begin(), f.end());
     adjacent_fraction = f.size() % 2 ? f[f.size() / 2] : 0.5 * (f[f.size() / 2 - 1] + f[f.size() / 2]);
   }
@@ -126,8 +127,6 @@ void run_bench(const BenchArgs& a) {
     if (a.n > 0) wbw = measure_weight_read_bandwidth(session.executor().graph(), a.threads);
     peak = measure_sgemm_flops(a.threads);
   }
-  // Bytes the kernels read: the planned graph's weights (pre-packed, e.g. quantized strips).
-  const double bytes_tok = static_cast<double>(weight_bytes_per_token(session.executor().graph()));
   const double flops_pp = forward_flops(m.graph, a.p, 1);
   const std::string name = fmt::format("{} {}", m.info.architecture, human_count(static_cast<double>(m.info.params)));
   const std::string size = human_bytes(static_cast<double>(m.info.weight_bytes));

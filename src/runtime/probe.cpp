@@ -89,31 +89,35 @@ std::string cpu_description() {
   return out;
 }
 
-int64_t weight_bytes_per_token(const Graph& g) {
+namespace {
+// The weights a decode step reads: every weight an op other than an embedding lookup
+// consumes, each once, in node order.
+std::vector<const Tensor*> decode_weights(const Graph& g) {
   std::set<int> seen;
-  int64_t total = 0;
+  std::vector<const Tensor*> out;
   for (const Node& n : g.nodes()) {
     if (n.op == "embedding" || n.op == "embedding_q") continue;
     for (int i : n.inputs) {
       const Value& v = g.value(i);
-      if (v.kind == ValueKind::kWeight && seen.insert(i).second) total += static_cast<int64_t>(v.data.nbytes());
+      if (v.kind == ValueKind::kWeight && seen.insert(i).second) out.push_back(&v.data);
     }
   }
+  return out;
+}
+}  // namespace
+
+int64_t weight_bytes_per_token(const Graph& g) {
+  int64_t total = 0;
+  for (const Tensor* t : decode_weights(g)) total += static_cast<int64_t>(t->nbytes());
   return total;
 }
 
 double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps) {
-  std::set<int> seen;
   std::vector<std::pair<const float*, int64_t>> parts;  // (start, floats)
   double bytes = 0;
-  for (const Node& n : g.nodes()) {
-    if (n.op == "embedding" || n.op == "embedding_q") continue;
-    for (int i : n.inputs) {
-      const Value& v = g.value(i);
-      if (v.kind != ValueKind::kWeight || !seen.insert(i).second) continue;
-      parts.emplace_back(static_cast<const float*>(v.data.data()), static_cast<int64_t>(v.data.nbytes() / 4));
-      bytes += static_cast<double>(v.data.nbytes());
-    }
+  for (const Tensor* t : decode_weights(g)) {
+    parts.emplace_back(static_cast<const float*>(t->data()), static_cast<int64_t>(t->nbytes() / 4));
+    bytes += static_cast<double>(t->nbytes());
   }
   volatile float sink = 0;
   double best = 0;
