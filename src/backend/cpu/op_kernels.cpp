@@ -133,13 +133,7 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
   float* ks = i8 ? in[7]->f32() : nullptr;
   float* vs = i8 ? in[8]->f32() : nullptr;
   // Append this step's keys and values to the cache (int8: max|row| / 127 per row).
-  auto put8 = [D](const float* x, int8_t* q, float* scale) {
-    float amax = 0;
-    for (int64_t j = 0; j < D; ++j) amax = std::max(amax, std::fabs(x[j]));
-    *scale = amax / 127.0f;
-    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
-    for (int64_t j = 0; j < D; ++j) q[j] = static_cast<int8_t>(std::nearbyint(x[j] * inv));
-  };
+  auto put8 = [D](const float* x, int8_t* q, float* scale) { *scale = cpu::quantize_int8_sym(x, D, q); };
   for (int64_t t = 0; t < N; ++t)
     for (int64_t hk = 0; hk < Hkv; ++hk) {
       const int64_t row = (static_cast<int64_t>(slots[t]) * Hkv + hk) * S + pos[t], dst = row * D;
