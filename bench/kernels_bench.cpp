@@ -129,6 +129,28 @@ BENCHMARK(BM_LinearQDecode)
     ->Args({768, 768, 4, 0})->Args({768, 768, 4, 1})->Args({768, 768, 8, 0})->Args({768, 768, 8, 1})
     ->Args({3072, 768, 4, 0})->Args({3072, 768, 4, 1});
 
+// int8-dynamic decode (linear_q_i8, one row) on each integer path: arg 2 = 0 portable, 1
+// AVX2, 2 AVX-512 VNNI (capped at what the CPU has); bytes/s counts the weight strips.
+void BM_LinearQInt8Decode(benchmark::State& state) {
+  const int64_t K = state.range(0), N = state.range(1);
+  const auto isa = static_cast<lmf::cpu::QI8Isa>(state.range(2));
+  const int64_t st = lmf::cpu::q_strips(N), words = st * K / 4 * lmf::cpu::kQStrip;
+  std::vector<int32_t> q(static_cast<size_t>(words), 0), colsum(static_cast<size_t>(st * lmf::cpu::kQStrip), 0);
+  for (int64_t i = 0; i < words; ++i) q[static_cast<size_t>(i)] = static_cast<int32_t>(static_cast<uint32_t>(i) * 2654435761u);
+  std::vector<float> s(colsum.size(), 0.01f), x = randn(static_cast<size_t>(K), 4), y(static_cast<size_t>(N)),
+      scratch(static_cast<size_t>(lmf::cpu::linear_q_i8_scratch(K, 1)));
+  const lmf::cpu::QWeightI8 w{q.data(), s.data(), colsum.data(), K, N};
+  lmf::cpu::q_i8_limit_isa(isa);
+  if (lmf::cpu::q_i8_isa() != isa) state.SkipWithError("this CPU lacks the instruction set");
+  for (auto _ : state) {
+    lmf::cpu::linear_q_i8(x.data(), w, nullptr, y.data(), 1, scratch.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kVnni);
+  state.SetBytesProcessed(state.iterations() * words * 4);
+}
+BENCHMARK(BM_LinearQInt8Decode)->Args({768, 768, 0})->Args({768, 768, 1})->Args({768, 768, 2});
+
 int main(int argc, char** argv) {
   if (std::getenv("OMP_NUM_THREADS") == nullptr) omp_set_num_threads(1);
   benchmark::Initialize(&argc, argv);

@@ -165,12 +165,17 @@ TEST_P(QMatmul, EmbeddingIsTheDequantizedColumn) {
 
 // int8-dynamic: each row of x is quantized to int8 (scale max|x|/127) and the int32 sums
 // are exact, so y = sx · sw · Σ qx qw + b up to the rounding of that last product
-// (checked against the same computation in float64, 4 ulp); the VNNI and portable code
-// give identical bits; and y stays within the activation rounding bound of the float
+// (checked against the same computation in float64, 4 ulp); the AVX-512 VNNI, AVX2 and
+// portable code give identical bits (each that this CPU has; the portable code always); and y stays within the activation rounding bound of the float
 // result with the dequantized weights: |Δy| <= sx/2 · Σ_k |w_k|.
-TEST(QMatmulInt8, ExactIntegerSumsVnniEqualsPortableAndBound) {
+TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
+  const QI8Isa best = q_i8_isa();
+  std::vector<QI8Isa> isas;
+  for (QI8Isa i : {QI8Isa::kPortable, QI8Isa::kAvx2, QI8Isa::kVnni})
+    if (i <= best) isas.push_back(i);
   for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{64, 16}, {128, 37}, {768, 100}, {4, 1}}) {
     std::vector<float> wf = randn(static_cast<size_t>(K * N), static_cast<uint32_t>(K + N), 0, 0.05f);
+    wf[0] = -1.0f;  // column 0's most negative weight: q = -128 (|w| 128 on the AVX2 path)
     quant::Packed p = quant::quantize_per_channel_int8(wf.data(), K, N);
     Tensor deq = quant::dequantize(p, K, 8);
     const int64_t st = q_strips(N);
@@ -185,14 +190,13 @@ TEST(QMatmulInt8, ExactIntegerSumsVnniEqualsPortableAndBound) {
       std::vector<float> scratch(static_cast<size_t>(linear_q_i8_scratch(K, M)));
       std::vector<float> y1(static_cast<size_t>(M * N)), y2(y1.size());
       for (int threads : {1, 2}) {
-        with_threads(threads, [&] {
-          q_i8_allow_vnni(true);
-          linear_q_i8(x.data(), w, bias.data(), y1.data(), M, scratch.data());
-          q_i8_allow_vnni(false);
-          linear_q_i8(x.data(), w, bias.data(), y2.data(), M, scratch.data());
-          q_i8_allow_vnni(true);
-        });
-        ASSERT_EQ(y1, y2) << "K " << K << " N " << N << " M " << M;
+        with_threads(threads, [&] { linear_q_i8(x.data(), w, bias.data(), y1.data(), M, scratch.data()); });
+        for (QI8Isa isa : isas) {
+          q_i8_limit_isa(isa);
+          with_threads(threads, [&] { linear_q_i8(x.data(), w, bias.data(), y2.data(), M, scratch.data()); });
+          q_i8_limit_isa(QI8Isa::kVnni);
+          ASSERT_EQ(y1, y2) << "K " << K << " N " << N << " M " << M << " isa " << static_cast<int>(isa);
+        }
       }
       for (int64_t m = 0; m < M; ++m) {
         float amax = 0;
@@ -216,7 +220,8 @@ TEST(QMatmulInt8, ExactIntegerSumsVnniEqualsPortableAndBound) {
       }
     }
   }
-  std::printf("    int8 kernel: %s\n", q_i8_uses_vnni() ? "AVX-512 VNNI and portable" : "portable only (no VNNI here)");
+  const char* names[] = {"portable", "AVX2 and portable", "AVX-512 VNNI, AVX2 and portable"};
+  std::printf("    int8 kernels compared: %s\n", names[static_cast<int>(best)]);
 }
 
 // int8_block32 activations: x̂ = sx_b · round(x / sx_b) per 32 inputs (sx_b = max|x_b|/127),
@@ -252,9 +257,9 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
         std::vector<float> y(static_cast<size_t>(M * N), -1.0f), y2(y.size(), -2.0f);
         with_threads(threads, [&] {
           linear_q_a8(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data());
-          q_i8_allow_vnni(false);
+          q_i8_limit_isa(QI8Isa::kAvx2);
           linear_q_a8(x.data(), c.t.w, c.bias.data(), y2.data(), M, scratch.data());
-          q_i8_allow_vnni(true);
+          q_i8_limit_isa(QI8Isa::kVnni);
         });
         if (M > kFewRows) ASSERT_EQ(y, y2) << "bits " << c.bits << " G " << c.G << " K " << K << " M " << M;
         for (int64_t m = 0; m < M; ++m)

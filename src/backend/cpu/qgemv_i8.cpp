@@ -1,8 +1,13 @@
 // lmforge CPU backend: int8-dynamic matmul (qmatmul.h): activations quantized per row,
-// int8 weights, int32 dot products. On CPUs with AVX-512 VNNI, vpdpbusd multiplies 64
-// unsigned activation bytes by signed weight bytes per instruction; activations are
-// stored as q + 128 (unsigned) and 128 · Σ_k w is taken back off per column. Elsewhere
-// portable integer code computes the same sums, so results are identical on every CPU.
+// int8 weights, int32 dot products, exact on every path, so every CPU gives the same
+// bits:
+//  - AVX-512 VNNI: vpdpbusd multiplies 64 unsigned activation bytes by signed weight
+//    bytes per instruction; activations are stored as q + 128 (unsigned) and 128 · Σ_k w
+//    is taken back off per column.
+//  - AVX2: vpmaddubsw on |w| (unsigned, 0..128) and the activations with w's sign
+//    (-127..127): each pair sums to at most 2 · 128 · 127 < 2^15, so it never saturates;
+//    vpmaddwd by ones adds the pairs to int32.
+//  - Elsewhere: portable scalar code.
 #include <immintrin.h>
 #include <omp.h>
 
@@ -20,12 +25,15 @@ namespace lmf::cpu {
 namespace {
 
 constexpr int64_t kS = kQStrip;
-bool g_allow_vnni = true;
+QI8Isa g_isa_limit = QI8Isa::kVnni;
 
-bool cpu_has_vnni() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vnni");
-  return has;
+QI8Isa cpu_isa() {
+  static const QI8Isa isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                    __builtin_cpu_supports("avx512vnni")
+                                ? QI8Isa::kVnni
+                            : __builtin_cpu_supports("avx2") ? QI8Isa::kAvx2
+                                                             : QI8Isa::kPortable;
+  return isa;
 }
 
 // acc (R, 16) int32 = Σ_k xq[r][k] · w[k][c] for one strip; xq: R rows of K/4 words of
@@ -55,10 +63,36 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void strip_vnni(const int
   }
 }
 
+// The same sums with signed activation bytes (xq: R rows of K/4 words of 4 int8).
+template <int R>
+__attribute__((target("avx2"))) void strip_avx2(const int32_t* xq, int64_t kq, const int32_t* w, int32_t* acc) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i a[R][2];
+  for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
+  for (int64_t i = 0; i < kq; ++i) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i * kS));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i * kS + 8));
+    _mm_prefetch(reinterpret_cast<const char*>(w + (i + kQPrefetchRows) * kS), _MM_HINT_T0);
+    const __m256i u0 = _mm256_abs_epi8(w0), u1 = _mm256_abs_epi8(w1);  // -128 -> 128 as unsigned
+    for (int r = 0; r < R; ++r) {
+      const __m256i xb = _mm256_set1_epi32(xq[r * kq + i]);
+      const __m256i p0 = _mm256_maddubs_epi16(u0, _mm256_sign_epi8(xb, w0));
+      const __m256i p1 = _mm256_maddubs_epi16(u1, _mm256_sign_epi8(xb, w1));
+      a[r][0] = _mm256_add_epi32(a[r][0], _mm256_madd_epi16(p0, ones));
+      a[r][1] = _mm256_add_epi32(a[r][1], _mm256_madd_epi16(p1, ones));
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * kS), a[r][0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * kS + 8), a[r][1]);
+  }
+}
+
+// The same sums in scalar code (signed activation bytes).
 void strip_portable(const int32_t* xq, int64_t R, int64_t kq, const int32_t* w, int32_t* acc) {
   for (int64_t r = 0; r < R; ++r) {
     int32_t a[kS] = {};
-    const auto* xb = reinterpret_cast<const uint8_t*>(xq + r * kq);
+    const auto* xb = reinterpret_cast<const int8_t*>(xq + r * kq);
     for (int64_t i = 0; i < kq; ++i) {
       const auto* wb = reinterpret_cast<const int8_t*>(w + i * kS);
       for (int64_t c = 0; c < kS; ++c)
@@ -69,7 +103,7 @@ void strip_portable(const int32_t* xq, int64_t R, int64_t kq, const int32_t* w, 
 }
 
 void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, const float* bias, float* y,
-            int64_t s0, int64_t s1, bool vnni) {
+            int64_t s0, int64_t s1, QI8Isa isa) {
   const int64_t kq = w.K / 4;
   alignas(64) int32_t acc[4 * kS];
   for (int64_t st = s0; st < s1; ++st) {
@@ -78,19 +112,27 @@ void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, c
     for (int64_t m = 0; m < M; m += 4) {
       const int64_t R = std::min<int64_t>(4, M - m);
       const int32_t* xm = xq + m * kq;
-      if (vnni) {
+      if (isa == QI8Isa::kVnni) {
         switch (R) {
           case 1: strip_vnni<1>(xm, kq, q, acc); break;
           case 2: strip_vnni<2>(xm, kq, q, acc); break;
           case 3: strip_vnni<3>(xm, kq, q, acc); break;
           default: strip_vnni<4>(xm, kq, q, acc); break;
         }
+      } else if (isa == QI8Isa::kAvx2) {
+        switch (R) {
+          case 1: strip_avx2<1>(xm, kq, q, acc); break;
+          case 2: strip_avx2<2>(xm, kq, q, acc); break;
+          case 3: strip_avx2<3>(xm, kq, q, acc); break;
+          default: strip_avx2<4>(xm, kq, q, acc); break;
+        }
       } else {
         strip_portable(xm, R, kq, q, acc);
       }
+      const int32_t zero = isa == QI8Isa::kVnni ? 128 : 0;  // VNNI's activations are q + 128
       for (int64_t r = 0; r < R; ++r)
         for (int64_t c = 0; c < cols; ++c) {
-          const int32_t dot = acc[r * kS + c] - 128 * w.colsum[st * kS + c];
+          const int32_t dot = acc[r * kS + c] - zero * w.colsum[st * kS + c];
           y[(m + r) * w.N + c0 + c] =
               static_cast<float>(dot) * (sx[m + r] * w.s[st * kS + c]) + (bias ? bias[c0 + c] : 0.0f);
         }
@@ -100,8 +142,9 @@ void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, c
 
 }  // namespace
 
-bool q_i8_uses_vnni() { return g_allow_vnni && cpu_has_vnni(); }
-void q_i8_allow_vnni(bool allow) { g_allow_vnni = allow; }
+QI8Isa q_i8_isa() { return std::min(cpu_isa(), g_isa_limit); }
+void q_i8_limit_isa(QI8Isa limit) { g_isa_limit = limit; }
+bool q_i8_uses_vnni() { return q_i8_isa() == QI8Isa::kVnni; }
 
 void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int64_t K, int64_t N, int32_t* q, float* s,
                int32_t* colsum) {
@@ -131,13 +174,14 @@ void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y
   const int64_t K = w.K, kq = K / 4;
   auto* xq = reinterpret_cast<int32_t*>(scratch);  // (M, K/4) words of 4 bytes
   float* sx = scratch + M * kq;
+  const QI8Isa isa = q_i8_isa();
   for (int64_t r = 0; r < M; ++r) {
     auto* b = reinterpret_cast<uint8_t*>(xq + r * kq);
     sx[r] = quantize_int8_sym(x + r * K, K, reinterpret_cast<int8_t*>(b));
-    for (int64_t k = 0; k < K; ++k) b[k] ^= 0x80;  // signed -> unsigned q + 128
+    if (isa == QI8Isa::kVnni)
+      for (int64_t k = 0; k < K; ++k) b[k] ^= 0x80;  // signed -> unsigned q + 128
   }
-  const bool vnni = q_i8_uses_vnni();
-  for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xq, sx, M, w, bias, y, s0, s1, vnni); });
+  for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xq, sx, M, w, bias, y, s0, s1, isa); });
 }
 
 }  // namespace lmf::cpu

@@ -75,14 +75,17 @@ struct QWeightI8 {
 void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int64_t K, int64_t N, int32_t* q,
                float* s, int32_t* colsum);
 // y (M, N) = x · W + bias with each row of x quantized to int8 (symmetric, scale
-// max|x|/127, round to nearest even) and integer dot products (AVX-512 VNNI vpdpbusd
-// where the CPU has it; portable integer code otherwise, the same result).
+// max|x|/127, round to nearest even) and exact integer dot products (AVX-512 VNNI
+// vpdpbusd, else AVX2 vpmaddubsw, else portable code: the same result on every CPU).
 // scratch: linear_q_i8_scratch floats.
 void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch);
 int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows);
-// Whether linear_q_i8 and linear_q_a8 use VNNI; `allow` false forces their other code (tests).
-bool q_i8_uses_vnni();
-void q_i8_allow_vnni(bool allow);
+// The integer code linear_q_i8 uses: the best this CPU has, at most the limit set by
+// q_i8_limit_isa (tests run each path). linear_q_a8's integer path needs kVnni.
+enum class QI8Isa { kPortable, kAvx2, kVnni };
+QI8Isa q_i8_isa();
+void q_i8_limit_isa(QI8Isa limit);
+bool q_i8_uses_vnni();  // q_i8_isa() == kVnni
 
 // q[k] = x[k] / s rounded to nearest (even) and clamped to [-127, 127], s = max|x|/127
 // (all zero when x is); returns s. The activation rounding of linear_q_i8 and linear_q_a8.
