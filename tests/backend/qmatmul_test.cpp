@@ -1,5 +1,5 @@
 // Tests for the quantized-weight matmul (src/backend/cpu/qmatmul.h): linear_q on both
-// paths (few rows: the strip kernel; many rows: dequantize + sgemm) and embedding_q,
+// paths (up to kQStripRows rows: the strip kernel; more: dequantize + sgemm) and embedding_q,
 // against a float64 reference of the dequantized computation y = x · ((q - z) s) + b, for
 // 3 (held as 4-bit strips), 4 and 8 bits, every group size, odd K/N shapes, on every Highway target compiled in
 // and supported here, with 1 and 2 threads; and few-row results independent of the
@@ -107,7 +107,7 @@ TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
   double worst = 0;
   for_each_case([&](const Case& c) {
     const int64_t K = c.K, N = c.N;
-    for (int64_t M : {1, 2, 3, 5, 8, 9, 40}) {
+    for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
       std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
       const std::vector<double> xd(x.begin(), x.end());
       std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
@@ -226,10 +226,10 @@ TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
 
 // int8_block32 activations: x̂ = sx_b · round(x / sx_b) per 32 inputs (sx_b = max|x_b|/127),
 // y = x̂ · Ŵ + b. Checked against that computation done here in float64 (x̂ built from
-// this test's own rounding; tolerance as for linear_q above), on both paths (few rows:
-// integer sums; many rows: x̂ through dequantize + sgemm), 3, 4 and 8 bits, every group
-// size, symmetric and asymmetric, with and without VNNI (without: x̂ through the float
-// kernels; many rows take that path either way, so those give identical bits);
+// this test's own rounding; tolerance as for linear_q above), on both paths (VNNI: integer
+// sums for any number of rows; without: x̂ through the float kernels, strips or, past
+// kQStripRows rows, dequantize + sgemm), 3, 4 and 8 bits, every group size, symmetric
+// and asymmetric;
 // and y stays within the activation rounding bound of the float-activation result:
 // |Δy| <= Σ_k sx_b(k)/2 · |ŵ_k|.
 TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
@@ -237,7 +237,7 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
   for_each_case([&](const Case& c) {
     const int64_t K = c.K, N = c.N;
     ASSERT_TRUE(q_a8_supported(K, c.G, c.t.w.bits));
-    for (int64_t M : {1, 2, 3, 5, 8, 9, 40}) {
+    for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
       std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M + 17), 0, 1.0f);
       for (int64_t k = 0; k < 32; ++k) x[k] = 0.0f;  // an all-zero block (scale 0)
       if (M > 1) x[K + 5] = 40.0f;                    // an outlier in one block of row 1
@@ -261,7 +261,6 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
           linear_q_a8(x.data(), c.t.w, c.bias.data(), y2.data(), M, scratch.data());
           q_i8_limit_isa(QI8Isa::kVnni);
         });
-        if (M > kFewRows) ASSERT_EQ(y, y2) << "bits " << c.bits << " G " << c.G << " K " << K << " M " << M;
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) {
             const Ref r = ref_of(c, xh.data() + m * K, n), fl = ref_of(c, xd.data() + m * K, n);

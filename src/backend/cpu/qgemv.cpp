@@ -133,7 +133,39 @@ void StripsT(const float* x, size_t M, size_t K, size_t G, const QWeight& w, con
 
 }  // namespace
 
-// Strips [s0, s1) of W against M (<= kFewRows) rows of x.
+// One strip as float32: out (K, 16), row stride ldo, = q · s - zs; needs G % (32/BITS) == 0
+// (a word's values share a group).
+template <int BITS>
+void DequantStripT(const int32_t* HWY_RESTRICT q, const float* HWY_RESTRICT s, const float* HWY_RESTRICT zs,
+                   size_t K, size_t G, float* HWY_RESTRICT out, size_t ldo) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  constexpr size_t kS = static_cast<size_t>(kQStrip);
+  constexpr int P = 32 / BITS;
+  const size_t L = std::min(hn::Lanes(df), kS), nv = kS / L;
+  const auto mask = hn::Set(di, (1 << BITS) - 1);
+  for (size_t kp = 0; kp < K / P; ++kp) {
+    const size_t g = kp * P / G;
+    for (size_t v = 0; v < nv; ++v) {
+      const auto w = hn::LoadU(di, q + kp * kS + v * L);
+      const auto sv = hn::LoadU(df, s + g * kS + v * L), zv = hn::LoadU(df, zs + g * kS + v * L);
+      float* o = out + kp * P * ldo + v * L;
+      [&]<int... J>(std::integer_sequence<int, J...>) {
+        (hn::StoreU(hn::MulSub(Unpack<BITS, J>(df, w, mask), sv, zv), df, o + J * ldo), ...);
+      }(std::make_integer_sequence<int, P>{});
+    }
+  }
+}
+
+void DequantStrip(const int32_t* q, const float* s, const float* zs, size_t K, size_t G, int bits, float* out,
+                  size_t ldo) {
+  if (bits == 4)
+    DequantStripT<4>(q, s, zs, K, G, out, ldo);
+  else
+    DequantStripT<8>(q, s, zs, K, G, out, ldo);
+}
+
+// Strips [s0, s1) of W against M (<= kQStripRows) rows of x.
 void QStrips(const float* x, size_t M, const QWeight& w, const float* xsum, const float* bias, float* y, size_t s0,
              size_t s1) {
   const auto K = static_cast<size_t>(w.K), G = static_cast<size_t>(w.group), N = static_cast<size_t>(w.N);
@@ -152,6 +184,7 @@ HWY_AFTER_NAMESPACE();
 namespace lmf::cpu {
 
 HWY_EXPORT(QStrips);
+HWY_EXPORT(DequantStrip);
 
 namespace {
 constexpr int64_t kDequantCols = 256;  // columns dequantized per sgemm in prefill
@@ -193,8 +226,8 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
 }
 
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
-  const int64_t few = std::min(max_rows, kFewRows) * (K / group);
-  return max_rows > kFewRows ? std::max(few, K * std::min(N, kDequantCols) + kQStrip) : few;
+  const int64_t few = std::min(max_rows, kQStripRows) * (K / group);
+  return max_rows > kQStripRows ? std::max(few, K * std::min(N, kDequantCols) + kQStrip) : few;
 }
 
 void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int64_t ldo) {
@@ -204,6 +237,11 @@ void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int
     const float* s = w.s + st * groups * kQStrip;
     const float* zs = w.zs + st * groups * kQStrip;
     const int64_t base = st * kQStrip - c0, cols = std::min(kQStrip, c1 - st * kQStrip);
+    if (cols == kQStrip && w.group % P == 0) {  // whole strip: vectors of 16 columns
+      HWY_DYNAMIC_DISPATCH(DequantStrip)(q, s, zs, static_cast<size_t>(w.K), static_cast<size_t>(w.group), w.bits,
+                                         out + base, static_cast<size_t>(ldo));
+      continue;
+    }
     for (int64_t k = 0; k < w.K; ++k) {
       const int64_t g = k / w.group, kp = k / P, slot = k % P;
       float* o = out + k * ldo + base;
@@ -216,7 +254,7 @@ void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int
 void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
   if (M == 0) return;
   const int64_t K = w.K, N = w.N;
-  if (M <= kFewRows) {
+  if (M <= kQStripRows) {
     const int64_t groups = K / w.group;
     float* xsum = scratch;  // (M, groups)
     for (int64_t r = 0; r < M; ++r)
