@@ -1,6 +1,9 @@
 // Google Benchmark for the float32 CPU kernels at real model shapes, single-threaded
 // (OMP_NUM_THREADS=1 is set by main below unless the caller overrides it).
 //
+// KERNELS_BENCH_AVX2=1 limits the Highway kernels to their AVX2 code (what a CPU without
+// AVX-512 runs; the int8 paths are chosen by each benchmark's argument).
+//
 // Built by bench/CMakeLists.txt as build/bench/kernels_bench.
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -11,6 +14,8 @@
 #include <cstdlib>
 #include <random>
 #include <vector>
+
+#include <hwy/targets.h>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/qmatmul.h"
@@ -105,7 +110,7 @@ BENCHMARK(BM_Argmax)->Arg(50257);
 }  // namespace
 
 // One decode row through a group-128 quantized matrix in the strip layout (random words),
-// float activations (linear_q) or int8 blocks (linear_q_a8, arg 3 = 1); bytes/s counts the
+// float activations (linear_q) or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its AVX2 code); bytes/s counts the
 // strips and scales. 768 x 768 at 4 bits (0.3 MB) stays in L2: the kernel's own speed.
 void BM_LinearQDecode(benchmark::State& state) {
   const int64_t K = state.range(0), N = state.range(1), G = 128;
@@ -119,14 +124,17 @@ void BM_LinearQDecode(benchmark::State& state) {
       y(static_cast<size_t>(N)),
       scratch(static_cast<size_t>(std::max(lmf::cpu::linear_q_scratch(K, N, G, 1), lmf::cpu::linear_q_a8_scratch(K, N, G, 1))));
   const lmf::cpu::QWeight w{q.data(), s.data(), zs.data(), K, N, G, bits};
+  if (state.range(3) == 2) lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kAvx2);
   for (auto _ : state) {
     (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), w, nullptr, y.data(), 1, scratch.data());
     benchmark::DoNotOptimize(y.data());
   }
+  lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kVnni);
   state.SetBytesProcessed(state.iterations() * (words + 2 * scales) * 4);
 }
 BENCHMARK(BM_LinearQDecode)
-    ->Args({768, 768, 4, 0})->Args({768, 768, 4, 1})->Args({768, 768, 8, 0})->Args({768, 768, 8, 1})
+    ->Args({768, 768, 4, 0})->Args({768, 768, 4, 1})->Args({768, 768, 4, 2})->Args({768, 768, 8, 0})
+    ->Args({768, 768, 8, 1})->Args({768, 768, 8, 2})
     ->Args({3072, 768, 4, 0})->Args({3072, 768, 4, 1});
 
 // int8-dynamic decode (linear_q_i8, one row) on each integer path: arg 2 = 0 portable, 1
@@ -153,6 +161,7 @@ BENCHMARK(BM_LinearQInt8Decode)->Args({768, 768, 0})->Args({768, 768, 1})->Args(
 
 int main(int argc, char** argv) {
   if (std::getenv("OMP_NUM_THREADS") == nullptr) omp_set_num_threads(1);
+  if (std::getenv("KERNELS_BENCH_AVX2") != nullptr) hwy::SetSupportedTargetsForTest(HWY_AVX2);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

@@ -226,10 +226,10 @@ TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
 
 // int8_block32 activations: x̂ = sx_b · round(x / sx_b) per 32 inputs (sx_b = max|x_b|/127),
 // y = x̂ · Ŵ + b. Checked against that computation done here in float64 (x̂ built from
-// this test's own rounding; tolerance as for linear_q above), on both paths (VNNI: integer
-// sums for any number of rows; without: x̂ through the float kernels, strips or, past
-// kQStripRows rows, dequantize + sgemm), 3, 4 and 8 bits, every group size, symmetric
-// and asymmetric;
+// this test's own rounding; tolerance as for linear_q above), on each path (AVX-512 VNNI and
+// AVX2: integer sums for any number of rows; the portable fallback: x̂ through the float
+// kernels, strips or, past kQStripRows rows, dequantize + sgemm), 3, 4 and 8 bits, every
+// group size, symmetric and asymmetric;
 // and y stays within the activation rounding bound of the float-activation result:
 // |Δy| <= Σ_k sx_b(k)/2 · |ŵ_k|.
 TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
@@ -254,11 +254,13 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
       const std::vector<double> xd(x.begin(), x.end());
       std::vector<float> scratch(static_cast<size_t>(linear_q_a8_scratch(K, N, c.G, M)));
       for (int threads : {1, 2}) {
-        std::vector<float> y(static_cast<size_t>(M * N), -1.0f), y2(y.size(), -2.0f);
+        std::vector<float> y(static_cast<size_t>(M * N), -1.0f), y2(y.size(), -2.0f), y3(y.size(), -3.0f);
         with_threads(threads, [&] {
           linear_q_a8(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data());
           q_i8_limit_isa(QI8Isa::kAvx2);
           linear_q_a8(x.data(), c.t.w, c.bias.data(), y2.data(), M, scratch.data());
+          q_i8_limit_isa(QI8Isa::kPortable);
+          linear_q_a8(x.data(), c.t.w, c.bias.data(), y3.data(), M, scratch.data());
           q_i8_limit_isa(QI8Isa::kVnni);
         });
         for (int64_t m = 0; m < M; ++m)
@@ -269,7 +271,8 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
             const double err = std::fabs(y[m * N + n] - r.y), tol = tolerance(c, r);
             ASSERT_LE(err, tol) << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M
                                 << " sym " << c.sym << " threads " << threads << " at " << m << "," << n;
-            ASSERT_LE(std::fabs(y2[m * N + n] - r.y), tol) << "without VNNI, at " << m << "," << n;
+            ASSERT_LE(std::fabs(y2[m * N + n] - r.y), tol) << "AVX2 (or less), at " << m << "," << n;
+            ASSERT_LE(std::fabs(y3[m * N + n] - r.y), tol) << "float fallback, at " << m << "," << n;
             ASSERT_LE(std::fabs(y[m * N + n] - fl.y), round * (1 + 1e-5) + tol) << m << "," << n;
             worst = std::max(worst, err / (r.bound + r.scale));
           }
@@ -277,7 +280,7 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
     }
   });
   std::printf("    int8-block activations: max relative error %.3g (%s)\n", worst,
-              q_i8_uses_vnni() ? "AVX-512 VNNI and the float fallback" : "the float fallback only (no VNNI here)");
+              q_i8_uses_vnni() ? "AVX-512 VNNI, AVX2 and the float fallback" : "the paths this CPU has");
 }
 
 TEST(QMatmulA8, SupportNeedsGroupsOf32) {

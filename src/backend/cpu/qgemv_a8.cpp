@@ -86,8 +86,70 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void strip_vnni(const int
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * kS, y[r]);
 }
 
+// strip_vnni's result with AVX2 (two 8-column halves per strip row, R <= 2 rows of x):
+//  - 4 bits: vpmaddubsw of the unsigned nibbles (0..15) by the signed activation bytes;
+//    a block's 4 rows x 2 nibble planes x 2 products sum to at most 16 · 15 · 127 < 2^15,
+//    so they add in 16 bits, then vpmaddwd by ones to int32 once per block.
+//  - 8 bits: q - 128 (signed); vpmaddubsw of |q - 128| by the activations carrying its
+//    sign (each pair at most 2 · 128 · 127 < 2^15), vpmaddwd to int32 per row; the 128
+//    goes into the group's zero: y += s · Σ_b sx_b · dot'_b - (zs - 128 s) · Σ_k x̂_k.
+template <int R, int BITS>
+__attribute__((target("avx2,fma"))) void strip_avx2(const int32_t* xw, const float* sx, const float* xsum, int64_t K,
+                                                    int64_t G, const int32_t* q, const float* s, const float* zs,
+                                                    float* out) {
+  constexpr int64_t QR = block_rows(BITS);
+  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(-128);
+  __m256 y[R][2];
+  for (int r = 0; r < R; ++r) y[r][0] = y[r][1] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256 f[R][2];
+    for (int r = 0; r < R; ++r) f[r][0] = f[r][1] = _mm256_setzero_ps();
+    for (int64_t bb = 0; bb < bpg; ++bb) {
+      const int64_t b = g * bpg + bb;
+      __m256i a[R][2];
+      for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
+      for (int64_t i = 0; i < QR; ++i) {
+        const int64_t kp = b * QR + i;
+        _mm_prefetch(reinterpret_cast<const char*>(q + (kp + kQPrefetchRows) * kS), _MM_HINT_T0);
+        for (int h = 0; h < 2; ++h) {
+          const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + kp * kS + 8 * h));
+          if constexpr (BITS == 4) {
+            const __m256i lo = _mm256_and_si256(w, m4), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+            for (int r = 0; r < R; ++r) {
+              const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(xw[r * kw + 2 * kp]));
+              const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(xw[r * kw + 2 * kp + 1]));
+              a[r][h] = _mm256_add_epi16(a[r][h], _mm256_add_epi16(p0, p1));
+            }
+          } else {
+            const __m256i ws = _mm256_xor_si256(w, flip), u = _mm256_abs_epi8(ws);
+            for (int r = 0; r < R; ++r) {
+              const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(_mm256_set1_epi32(xw[r * kw + kp]), ws));
+              a[r][h] = _mm256_add_epi32(a[r][h], _mm256_madd_epi16(p, ones));
+            }
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r)
+        for (int h = 0; h < 2; ++h) {
+          const __m256i t = BITS == 4 ? _mm256_madd_epi16(a[r][h], ones) : a[r][h];
+          f[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(sx[r * nb + b]), f[r][h]);
+        }
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __m256 sv = _mm256_loadu_ps(s + g * kS + 8 * h);
+      __m256 zv = _mm256_loadu_ps(zs + g * kS + 8 * h);
+      if constexpr (BITS == 8) zv = _mm256_fnmadd_ps(_mm256_set1_ps(128.0f), sv, zv);
+      for (int r = 0; r < R; ++r)
+        y[r][h] = _mm256_fnmadd_ps(zv, _mm256_set1_ps(xsum[r * groups + g]), _mm256_fmadd_ps(sv, f[r][h], y[r][h]));
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + r * kS + 8 * h, y[r][h]);
+}
+
 void strips(const int32_t* xw, const float* sx, const float* xsum, int64_t M, const QWeight& w, const float* bias,
-            float* y, int64_t s0, int64_t s1) {
+            float* y, int64_t s0, int64_t s1, bool vnni) {
   const int64_t K = w.K, G = w.group, kw = K / 4, nb = K / kB, groups = K / G;
   const int64_t qrows = K / (32 / w.bits);
   alignas(64) float tmp[4 * kS];
@@ -96,12 +158,17 @@ void strips(const int32_t* xw, const float* sx, const float* xsum, int64_t M, co
     const float* s = w.s + st * groups * kS;
     const float* zs = w.zs + st * groups * kS;
     const int64_t c0 = st * kS, cols = std::min(kS, w.N - c0);
-    for (int64_t m = 0; m < M; m += 4) {
-      const int64_t R = std::min<int64_t>(4, M - m);
+    for (int64_t m = 0; m < M;) {
+      const int64_t R = std::min<int64_t>(vnni ? 4 : 2, M - m);
       const int32_t* xm = xw + m * kw;
       const float* sm = sx + m * nb;
       const float* xs = xsum + m * groups;
-      if (w.bits == 4) {
+      if (!vnni) {
+        if (w.bits == 4)
+          R == 1 ? strip_avx2<1, 4>(xm, sm, xs, K, G, q, s, zs, tmp) : strip_avx2<2, 4>(xm, sm, xs, K, G, q, s, zs, tmp);
+        else
+          R == 1 ? strip_avx2<1, 8>(xm, sm, xs, K, G, q, s, zs, tmp) : strip_avx2<2, 8>(xm, sm, xs, K, G, q, s, zs, tmp);
+      } else if (w.bits == 4) {
         switch (R) {
           case 1: strip_vnni<1, 4>(xm, sm, xs, K, G, q, s, zs, tmp); break;
           case 2: strip_vnni<2, 4>(xm, sm, xs, K, G, q, s, zs, tmp); break;
@@ -118,13 +185,14 @@ void strips(const int32_t* xw, const float* sx, const float* xsum, int64_t M, co
       }
       for (int64_t r = 0; r < R; ++r)
         for (int64_t c = 0; c < cols; ++c) y[(m + r) * w.N + c0 + c] = tmp[r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
+      m += R;
     }
   }
 }
 
 // One block of 32 inputs rounded: q (32 bytes; with `nibbles`, per 8 inputs k0 k2 k4 k6
 // k1 k3 k5 k7, the order of a 4-bit word's low and high nibbles), *isum = Σ q; returns
-// the scale. Scalar and AVX-512 give the same values (max is exact, the conversion
+// the scale. Scalar, AVX2 and AVX-512 give the same values (max is exact, the conversion
 // rounds to nearest even as nearbyint does, the sums are integers).
 float round_block(const float* x, bool nibbles, int8_t* q, int32_t* isum) {
   int8_t qb[kB];
@@ -157,6 +225,39 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) float round_block_avx512(
   }
   _mm_storeu_si128(reinterpret_cast<__m128i*>(q), b0);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), b1);
+  return amax / 127.0f;
+}
+
+// The same with AVX2 (four 8-float vectors; bytes packed, then put back in input order).
+__attribute__((target("avx2"))) float round_block_avx2(const float* x, bool nibbles, int8_t* q, int32_t* isum) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  __m256 v[4], m = _mm256_setzero_ps();
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm256_loadu_ps(x + 8 * i);
+    m = _mm256_max_ps(m, _mm256_and_ps(v[i], absmask));
+  }
+  m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
+  m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4E));
+  m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xB1));
+  const float amax = _mm256_cvtss_f32(m);
+  const __m256 iv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  __m256i qi[4], sum = _mm256_setzero_si256();
+  for (int i = 0; i < 4; ++i) {
+    qi[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[i], iv)), lo), hi);
+    sum = _mm256_add_epi32(sum, qi[i]);
+  }
+  sum = _mm256_add_epi32(sum, _mm256_permute2x128_si256(sum, sum, 1));
+  sum = _mm256_add_epi32(sum, _mm256_shuffle_epi32(sum, 0x4E));
+  sum = _mm256_add_epi32(sum, _mm256_shuffle_epi32(sum, 0xB1));
+  *isum = _mm256_cvtsi256_si32(sum);
+  // packs interleave 128-bit lanes: dwords come out as q[0..3] q[8..11] q[16..19] q[24..27] q[4..7] ...
+  __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+  b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  if (nibbles)
+    b = _mm256_shuffle_epi8(b, _mm256_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15, 0, 2, 4, 6, 1, 3,
+                                                 5, 7, 8, 10, 12, 14, 9, 11, 13, 15));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), b);
   return amax / 127.0f;
 }
 
@@ -216,7 +317,8 @@ int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_row
 void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
   if (M == 0) return;
   const int64_t K = w.K;
-  if (!q_i8_uses_vnni()) {  // x̂ in float, then linear_q (its float strip kernels, or dequantize + sgemm)
+  const QI8Isa isa = q_i8_isa();
+  if (isa == QI8Isa::kPortable) {  // x̂ in float, then linear_q (its float strip kernels, or dequantize + sgemm)
     float* xh = scratch;
 #pragma omp parallel for schedule(static) if (M * K >= 32768)
     for (int64_t r = 0; r < M; ++r) round_rows(x + r * K, K, round_block, xh + r * K);
@@ -227,11 +329,12 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
   float* sx = scratch + M * (K / 4);
   float* xsum = sx + M * (K / kB);
   const int64_t nb = K / kB, groups = K / w.group;
+  const bool vnni = isa == QI8Isa::kVnni;
 #pragma omp parallel for schedule(static) if (M * K >= 32768)
   for (int64_t r = 0; r < M; ++r)
-    quantize_rows(x + r * K, 1, K, w.group, w.bits, round_block_avx512, xw + r * (K / 4), sx + r * nb,
-                  xsum + r * groups);
-  for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xw, sx, xsum, M, w, bias, y, s0, s1); });
+    quantize_rows(x + r * K, 1, K, w.group, w.bits, vnni ? round_block_avx512 : round_block_avx2, xw + r * (K / 4),
+                  sx + r * nb, xsum + r * groups);
+  for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xw, sx, xsum, M, w, bias, y, s0, s1, vnni); });
 }
 
 }  // namespace lmf::cpu
