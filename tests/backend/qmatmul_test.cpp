@@ -173,7 +173,7 @@ TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
   std::vector<QI8Isa> isas;
   for (QI8Isa i : {QI8Isa::kPortable, QI8Isa::kAvx2, QI8Isa::kVnni})
     if (i <= best) isas.push_back(i);
-  for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{64, 16}, {128, 37}, {768, 100}, {4, 1}}) {
+  for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{64, 16}, {128, 37}, {768, 100}, {4, 1}, {36, 5}}) {
     std::vector<float> wf = randn(static_cast<size_t>(K * N), static_cast<uint32_t>(K + N), 0, 0.05f);
     wf[0] = -1.0f;  // column 0's most negative weight: q = -128 (|w| 128 on the AVX2 path)
     quant::Packed p = quant::quantize_per_channel_int8(wf.data(), K, N);

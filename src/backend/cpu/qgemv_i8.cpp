@@ -31,7 +31,7 @@ QI8Isa cpu_isa() {
   static const QI8Isa isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                     __builtin_cpu_supports("avx512vnni")
                                 ? QI8Isa::kVnni
-                            : __builtin_cpu_supports("avx2") ? QI8Isa::kAvx2
+                            : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? QI8Isa::kAvx2
                                                              : QI8Isa::kPortable;
   return isa;
 }
