@@ -133,6 +133,27 @@ void StripsT(const float* x, size_t M, size_t K, size_t G, const QWeight& w, con
 
 }  // namespace
 
+// xsum (M, K/G) = the sums of each row of x over each group, in vectors (the lanes
+// summed at the end, then the tail scalar).
+void GroupSums(const float* HWY_RESTRICT x, size_t M, size_t K, size_t G, float* HWY_RESTRICT xsum) {
+  const hn::ScalableTag<float> df;
+  const size_t L = hn::Lanes(df), groups = K / G;
+  for (size_t r = 0; r < M; ++r)
+    for (size_t g = 0; g < groups; ++g) {
+      const float* p = x + r * K + g * G;
+      auto a0 = hn::Zero(df), a1 = hn::Zero(df);
+      size_t k = 0;
+      for (; k + 2 * L <= G; k += 2 * L) {
+        a0 = hn::Add(a0, hn::LoadU(df, p + k));
+        a1 = hn::Add(a1, hn::LoadU(df, p + k + L));
+      }
+      for (; k + L <= G; k += L) a0 = hn::Add(a0, hn::LoadU(df, p + k));
+      float acc = hn::GetLane(hn::SumOfLanes(df, hn::Add(a0, a1)));
+      for (; k < G; ++k) acc += p[k];
+      xsum[r * groups + g] = acc;
+    }
+}
+
 // One strip as float32: out (K, 16), row stride ldo, = q · s - zs; needs G % (32/BITS) == 0
 // (a word's values share a group).
 template <int BITS>
@@ -185,6 +206,7 @@ namespace lmf::cpu {
 
 HWY_EXPORT(QStrips);
 HWY_EXPORT(DequantStrip);
+HWY_EXPORT(GroupSums);
 
 namespace {
 constexpr int64_t kDequantCols = 256;  // columns dequantized per sgemm in prefill
@@ -255,14 +277,9 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
   if (M == 0) return;
   const int64_t K = w.K, N = w.N;
   if (M <= kQStripRows) {
-    const int64_t groups = K / w.group;
     float* xsum = scratch;  // (M, groups)
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t g = 0; g < groups; ++g) {
-        float acc = 0;
-        for (int64_t k = g * w.group; k < (g + 1) * w.group; ++k) acc += x[r * K + k];
-        xsum[r * groups + g] = acc;
-      }
+    HWY_DYNAMIC_DISPATCH(GroupSums)(x, static_cast<size_t>(M), static_cast<size_t>(K),
+                                    static_cast<size_t>(w.group), xsum);
     for_strip_ranges(q_strips(N), [&](int64_t s0, int64_t s1) {
       HWY_DYNAMIC_DISPATCH(QStrips)(x, static_cast<size_t>(M), w, xsum, bias, y, static_cast<size_t>(s0),
                                     static_cast<size_t>(s1));
