@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -27,6 +28,15 @@ void* alloc_aligned(size_t bytes) {
 }
 
 void free_aligned(void* p) { std::free(p); }
+
+void transpose_f32(const float* src, float* dst, int64_t N, int64_t K) {
+  constexpr int64_t kB = 32;
+#pragma omp parallel for schedule(static)
+  for (int64_t n0 = 0; n0 < N; n0 += kB)
+    for (int64_t k0 = 0; k0 < K; k0 += kB)
+      for (int64_t n = n0; n < std::min(N, n0 + kB); ++n)
+        for (int64_t k = k0; k < std::min(K, k0 + kB); ++k) dst[k * N + n] = src[n * K + k];
+}
 
 Tensor Tensor::empty(DType dtype, Shape shape, bool zero) {
   Tensor t;

@@ -59,4 +59,7 @@ class Tensor {
 void* alloc_aligned(size_t bytes);
 void free_aligned(void* p);
 
+// dst (K, N) = src (N, K) transposed (float32), in cache-sized blocks over OpenMP threads.
+void transpose_f32(const float* src, float* dst, int64_t N, int64_t K);
+
 }  // namespace lmf

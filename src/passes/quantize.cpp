@@ -42,10 +42,7 @@ Tensor linear_weight_kn(const Graph& g, const Node& node) {
   if (node.attr_str("layout") != "nk") return v.data;
   const int64_t N = v.data.dim(0), K = v.data.dim(1);  // (N, K) -> (K, N)
   Tensor kn = Tensor::empty(DType::kF32, {K, N});
-  const float* src = v.data.data_as<float>();
-  float* dst = kn.data_as<float>();
-  for (int64_t r = 0; r < N; ++r)
-    for (int64_t k = 0; k < K; ++k) dst[k * N + r] = src[r * K + k];
+  transpose_f32(v.data.data_as<float>(), kn.data_as<float>(), N, K);
   return kn;
 }
 
