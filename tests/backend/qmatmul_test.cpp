@@ -232,7 +232,7 @@ TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
 // group size, symmetric and asymmetric;
 // and y stays within the activation rounding bound of the float-activation result:
 // |Δy| <= Σ_k sx_b(k)/2 · |ŵ_k|.
-TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
+TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsOnEveryPath) {
   double worst = 0;
   for_each_case([&](const Case& c) {
     const int64_t K = c.K, N = c.N;
@@ -280,7 +280,7 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsVnniEqualsPortable) {
     }
   });
   std::printf("    int8-block activations: max relative error %.3g (%s)\n", worst,
-              q_i8_uses_vnni() ? "AVX-512 VNNI, AVX2 and the float fallback" : "the paths this CPU has");
+              q_i8_isa() == QI8Isa::kVnni ? "AVX-512 VNNI, AVX2 and the float fallback" : "the paths this CPU has");
 }
 
 TEST(QMatmulA8, SupportNeedsGroupsOf32) {

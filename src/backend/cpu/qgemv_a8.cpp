@@ -1,17 +1,19 @@
 // lmforge CPU backend: group-wise 4/8-bit strips with activations rounded to int8 per
 // block of 32 inputs at run time (qmatmul.h, linear_q_a8).
 //
-// On CPUs with AVX-512 VNNI, any number of rows (decode and prompts alike): per strip,
-// 32-input block and row of x, the integer dot product of the weights' unsigned values with the block's signed activation bytes: on AVX-512 VNNI one
-// vpdpbusd per 64 values (4-bit: the low and the high nibbles of a strip row are two
-// operands, so the activation words are laid out to match: bytes k0 k2 k4 k6 and k1 k3
-// k5 k7 of each 8 inputs); then per group y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k. A
-// 4-bit strip row costs a shift, two masks and two vpdpbusd per row of x, instead of a
-// shift, a table lookup and a multiply-add per 16 values with float activations.
+// Any number of rows (decode and prompts alike): per strip, 32-input block and row of x,
+// the integer dot product of the weights' unsigned values with the block's signed
+// activation bytes, then per group y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k.
+//  - AVX-512 VNNI: one vpdpbusd per 64 values (4-bit: the low and the high nibbles of a
+//    strip row are two operands, so the activation words are laid out to match: bytes
+//    k0 k2 k4 k6 and k1 k3 k5 k7 of each 8 inputs). A 4-bit strip row costs a shift, two
+//    masks and two vpdpbusd per row of x, instead of a shift, a table lookup and a
+//    multiply-add per 16 values with float activations.
+//  - AVX2: vpmaddubsw (strip_avx2 below).
+//  - Neither: x̂ through linear_q's float kernels, the same x̂ · W to float rounding.
 // A prompt of 64 rows ran 2800-3300 t/s (GPT-2 small w4a8, 2 threads) against 1500-1700
 // for 128 rows through x̂ + dequantize + sgemm, so the integer strips serve every M (and
-// prompt and decode compute the same sums). Without VNNI x̂ goes through linear_q's
-// float kernels: the same x̂ · W to float rounding, at the float-activation speed.
+// prompt and decode compute the same sums).
 // GCC 12 reports its own _mm512_undefined_* placeholders (inside srli, cvtepi32_ps and
 // the reductions) as (maybe) uninitialized; a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -228,6 +230,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) float round_block_avx512(
   return amax / 127.0f;
 }
 
+// The largest of the 8 lanes.
+__attribute__((target("avx2"))) inline float hmax_avx2(__m256 m) {
+  m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
+  m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4E));
+  m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xB1));
+  return _mm256_cvtss_f32(m);
+}
+
 // The same with AVX2 (four 8-float vectors; bytes packed, then put back in input order).
 __attribute__((target("avx2"))) float round_block_avx2(const float* x, bool nibbles, int8_t* q, int32_t* isum) {
   const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
@@ -236,10 +246,7 @@ __attribute__((target("avx2"))) float round_block_avx2(const float* x, bool nibb
     v[i] = _mm256_loadu_ps(x + 8 * i);
     m = _mm256_max_ps(m, _mm256_and_ps(v[i], absmask));
   }
-  m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
-  m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4E));
-  m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xB1));
-  const float amax = _mm256_cvtss_f32(m);
+  const float amax = hmax_avx2(m);
   const __m256 iv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
   const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
   __m256i qi[4], sum = _mm256_setzero_si256();
@@ -294,10 +301,6 @@ void round_rows(const float* x, int64_t n, RoundBlock round, float* xh) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // quantize_int8_sym for finite x: 16 values per step (the conversion rounds to nearest
 // even, as nearbyint does; max and the clamp are exact), the tail scalar.
 __attribute__((target("avx512f,avx512bw"))) float quantize_int8_sym_avx512(const float* x, int64_t n, int8_t* q) {
@@ -325,10 +328,7 @@ __attribute__((target("avx2"))) float quantize_int8_sym_avx2(const float* x, int
   const int64_t n8 = n / 8 * 8;
   int64_t k = 0;
   for (; k < n8; k += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + k), absmask));
-  m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
-  m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4E));
-  m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xB1));
-  float amax = _mm256_cvtss_f32(m);
+  float amax = hmax_avx2(m);
   for (int64_t j = k; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float inv = amax > 0 ? 127.0f / amax : 0.0f;
   const __m256 iv = _mm256_set1_ps(inv);

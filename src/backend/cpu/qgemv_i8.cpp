@@ -144,7 +144,6 @@ void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, c
 
 QI8Isa q_i8_isa() { return std::min(cpu_isa(), g_isa_limit); }
 void q_i8_limit_isa(QI8Isa limit) { g_isa_limit = limit; }
-bool q_i8_uses_vnni() { return q_i8_isa() == QI8Isa::kVnni; }
 
 void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int64_t K, int64_t N, int32_t* q, float* s,
                int32_t* colsum) {

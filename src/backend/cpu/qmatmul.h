@@ -85,12 +85,11 @@ void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int6
 // scratch: linear_q_i8_scratch floats.
 void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch);
 int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows);
-// The integer code linear_q_i8 uses: the best this CPU has, at most the limit set by
-// q_i8_limit_isa (tests run each path). linear_q_a8's integer path needs kVnni.
+// The integer code linear_q_i8, linear_q_a8 and quantize_int8_sym use: the best this CPU
+// has, at most the limit set by q_i8_limit_isa (tests run each path).
 enum class QI8Isa { kPortable, kAvx2, kVnni };
 QI8Isa q_i8_isa();
 void q_i8_limit_isa(QI8Isa limit);
-bool q_i8_uses_vnni();  // q_i8_isa() == kVnni
 
 // q[k] = x[k] / s rounded to nearest (even) and clamped to [-127, 127], s = max|x|/127
 // (all zero when x is); returns s. The activation rounding of linear_q_i8 and linear_q_a8.
@@ -99,9 +98,9 @@ float quantize_int8_sym(const float* x, int64_t n, int8_t* q);
 // Group-wise strips (QWeight, 4 or 8 bits) with activations rounded to int8 per block of
 // kActBlock inputs at run time (config act "int8_block32"; llama.cpp's Q8_0 blocks):
 // x̂ = sx_b · round(x / sx_b) with sx_b = max|x_b|/127 per row and block, and
-// y = x̂ · W + bias. On CPUs with AVX-512 VNNI (any number of rows): integer dot products
-// per block, y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k per group; without VNNI: x̂ in
-// float through linear_q (the same x̂ · W to float rounding). Needs
+// y = x̂ · W + bias. With AVX-512 VNNI or AVX2 (any number of rows): integer dot products
+// per block, y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k per group; otherwise x̂ in float
+// through linear_q (the same x̂ · W to float rounding). Needs
 // q_a8_supported(K, group, bits). scratch: linear_q_a8_scratch floats.
 constexpr int64_t kActBlock = 32;
 bool q_a8_supported(int64_t K, int64_t group, int bits);
