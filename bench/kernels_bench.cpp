@@ -110,12 +110,13 @@ BENCHMARK(BM_Argmax)->Arg(50257);
 }  // namespace
 
 // One decode row through a group-128 quantized matrix in the strip layout (random words),
-// float activations (linear_q) or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its AVX2 code); bytes/s counts the
+// float activations (linear_q: arg 3 = 0, with its bf16 kernel where the CPU has one; 3 = its float kernel)
+// or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its AVX2 code); bytes/s counts the
 // strips and scales. 768 x 768 at 4 bits (0.3 MB) stays in L2: the kernel's own speed.
 void BM_LinearQDecode(benchmark::State& state) {
   const int64_t K = state.range(0), N = state.range(1), G = 128;
   const int bits = static_cast<int>(state.range(2));
-  const bool act8 = state.range(3) != 0;
+  const bool act8 = state.range(3) == 1 || state.range(3) == 2;
   const int64_t st = lmf::cpu::q_strips(N), words = st * K / (32 / bits) * lmf::cpu::kQStrip,
                 scales = st * K / G * lmf::cpu::kQStrip;
   std::vector<int32_t> q(static_cast<size_t>(words));
@@ -125,17 +126,19 @@ void BM_LinearQDecode(benchmark::State& state) {
       scratch(static_cast<size_t>(std::max(lmf::cpu::linear_q_scratch(K, N, G, 1), lmf::cpu::linear_q_a8_scratch(K, N, G, 1))));
   const lmf::cpu::QWeight w{q.data(), s.data(), zs.data(), K, N, G, bits};
   if (state.range(3) == 2) lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kAvx2);
+  if (state.range(3) == 3) lmf::cpu::q_bf16_allow(false);
   for (auto _ : state) {
     (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), w, nullptr, y.data(), 1, scratch.data());
     benchmark::DoNotOptimize(y.data());
   }
   lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kVnni);
+  lmf::cpu::q_bf16_allow(true);
   state.SetBytesProcessed(state.iterations() * (words + 2 * scales) * 4);
 }
 BENCHMARK(BM_LinearQDecode)
     ->Args({768, 768, 4, 0})->Args({768, 768, 4, 1})->Args({768, 768, 4, 2})->Args({768, 768, 8, 0})
     ->Args({768, 768, 8, 1})->Args({768, 768, 8, 2})
-    ->Args({3072, 768, 4, 0})->Args({3072, 768, 4, 1});
+    ->Args({3072, 768, 4, 0})->Args({3072, 768, 4, 1})->Args({768, 768, 4, 3})->Args({3072, 768, 4, 3});
 
 // int8-dynamic decode (linear_q_i8, one row) on each integer path: arg 2 = 0 portable, 1
 // AVX2, 2 AVX-512 VNNI (capped at what the CPU has); bytes/s counts the weight strips.

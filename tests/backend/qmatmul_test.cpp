@@ -81,18 +81,18 @@ void for_each_case(F&& f) {
 }
 
 // Column n of x (K values, float64) · Ŵ + b: the value, the scale of its terms
-// Σ|x ŵ| + |b|, and Σ|x| (q + z) s (the tolerance's terms, see the top).
+// Σ|x ŵ| + |b|, Σ|x| (q + z) s and Σ|x| 16 s (the tolerance's terms, see the top).
 struct Ref {
-  double y, scale, bound;
+  double y, scale, bound, bound16;
 };
 Ref ref_of(const Case& c, const double* x, int64_t n) {
-  Ref r{c.bias[n], std::fabs(c.bias[n]), 0};
+  Ref r{c.bias[n], std::fabs(c.bias[n]), 0, 0};
   for (int64_t k = 0; k < c.K; ++k) {
-    const double wv = c.deq.data_as<float>()[k * c.N + n];
+    const double wv = c.deq.data_as<float>()[k * c.N + n], sc = quant::get_scale(c.p, k / c.G, n);
     r.y += x[k] * wv;
     r.scale += std::fabs(x[k] * wv);
-    r.bound += std::fabs(x[k]) * (quant::get_q(c.p, c.bits, k, n) + quant::get_zero(c.p, c.bits, k / c.G, n)) *
-               quant::get_scale(c.p, k / c.G, n);
+    r.bound += std::fabs(x[k]) * (quant::get_q(c.p, c.bits, k, n) + quant::get_zero(c.p, c.bits, k / c.G, n)) * sc;
+    r.bound16 += std::fabs(x[k]) * 16 * sc;
   }
   return r;
 }
@@ -101,31 +101,50 @@ double tolerance(const Case& c, const Ref& r) {
   return 4.0 * static_cast<double>(c.K + 2) * std::ldexp(1.0, -24) * (r.bound + r.scale);
 }
 
+// The bf16 kernel (4-bit strips, AVX-512 BF16): x̃ within 2^-16 |x| of x gives at most
+// 2^-16 Σ|x ŵ|; its sums run over x̃ (1 + q/16) and 16 s Σ x̃, hence the extra 16 s term.
+double tolerance_bf16(const Case& c, const Ref& r) {
+  return std::ldexp(1.0, -16) * r.scale +
+         4.0 * static_cast<double>(c.K + 2) * std::ldexp(1.0, -24) * (r.bound + r.bound16 + r.scale);
+}
+
 class QMatmul : public test::PerTarget {};
 
+// On each target: the float kernels (bf16 kernel off), then, where this CPU and target
+// have it, with the bf16 kernel on (4-bit strips, few rows), each against its tolerance.
 TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
-  double worst = 0;
-  for_each_case([&](const Case& c) {
-    const int64_t K = c.K, N = c.N;
-    for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
-      std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
-      const std::vector<double> xd(x.begin(), x.end());
-      std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
-      for (int threads : {1, 2}) {
-        std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
-        with_threads(threads, [&] { linear_q(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data()); });
-        for (int64_t m = 0; m < M; ++m)
-          for (int64_t n = 0; n < N; ++n) {
-            const Ref r = ref_of(c, xd.data() + m * K, n);
-            const double err = std::fabs(y[m * N + n] - r.y);
-            ASSERT_LE(err, tolerance(c, r)) << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M "
-                                            << M << " sym " << c.sym << " threads " << threads << " at " << m << "," << n;
-            worst = std::max(worst, err / (r.bound + r.scale));
-          }
+  for (bool bf16 : {false, true}) {
+    q_bf16_allow(bf16);
+    if (bf16 && !q_bf16_active()) break;
+    double worst = 0;
+    int64_t bf16_cases = 0;
+    for_each_case([&](const Case& c) {
+      const int64_t K = c.K, N = c.N;
+      for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
+        std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
+        const std::vector<double> xd(x.begin(), x.end());
+        std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
+        const bool uses_bf16 = M <= kQStripRows && q_bf16_applies(c.t.w);
+        bf16_cases += uses_bf16;
+        for (int threads : {1, 2}) {
+          std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
+          with_threads(threads, [&] { linear_q(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data()); });
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n) {
+              const Ref r = ref_of(c, xd.data() + m * K, n);
+              const double err = std::fabs(y[m * N + n] - r.y);
+              ASSERT_LE(err, uses_bf16 ? tolerance_bf16(c, r) : tolerance(c, r))
+                  << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M << " sym " << c.sym
+                  << " threads " << threads << " bf16 " << uses_bf16 << " at " << m << "," << n;
+              worst = std::max(worst, err / (r.bound + r.scale));
+            }
+        }
       }
-    }
-  });
-  std::printf("    %s: max relative error %.3g\n", target_name().c_str(), worst);
+    });
+    if (bf16) EXPECT_GT(bf16_cases, 0) << "the bf16 kernel ran no case";
+    std::printf("    %s%s: max relative error %.3g\n", target_name().c_str(), bf16 ? " (bf16 kernel)" : "", worst);
+  }
+  q_bf16_allow(true);
 }
 
 TEST_P(QMatmul, FewRowsDoNotDependOnThreads) {

@@ -196,6 +196,10 @@ void QStrips(const float* x, size_t M, const QWeight& w, const float* xsum, cons
     StripsT<8>(x, M, K, G, w, xsum, bias, y, N, s0, s1);
 }
 
+// Whether dispatch runs AVX-512 code (the bf16 kernel is used only then, so that a test
+// that limits Highway to AVX2 gets the AVX2 kernels).
+bool DispatchIsAvx512() { return HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86; }
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lmf::cpu
@@ -207,6 +211,9 @@ namespace lmf::cpu {
 HWY_EXPORT(QStrips);
 HWY_EXPORT(DequantStrip);
 HWY_EXPORT(GroupSums);
+HWY_EXPORT(DispatchIsAvx512);
+
+bool q_dispatch_is_avx512() { return HWY_DYNAMIC_DISPATCH(DispatchIsAvx512)(); }
 
 namespace {
 constexpr int64_t kDequantCols = 256;  // columns dequantized per sgemm in prefill
@@ -247,8 +254,12 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
   }
 }
 
+// Few rows: the group sums, then (bf16 kernel) the rows' bf16 parts, 64-byte aligned.
+inline int64_t bf16_parts_offset(int64_t M, int64_t K, int64_t group) { return (M * (K / group) + 15) / 16 * 16; }
+
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
-  const int64_t few = std::min(max_rows, kQStripRows) * (K / group);
+  const int64_t rows = std::min(max_rows, kQStripRows);
+  const int64_t few = bf16_parts_offset(rows, K, group) + rows * K;
   return max_rows > kQStripRows ? std::max(few, K * std::min(N, kDequantCols) + kQStrip) : few;
 }
 
@@ -276,6 +287,13 @@ void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int
 void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
   if (M == 0) return;
   const int64_t K = w.K, N = w.N;
+  if (M <= kQStripRows && q_bf16_applies(w)) {
+    float* xsum = scratch;  // (M, groups)
+    auto* parts = reinterpret_cast<uint32_t*>(scratch + bf16_parts_offset(M, K, w.group));
+    q_bf16_split(x, M, K, w.group, parts, xsum);
+    for_strip_ranges(q_strips(N), [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, M, w, xsum, bias, y, s0, s1); });
+    return;
+  }
   if (M <= kQStripRows) {
     float* xsum = scratch;  // (M, groups)
     HWY_DYNAMIC_DISPATCH(GroupSums)(x, static_cast<size_t>(M), static_cast<size_t>(K),

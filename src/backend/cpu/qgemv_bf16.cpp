@@ -1,0 +1,248 @@
+// lmforge CPU backend: linear_q's few-row kernel for 4-bit strips with bf16 dot products
+// (AVX-512 BF16: vdpbf16ps), used where the CPU has them (see qmatmul.h).
+//
+// Why: the float kernel spends, per 64-byte row of a strip (128 weights), 8 fused
+// multiply-adds, 8 table lookups (vpermps) and 7 shifts. Where 512-bit operations take
+// two passes through 256-bit units (AMD Zen 4), the lookups and shifts share two pipes
+// and the kernel runs ~15 cycles a row, ~17 GB/s of weights per core: two cores read
+// less than the memory gives. vdpbf16ps does two multiply-adds per lane, so a row is 8
+// of them plus 7 unpacking operations on other pipes.
+//
+// The numbers:
+//  - A weight q (0..15) is unpacked as the bf16 number 1 + q/16 (exact: 0x3F80 | q << 3),
+//    so y = s·Σ x q - zs·Σ x becomes y = 16 s·(Σ x (1 + q/16) - Σ x) - zs·Σ x, with
+//    the same s and zs as the float kernel. A 32-bit lane of a strip word holds the values
+//    j and j + 4 at bits 4j and 4j + 16: one shift by 4j - 3 puts both at bits 3..6 of
+//    their 16-bit halves, and one vpternlogd masks them and sets 0x3F80.
+//  - x is held as two bf16 parts, hi = bf16(x) and lo = bf16(x - hi) (round to nearest
+//    even), so x̃ = hi + lo is within 2^-16 |x| of x (16 significant bits); products of
+//    bf16 numbers are exact in float32 and are summed in float32. The conversions and
+//    vdpbf16ps treat subnormal inputs as zero (|x| < 2^-126 counts as 0).
+//  - Per row, the parts are laid out as the kernel reads them: for each strip word row kp
+//    (inputs 8 kp .. 8 kp + 7) and j = 0..3, the dword (hi[8kp+j], hi[8kp+j+4]) then
+//    (lo[8kp+j], lo[8kp+j+4]): K dwords per row, each broadcast to the 16 columns.
+// One core, weights in L2 (GPT-2 small 768 x 768, Zen 4): the float kernel 17.4 GB/s,
+// this one ~23 (bench/kernels_bench --benchmark_filter=LinearQDecode).
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+#include "backend/cpu/qmatmul.h"
+
+// GCC 12 warns, wrongly, that the undefined vectors inside some AVX-512 intrinsics
+// (_mm512_cvtepu16_epi32, _mm512_inserti64x4, _mm512_reduce_add_ps) may be used.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace lmf::cpu {
+namespace {
+
+std::atomic<bool> g_allow_bf16{true};
+
+bool cpu_has_bf16() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
+// 16 bf16 numbers as float32.
+__attribute__((target("avx512f,avx512bw"))) inline __m512 widen(__m256i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Rows of x -> bf16 parts (the layout at the top) and xsum (rows, K / G) = Σ (hi + lo)
+// per group. Needs G % 16 == 0.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void split_rows(const float* x, int64_t M, int64_t K,
+                                                                         int64_t G, uint32_t* parts, float* xsum) {
+  // Output dword d of 16 inputs (two strip word rows): word row d / 8, j = (d % 8) / 2, part
+  // p = d % 2; its low half is input 8 (d / 8) + j of part p, its high half that input + 4.
+  // In the packed vector, part p of input e is 16-bit word 16 p + e.
+  alignas(64) static constexpr uint16_t kIdx[32] = {0,  4,  16, 20, 1,  5,  17, 21, 2,  6,  18,
+                                                    22, 3,  7,  19, 23, 8,  12, 24, 28, 9,  13,
+                                                    25, 29, 10, 14, 26, 30, 11, 15, 27, 31};
+  const __m512i idx = _mm512_load_si512(kIdx);
+  const int64_t groups = K / G;
+  for (int64_t m = 0; m < M; ++m) {
+    const float* xr = x + m * K;
+    uint32_t* pr = parts + m * K;
+    for (int64_t g = 0; g < groups; ++g) {
+      __m512 sum = _mm512_setzero_ps();
+      for (int64_t k = g * G; k < (g + 1) * G; k += 16) {
+        const __m512 v = _mm512_loadu_ps(xr + k);
+        const __m256i hi = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
+        const __m512 hif = widen(hi);
+        const __m256i lo = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(v, hif)));
+        const __m512 lof = widen(lo);
+        sum = _mm512_add_ps(sum, _mm512_add_ps(hif, lof));
+        const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(hi), lo, 1);
+        _mm512_storeu_si512(pr + k, _mm512_permutexvar_epi16(idx, both));
+      }
+      xsum[m * groups + g] = _mm512_reduce_add_ps(sum);
+    }
+  }
+}
+
+// (w & mask) | one for the four shifts of a strip word: the bf16 pairs 1 + q/16 of values
+// (j, j + 4), j = 0..3 (vpternlogd's truth table 0xEA is (a & b) | c).
+__attribute__((target("avx512f,avx512bw"))) inline void unpack(__m512i w, __m512i mask, __m512i one, __m512i f[4]) {
+  f[0] = _mm512_ternarylogic_epi32(_mm512_slli_epi32(w, 3), mask, one, 0xEA);
+  f[1] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(w, 1), mask, one, 0xEA);
+  f[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(w, 5), mask, one, 0xEA);
+  f[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(w, 9), mask, one, 0xEA);
+}
+
+// y += 16 s·(dot - Σx) - zs·Σx for one group of one strip (see the top).
+__attribute__((target("avx512f"))) inline __m512 group_end(__m512 y, __m512 dot, float xsum, const float* s,
+                                                           const float* zs) {
+  const __m512 xs = _mm512_set1_ps(xsum);
+  y = _mm512_fmadd_ps(_mm512_loadu_ps(s), _mm512_mul_ps(_mm512_sub_ps(dot, xs), _mm512_set1_ps(16.0f)), y);
+  return _mm512_fnmadd_ps(_mm512_loadu_ps(zs), xs, y);
+}
+
+// out (R, 16) = R rows of x (parts, row stride K dwords) · one 4-bit strip; xsum (R, K/G).
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void strip_rows(const uint32_t* xp, int64_t K, int64_t G,
+                                                                         const int32_t* q, const float* s,
+                                                                         const float* zs, const float* xsum,
+                                                                         float* out) {
+  constexpr int A = R == 2 ? 4 : 2;  // accumulation chains per row (R >= 2; one row: strips_row)
+  const int64_t groups = K / G, rows_per_group = G / 8;
+  const __m512i mask = _mm512_set1_epi32(0x00780078), one = _mm512_set1_epi32(0x3F803F80);
+  __m512 y[R];
+  for (int r = 0; r < R; ++r) y[r] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512 acc[R][A];
+    for (int r = 0; r < R; ++r)
+      for (int a = 0; a < A; ++a) acc[r][a] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < rows_per_group; ++i) {
+      const int64_t kp = g * rows_per_group + i;
+      __m512i f[4];
+      unpack(_mm512_loadu_si512(q + kp * kQStrip), mask, one, f);
+      _mm_prefetch(reinterpret_cast<const char*>(q + (kp + kQPrefetchRows) * kQStrip), _MM_HINT_T0);
+      for (int r = 0; r < R; ++r) {
+        const uint32_t* xk = xp + r * K + kp * 8;
+        for (int d = 0; d < 8; ++d)
+          acc[r][d % A] = _mm512_dpbf16_ps(acc[r][d % A], reinterpret_cast<__m512bh>(f[d / 2]),
+                                           reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(xk[d]))));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      __m512 dot = acc[r][0];
+      for (int a = 1; a < A; ++a) dot = _mm512_add_ps(dot, acc[r][a]);
+      y[r] = group_end(y[r], dot, xsum[r * groups + g], s + g * kQStrip, zs + g * kQStrip);
+    }
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * kQStrip, y[r]);
+}
+
+// out (U, 16) = one row of x · U consecutive strips (decode): the 8 broadcasts of each
+// strip word row serve U strips (one strip at a time spent ~20% of its time on them; U = 4:
+// 768 x 768 in L2 on Zen 4, 22.6 -> 27.9 GB/s). s, zs: the first strip's; strips are
+// `qrows` word rows and `groups` groups apart. Four accumulation chains per strip for every
+// U, so that a strip's result does not depend on how many strips were taken with it (the
+// threads' shares start anywhere).
+template <int U>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void strips_row(const uint32_t* xp, int64_t K, int64_t G,
+                                                                         const int32_t* q, const float* s,
+                                                                         const float* zs, const float* xsum,
+                                                                         float* out) {
+  constexpr int A = 4;  // accumulation chains per strip
+  const int64_t groups = K / G, rows_per_group = G / 8, qrows = K / 8;
+  const __m512i mask = _mm512_set1_epi32(0x00780078), one = _mm512_set1_epi32(0x3F803F80);
+  __m512 y[U];
+  for (int u = 0; u < U; ++u) y[u] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512 acc[U][A];
+    for (int u = 0; u < U; ++u)
+      for (int a = 0; a < A; ++a) acc[u][a] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < rows_per_group; ++i) {
+      const int64_t kp = g * rows_per_group + i;
+      const uint32_t* xk = xp + kp * 8;
+      __m512i b[8];
+      for (int d = 0; d < 8; ++d) b[d] = _mm512_set1_epi32(static_cast<int>(xk[d]));
+      for (int u = 0; u < U; ++u) {
+        const int32_t* qu = q + (u * qrows + kp) * kQStrip;
+        __m512i f[4];
+        unpack(_mm512_loadu_si512(qu), mask, one, f);
+        _mm_prefetch(reinterpret_cast<const char*>(qu + kQPrefetchRows * kQStrip), _MM_HINT_T0);
+        for (int d = 0; d < 8; ++d)
+          acc[u][d % A] = _mm512_dpbf16_ps(acc[u][d % A], reinterpret_cast<__m512bh>(f[d / 2]),
+                                           reinterpret_cast<__m512bh>(b[d]));
+      }
+    }
+    for (int u = 0; u < U; ++u) {
+      __m512 dot = acc[u][0];
+      for (int a = 1; a < A; ++a) dot = _mm512_add_ps(dot, acc[u][a]);
+      y[u] = group_end(y[u], dot, xsum[g], s + (u * groups + g) * kQStrip, zs + (u * groups + g) * kQStrip);
+    }
+  }
+  for (int u = 0; u < U; ++u) _mm512_storeu_ps(out + u * kQStrip, y[u]);
+}
+
+}  // namespace
+
+bool q_bf16_active() {
+  return g_allow_bf16.load(std::memory_order_relaxed) && cpu_has_bf16() && q_dispatch_is_avx512();
+}
+
+void q_bf16_allow(bool allow) { g_allow_bf16.store(allow, std::memory_order_relaxed); }
+
+bool q_bf16_applies(const QWeight& w) { return w.bits == 4 && w.group % 16 == 0 && q_bf16_active(); }
+
+void q_bf16_split(const float* x, int64_t M, int64_t K, int64_t G, uint32_t* parts, float* xsum) {
+  split_rows(x, M, K, G, parts, xsum);
+}
+
+void q_bf16_strips(const uint32_t* parts, int64_t M, const QWeight& w, const float* xsum, const float* bias, float* y,
+                   int64_t s0, int64_t s1) {
+  const int64_t K = w.K, N = w.N, G = w.group, groups = K / G, qrows = K / 8;
+  alignas(64) float tmp[4 * kQStrip];
+  // out (rows, 16 per strip) of strips [st, st + n) -> y (+ bias); tmp holds rows x 16 or 1 x 16 n.
+  const auto store = [&](int64_t st, int64_t n, int64_t m, int64_t rows) {
+    for (int64_t u = 0; u < n; ++u) {
+      const int64_t c0 = (st + u) * kQStrip, cols = std::min(kQStrip, N - c0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          y[(m + r) * N + c0 + c] = tmp[(r + u) * kQStrip + c] + (bias ? bias[c0 + c] : 0.0f);
+    }
+  };
+  if (M == 1) {  // decode: four strips at a time, then one
+    for (int64_t st = s0; st < s1;) {
+      const int64_t n = s1 - st >= 4 ? 4 : 1;
+      const int32_t* q = w.q + st * qrows * kQStrip;
+      const float* s = w.s + st * groups * kQStrip;
+      const float* zs = w.zs + st * groups * kQStrip;
+      if (n == 4)
+        strips_row<4>(parts, K, G, q, s, zs, xsum, tmp);
+      else
+        strips_row<1>(parts, K, G, q, s, zs, xsum, tmp);
+      store(st, n, 0, 1);
+      st += n;
+    }
+    return;
+  }
+  for (int64_t st = s0; st < s1; ++st) {
+    const int32_t* q = w.q + st * qrows * kQStrip;
+    const float* s = w.s + st * groups * kQStrip;
+    const float* zs = w.zs + st * groups * kQStrip;
+    for (int64_t m = 0; m < M; m += 4) {
+      const int64_t R = std::min<int64_t>(4, M - m);
+      const uint32_t* xm = parts + m * K;
+      const float* xs = xsum + m * groups;
+      switch (R) {
+        case 1: strips_row<1>(xm, K, G, q, s, zs, xs, tmp); break;
+        case 2: strip_rows<2>(xm, K, G, q, s, zs, xs, tmp); break;
+        case 3: strip_rows<3>(xm, K, G, q, s, zs, xs, tmp); break;
+        default: strip_rows<4>(xm, K, G, q, s, zs, xs, tmp); break;
+      }
+      store(st, 1, m, R);
+    }
+  }
+}
+
+}  // namespace lmf::cpu
+
+#pragma GCC diagnostic pop
