@@ -11,6 +11,8 @@
 // `lmforge quantize --method w4|w8` lays them out, through linear_q; the probe then reads
 // the strips and their scales. --act int8 (with --bits): the same strips through
 // linear_q_a8 (activations rounded to int8 per 32 inputs, integer dot products).
+// --narrow: 16-column strips (the float kernel) even where the plan would lay 4-bit
+// weights out wide for the bf16 kernel.
 //
 // --mmap FILE (float32 only): the same matrices also written to FILE (each at a 64-byte
 // offset, as a safetensors file holds them) and memory-mapped read-only, as a loaded
@@ -59,7 +61,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int threads = 2, rounds = 8, bits = 0;
-  bool act8 = false;
+  bool act8 = false, narrow = false;
   const char* mmap_path = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) {
@@ -70,10 +72,12 @@ int main(int argc, char** argv) {
       bits = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--act") && i + 1 < argc && !std::strcmp(argv[i + 1], "int8")) {
       act8 = true, ++i;
+    } else if (!std::strcmp(argv[i], "--narrow")) {
+      narrow = true;
     } else if (!std::strcmp(argv[i], "--mmap") && i + 1 < argc) {
       mmap_path = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [-t THREADS] [--rounds R] [--bits 4|8 [--act int8]] [--mmap FILE]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [-t THREADS] [--rounds R] [--bits 4|8 [--act int8] [--narrow]] [--mmap FILE]\n", argv[0]);
       return 2;
     }
   }
@@ -116,14 +120,14 @@ int main(int argc, char** argv) {
   }
   std::vector<QMat> qs;
   auto addq = [&](int64_t K, int64_t N, int b) {
-    const int64_t G = 128, st = lmf::cpu::q_strips(N), words = st * K / (32 / b) * lmf::cpu::kQStrip,
-                  scales = st * K / G * lmf::cpu::kQStrip;
+    const int64_t G = 128, W = act8 || narrow ? lmf::cpu::kQStrip : lmf::cpu::q_strip_cols(b, G, true),
+                  st = lmf::cpu::q_strips(N, W), words = st * K / (32 / b) * W, scales = st * K / G * W;
     const size_t bytes = static_cast<size_t>(words + 2 * scales) * 4;
     auto* p = static_cast<float*>(lmf::alloc_aligned(bytes));
     auto* q = reinterpret_cast<int32_t*>(p);
     for (int64_t i = 0; i < words; ++i) q[i] = static_cast<int32_t>(static_cast<uint32_t>(i) * 2654435761u);
     for (int64_t i = 0; i < 2 * scales; ++i) p[words + i] = 0.01f;
-    qs.push_back({p, bytes, {q, p + words, p + words + scales, K, N, G, b}});
+    qs.push_back({p, bytes, {q, p + words, p + words + scales, K, N, G, b, W}});
   };
   if (bits) {
     for (int l = 0; l < 12; ++l)

@@ -110,29 +110,28 @@ BENCHMARK(BM_Argmax)->Arg(50257);
 }  // namespace
 
 // One decode row through a group-128 quantized matrix in the strip layout (random words),
-// float activations (linear_q: arg 3 = 0, with its bf16 kernel where the CPU has one; 3 = its float kernel)
+// float activations (linear_q: arg 3 = 0 in the strips the plan lays out, the bf16 kernel's wide ones where
+// the CPU has it; 3 = 16-column strips, the float kernel)
 // or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its AVX2 code); bytes/s counts the
 // strips and scales. 768 x 768 at 4 bits (0.3 MB) stays in L2: the kernel's own speed.
 void BM_LinearQDecode(benchmark::State& state) {
   const int64_t K = state.range(0), N = state.range(1), G = 128;
   const int bits = static_cast<int>(state.range(2));
   const bool act8 = state.range(3) == 1 || state.range(3) == 2;
-  const int64_t st = lmf::cpu::q_strips(N), words = st * K / (32 / bits) * lmf::cpu::kQStrip,
-                scales = st * K / G * lmf::cpu::kQStrip;
+  const int64_t W = act8 || state.range(3) == 3 ? lmf::cpu::kQStrip : lmf::cpu::q_strip_cols(bits, G, true);
+  const int64_t st = lmf::cpu::q_strips(N, W), words = st * K / (32 / bits) * W, scales = st * K / G * W;
   std::vector<int32_t> q(static_cast<size_t>(words));
   for (int64_t i = 0; i < words; ++i) q[static_cast<size_t>(i)] = static_cast<int32_t>(static_cast<uint32_t>(i) * 2654435761u);
   std::vector<float> s(static_cast<size_t>(scales), 0.01f), zs(s.size(), 0.08f), x = randn(static_cast<size_t>(K), 4),
       y(static_cast<size_t>(N)),
       scratch(static_cast<size_t>(std::max(lmf::cpu::linear_q_scratch(K, N, G, 1), lmf::cpu::linear_q_a8_scratch(K, N, G, 1))));
-  const lmf::cpu::QWeight w{q.data(), s.data(), zs.data(), K, N, G, bits};
+  const lmf::cpu::QWeight w{q.data(), s.data(), zs.data(), K, N, G, bits, W};
   if (state.range(3) == 2) lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kAvx2);
-  if (state.range(3) == 3) lmf::cpu::q_bf16_allow(false);
   for (auto _ : state) {
     (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), w, nullptr, y.data(), 1, scratch.data());
     benchmark::DoNotOptimize(y.data());
   }
   lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kVnni);
-  lmf::cpu::q_bf16_allow(true);
   state.SetBytesProcessed(state.iterations() * (words + 2 * scales) * 4);
 }
 BENCHMARK(BM_LinearQDecode)

@@ -2,8 +2,8 @@
 // core/quant.h). attrs: bits (4, 8), group_size G, in_features K, out_features N, and
 // layout: "gptq" = qweight (K*bits/32, N) i32, scales (K/G, N) f16, qzeros (K/G,
 // ceil(N*bits/32)) i32 as stored in checkpoints (scales f32 for PyTorch-exact int8); "strips" = the CPU
-// backend's re-laid copy (qmatmul.h): q (strips, K/P, 16) i32, s and zs (strips, K/G,
-// 16) f32. attr act: "float" (default) or "int8": activations quantized per row at run
+// backend's re-laid copy (qmatmul.h): q (strips, K/P, W) i32, s and zs (strips, K/G,
+// W) f32, W = attr strip_cols (16 if absent; 64 for 4-bit weights on the bf16 kernel). attr act: "float" (default) or "int8": activations quantized per row at run
 // time (int8-dynamic; 8-bit per-channel weights; strips hold signed bytes and zs is i32,
 // the columns' weight sums).
 #include <map>
@@ -34,9 +34,10 @@ void check_qweights(const Graph& g, const Node& n, size_t first) {
     ds = g.value(n.inputs.at(first + 1)).dtype == DType::kF32 ? DType::kF32 : DType::kF16;
   } else {
     LMF_CHECK(layout == "strips", kInternal, "op {}: bad layout '{}'", n.op, layout);
-    const int64_t st = (N + 15) / 16;
+    const int64_t W = n.attrs.count("strip_cols") ? n.attr_int("strip_cols") : 16, st = (N + W - 1) / W;
+    LMF_CHECK(W == 16 || (W == 64 && bits == 4), kInternal, "op {}: strips of {} columns at {} bits", n.op, W, bits);
     LMF_CHECK(bits != 3, kInternal, "op {}: 3-bit strips (the backend stores 3-bit weights as 4-bit strips)", n.op);
-    eq = {st, K * bits / 32, 16}, es = {st, K / G, 16}, ez = es, ds = DType::kF32;
+    eq = {st, K * bits / 32, W}, es = {st, K / G, W}, ez = es, ds = DType::kF32;
     if (int8_act) dz = DType::kI32;  // the columns' sums of signed weights
   }
   auto check = [&](const Value& v, const SymShape& shape, DType dt) {

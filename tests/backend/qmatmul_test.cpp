@@ -37,16 +37,22 @@ struct Stripped {
   QWeight w;
 };
 
-Stripped strips_of(const quant::Packed& p, int64_t K, int64_t N, const quant::Spec& spec) {
+Stripped strips_of(const quant::Packed& p, int64_t K, int64_t N, const quant::Spec& spec, int64_t W = kQStrip) {
   Stripped t;
-  const int64_t st = q_strips(N);
-  t.q.resize(static_cast<size_t>(st * K / (32 / strip_bits(spec.bits)) * kQStrip));
-  t.s.resize(static_cast<size_t>(st * K / spec.group * kQStrip));
+  const int64_t st = q_strips(N, W);
+  t.q.resize(static_cast<size_t>(st * K / (32 / strip_bits(spec.bits)) * W));
+  t.s.resize(static_cast<size_t>(st * K / spec.group * W));
   t.zs.resize(t.s.size());
   q_tile(p.qweight.data_as<int32_t>(), p.scales.data(), false, p.qzeros.data_as<int32_t>(), K, N, spec.bits,
-         spec.group, t.q.data(), t.s.data(), t.zs.data());
-  t.w = {t.q.data(), t.s.data(), t.zs.data(), K, N, spec.group, strip_bits(spec.bits)};
+         spec.group, t.q.data(), t.s.data(), t.zs.data(), W);
+  t.w = {t.q.data(), t.s.data(), t.zs.data(), K, N, spec.group, strip_bits(spec.bits), W};
   return t;
+}
+
+// The strip widths to test for these weights: 16, and the bf16 kernel's 64 where it runs.
+std::vector<int64_t> widths(int bits, int64_t G) {
+  if (q_strip_cols(bits, G, true) == kQStripWide) return {kQStrip, kQStripWide};
+  return {kQStrip};
 }
 
 // The cases both linear_q tests run: 3, 4 and 8 bits, groups 32/64/128, odd shapes,
@@ -57,7 +63,7 @@ struct Case {
   bool sym;
   quant::Packed p;
   Tensor deq;  // (K, N) float32
-  Stripped t;
+  Stripped t, wide;  // 16-column strips; 64 (wide.w.q null where the bf16 kernel does not run)
   std::vector<float> bias;
 };
 
@@ -73,7 +79,9 @@ void for_each_case(F&& f) {
           quant::Packed p = quant::quantize_rtn(wf.data(), K, N, spec);
           Tensor deq = quant::dequantize(p, K, bits);
           Stripped t = strips_of(p, K, N, spec);
-          Case c{bits, G, K, N, sym, std::move(p), std::move(deq), std::move(t), randn(static_cast<size_t>(N), 3, 0, 0.1f)};
+          Stripped wide = widths(bits, G).size() > 1 ? strips_of(p, K, N, spec, kQStripWide) : Stripped{};
+          Case c{bits,          G,           K, N, sym, std::move(p), std::move(deq), std::move(t), std::move(wide),
+                 randn(static_cast<size_t>(N), 3, 0, 0.1f)};
           f(c);
           if (::testing::Test::HasFatalFailure()) return;
         }
@@ -110,41 +118,52 @@ double tolerance_bf16(const Case& c, const Ref& r) {
 
 class QMatmul : public test::PerTarget {};
 
-// On each target: the float kernels (bf16 kernel off), then, where this CPU and target
-// have it, with the bf16 kernel on (4-bit strips, few rows), each against its tolerance.
-TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
-  for (bool bf16 : {false, true}) {
-    q_bf16_allow(bf16);
-    if (bf16 && !q_bf16_active()) break;
-    double worst = 0;
-    int64_t bf16_cases = 0;
-    for_each_case([&](const Case& c) {
-      const int64_t K = c.K, N = c.N;
-      for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
-        std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
-        const std::vector<double> xd(x.begin(), x.end());
-        std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
-        const bool uses_bf16 = M <= kQStripRows && q_bf16_applies(c.t.w);
-        bf16_cases += uses_bf16;
-        for (int threads : {1, 2}) {
-          std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
-          with_threads(threads, [&] { linear_q(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data()); });
-          for (int64_t m = 0; m < M; ++m)
-            for (int64_t n = 0; n < N; ++n) {
-              const Ref r = ref_of(c, xd.data() + m * K, n);
-              const double err = std::fabs(y[m * N + n] - r.y);
-              ASSERT_LE(err, uses_bf16 ? tolerance_bf16(c, r) : tolerance(c, r))
-                  << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M << " sym " << c.sym
-                  << " threads " << threads << " bf16 " << uses_bf16 << " at " << m << "," << n;
-              worst = std::max(worst, err / (r.bound + r.scale));
-            }
-        }
+// linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, against the float64
+// reference: 16-column strips (the float kernels, or dequantize + sgemm past kQStripRows)
+// or the wide strips of 4-bit weights (the bf16 kernel, or dequantize + sgemm), each
+// within its tolerance. Returns the largest error relative to the terms' scale.
+double check_linear_q(bool wide) {
+  double worst = 0;
+  int64_t bf16_cases = 0;
+  for_each_case([&](const Case& c) {
+    if (wide && c.wide.w.q == nullptr) return;
+    const QWeight& w = wide ? c.wide.w : c.t.w;
+    const int64_t K = c.K, N = c.N;
+    for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
+      std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
+      const std::vector<double> xd(x.begin(), x.end());
+      std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
+      const bool bf16 = wide && M <= kQStripRows;
+      bf16_cases += bf16;
+      for (int threads : {1, 2}) {
+        std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
+        with_threads(threads, [&] { linear_q(x.data(), w, c.bias.data(), y.data(), M, scratch.data()); });
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) {
+            const Ref r = ref_of(c, xd.data() + m * K, n);
+            const double err = std::fabs(y[m * N + n] - r.y);
+            ASSERT_LE(err, bf16 ? tolerance_bf16(c, r) : tolerance(c, r))
+                << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M << " sym " << c.sym
+                << " threads " << threads << " strip " << w.strip << " at " << m << "," << n;
+            worst = std::max(worst, err / (r.bound + r.scale));
+          }
       }
-    });
-    if (bf16) EXPECT_GT(bf16_cases, 0) << "the bf16 kernel ran no case";
-    std::printf("    %s%s: max relative error %.3g\n", target_name().c_str(), bf16 ? " (bf16 kernel)" : "", worst);
-  }
-  q_bf16_allow(true);
+    }
+  });
+  if (wide) EXPECT_GT(bf16_cases, 0) << "the bf16 kernel ran no case";
+  return worst;
+}
+
+TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
+  const double worst = check_linear_q(false);
+  std::printf("    %s: max relative error %.3g\n", target_name().c_str(), worst);
+}
+
+// The bf16 kernel's wide strips (4-bit weights; CPUs with AVX-512 BF16).
+TEST(QMatmulWide, MatchesFloat64ReferenceOfDequantizedWeights) {
+  if (!q_bf16_cpu()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  const double worst = check_linear_q(true);
+  std::printf("    wide strips (bf16 kernel): max relative error %.3g\n", worst);
 }
 
 TEST_P(QMatmul, FewRowsDoNotDependOnThreads) {
@@ -153,14 +172,16 @@ TEST_P(QMatmul, FewRowsDoNotDependOnThreads) {
     quant::Spec spec{bits, G, false};
     std::vector<float> wf = randn(static_cast<size_t>(K * N), 11, 0, 0.05f);
     quant::Packed p = quant::quantize_rtn(wf.data(), K, N, spec);
-    Stripped t = strips_of(p, K, N, spec);
-    for (int64_t M : {1, 4, 8}) {
-      std::vector<float> x = randn(static_cast<size_t>(M * K), 5, 0, 1.0f);
-      std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, G, M)));
-      std::vector<float> y1(static_cast<size_t>(M * N)), y3(y1.size());
-      with_threads(1, [&] { linear_q(x.data(), t.w, nullptr, y1.data(), M, scratch.data()); });
-      with_threads(3, [&] { linear_q(x.data(), t.w, nullptr, y3.data(), M, scratch.data()); });
-      EXPECT_EQ(y1, y3) << "bits " << bits << " M " << M;
+    for (int64_t W : widths(bits, G)) {
+      Stripped t = strips_of(p, K, N, spec, W);
+      for (int64_t M : {1, 4, 8}) {
+        std::vector<float> x = randn(static_cast<size_t>(M * K), 5, 0, 1.0f);
+        std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, G, M)));
+        std::vector<float> y1(static_cast<size_t>(M * N)), y3(y1.size());
+        with_threads(1, [&] { linear_q(x.data(), t.w, nullptr, y1.data(), M, scratch.data()); });
+        with_threads(3, [&] { linear_q(x.data(), t.w, nullptr, y3.data(), M, scratch.data()); });
+        EXPECT_EQ(y1, y3) << "bits " << bits << " M " << M << " strip " << W;
+      }
     }
   }
 }
@@ -172,13 +193,17 @@ TEST_P(QMatmul, EmbeddingIsTheDequantizedColumn) {
     std::vector<float> wf = randn(static_cast<size_t>(C * V), 2, 0, 0.05f);
     quant::Packed p = quant::quantize_rtn(wf.data(), C, V, spec);
     Tensor deq = quant::dequantize(p, C, bits);
-    Stripped t = strips_of(p, C, V, spec);
-    const std::vector<int32_t> ids = {0, 15, 16, 40, 7, 40};
-    std::vector<float> out(ids.size() * C);
-    embedding_q(t.w, ids.data(), static_cast<int64_t>(ids.size()), out.data());
-    for (size_t i = 0; i < ids.size(); ++i)
-      for (int64_t c = 0; c < C; ++c)
-        ASSERT_EQ(out[i * C + c], deq.data_as<float>()[c * V + ids[i]]) << "bits " << bits << " id " << ids[i];
+    for (int64_t W : {kQStrip, kQStripWide}) {  // (the wide layout's indexing needs no bf16)
+      if (W == kQStripWide && strip_bits(bits) != 4) continue;
+      Stripped t = strips_of(p, C, V, spec, W);
+      const std::vector<int32_t> ids = {0, 15, 16, 40, 7, 40};
+      std::vector<float> out(ids.size() * C);
+      embedding_q(t.w, ids.data(), static_cast<int64_t>(ids.size()), out.data());
+      for (size_t i = 0; i < ids.size(); ++i)
+        for (int64_t c = 0; c < C; ++c)
+          ASSERT_EQ(out[i * C + c], deq.data_as<float>()[c * V + ids[i]])
+              << "bits " << bits << " id " << ids[i] << " strip " << W;
+    }
   }
 }
 

@@ -69,6 +69,7 @@ cpu::QWeight qweight(const Node& n, In in, size_t first) {
   w.N = n.attr_int("out_features");
   w.group = n.attr_int("group_size");
   w.bits = static_cast<int>(n.attr_int("bits"));
+  w.strip = n.attrs.count("strip_cols") ? n.attr_int("strip_cols") : cpu::kQStrip;
   return w;
 }
 

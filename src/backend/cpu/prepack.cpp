@@ -63,38 +63,41 @@ int prepack_for_cpu(Graph& g) {
   }
   // Quantized weights: GPTQ tensors -> strips (qmatmul.h), once per qweight and
   // activation type (a tied embedding and head share theirs; an int8-dynamic head's
-  // embedding lookup reads a float-activation copy).
-  std::map<std::pair<int, bool>, std::array<int, 3>> strips;
+  // embedding lookup reads a float-activation copy). Float activations at 4 bits get the
+  // wide strips of the bf16 kernel where the CPU has it (q_strip_cols).
+  std::map<std::pair<int, std::string>, std::pair<std::array<int, 3>, int64_t>> strips;
   for (Node& n : g.mutable_nodes()) {
     if ((n.op != "linear_q" && n.op != "embedding_q") || n.attr_str("layout") != "gptq") continue;
     const size_t first = n.op == "linear_q" ? 1 : 0;
     const int qw = n.inputs[first];
-    const bool i8 = n.attrs.count("act") && n.attr_str("act") == "int8";
-    auto it = strips.find({qw, i8});
+    const std::string act = n.attrs.count("act") ? n.attr_str("act") : "float";
+    const bool i8 = act == "int8";
+    auto it = strips.find({qw, act});
     if (it == strips.end()) {
       const int64_t K = n.attr_int("in_features"), N = n.attr_int("out_features"), G = n.attr_int("group_size");
       const int bits = static_cast<int>(n.attr_int("bits"));
-      const int64_t st = cpu::q_strips(N);
+      const int64_t W = i8 ? cpu::kQStrip : cpu::q_strip_cols(bits, G, act == "float"), st = cpu::q_strips(N, W);
       const Tensor& scales = g.value(n.inputs[first + 1]).data;
       const bool f32 = scales.dtype() == DType::kF32;
-      Tensor q = Tensor::empty(DType::kI32, {st, K / (32 / cpu::strip_bits(bits)), cpu::kQStrip});
-      Tensor s = Tensor::empty(DType::kF32, {st, K / G, cpu::kQStrip});
-      Tensor zs = Tensor::empty(i8 ? DType::kI32 : DType::kF32, {st, K / G, cpu::kQStrip});
+      Tensor q = Tensor::empty(DType::kI32, {st, K / (32 / cpu::strip_bits(bits)), W});
+      Tensor s = Tensor::empty(DType::kF32, {st, K / G, W});
+      Tensor zs = Tensor::empty(i8 ? DType::kI32 : DType::kF32, {st, K / G, W});
       if (i8)
         cpu::q_tile_i8(g.value(qw).data.data_as<int32_t>(), scales.data(), f32, K, N, q.data_as<int32_t>(),
                        s.data_as<float>(), zs.data_as<int32_t>());
       else
         cpu::q_tile(g.value(qw).data.data_as<int32_t>(), scales.data(), f32,
                     g.value(n.inputs[first + 2]).data.data_as<int32_t>(), K, N, bits, G, q.data_as<int32_t>(),
-                    s.data_as<float>(), zs.data_as<float>());
-      const std::string base = g.value(qw).name + (i8 ? ".i8" : "");
+                    s.data_as<float>(), zs.data_as<float>(), W);
+      const std::string base = g.value(qw).name + (act == "float" ? "" : "." + act);
       std::array<int, 3> ids = {g.add_weight(base + ".strips", std::move(q)), g.add_weight(base + ".s", std::move(s)),
                                 g.add_weight(base + ".zs", std::move(zs))};
-      it = strips.emplace(std::make_pair(qw, i8), ids).first;
+      it = strips.emplace(std::make_pair(qw, act), std::make_pair(ids, W)).first;
       ++count;
     }
-    for (size_t i = 0; i < 3; ++i) n.inputs[first + i] = it->second[i];
+    for (size_t i = 0; i < 3; ++i) n.inputs[first + i] = it->second.first[i];
     n.attrs["layout"] = std::string("strips");
+    n.attrs["strip_cols"] = it->second.second;
     n.attrs["bits"] = int64_t{cpu::strip_bits(static_cast<int>(n.attr_int("bits")))};
   }
   g.remove_unused_values();

@@ -154,11 +154,12 @@ void GroupSums(const float* HWY_RESTRICT x, size_t M, size_t K, size_t G, float*
     }
 }
 
-// One strip as float32: out (K, 16), row stride ldo, = q · s - zs; needs G % (32/BITS) == 0
-// (a word's values share a group).
+// 16 columns of a strip as float32: out (K, 16), row stride ldo, = q · s - zs, the
+// strip's word and scale rows `W` apart (its width); needs G % (32/BITS) == 0 (a word's
+// values share a group).
 template <int BITS>
 void DequantStripT(const int32_t* HWY_RESTRICT q, const float* HWY_RESTRICT s, const float* HWY_RESTRICT zs,
-                   size_t K, size_t G, float* HWY_RESTRICT out, size_t ldo) {
+                   size_t K, size_t G, size_t W, float* HWY_RESTRICT out, size_t ldo) {
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
   constexpr size_t kS = static_cast<size_t>(kQStrip);
@@ -168,8 +169,8 @@ void DequantStripT(const int32_t* HWY_RESTRICT q, const float* HWY_RESTRICT s, c
   for (size_t kp = 0; kp < K / P; ++kp) {
     const size_t g = kp * P / G;
     for (size_t v = 0; v < nv; ++v) {
-      const auto w = hn::LoadU(di, q + kp * kS + v * L);
-      const auto sv = hn::LoadU(df, s + g * kS + v * L), zv = hn::LoadU(df, zs + g * kS + v * L);
+      const auto w = hn::LoadU(di, q + kp * W + v * L);
+      const auto sv = hn::LoadU(df, s + g * W + v * L), zv = hn::LoadU(df, zs + g * W + v * L);
       float* o = out + kp * P * ldo + v * L;
       [&]<int... J>(std::integer_sequence<int, J...>) {
         (hn::StoreU(hn::MulSub(Unpack<BITS, J>(df, w, mask), sv, zv), df, o + J * ldo), ...);
@@ -178,12 +179,12 @@ void DequantStripT(const int32_t* HWY_RESTRICT q, const float* HWY_RESTRICT s, c
   }
 }
 
-void DequantStrip(const int32_t* q, const float* s, const float* zs, size_t K, size_t G, int bits, float* out,
-                  size_t ldo) {
+void DequantStrip(const int32_t* q, const float* s, const float* zs, size_t K, size_t G, size_t W, int bits,
+                  float* out, size_t ldo) {
   if (bits == 4)
-    DequantStripT<4>(q, s, zs, K, G, out, ldo);
+    DequantStripT<4>(q, s, zs, K, G, W, out, ldo);
   else
-    DequantStripT<8>(q, s, zs, K, G, out, ldo);
+    DequantStripT<8>(q, s, zs, K, G, W, out, ldo);
 }
 
 // Strips [s0, s1) of W against M (<= kQStripRows) rows of x.
@@ -196,10 +197,6 @@ void QStrips(const float* x, size_t M, const QWeight& w, const float* xsum, cons
     StripsT<8>(x, M, K, G, w, xsum, bias, y, N, s0, s1);
 }
 
-// Whether dispatch runs AVX-512 code (the bf16 kernel is used only then, so that a test
-// that limits Highway to AVX2 gets the AVX2 kernels).
-bool DispatchIsAvx512() { return HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86; }
-
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lmf::cpu
@@ -211,9 +208,6 @@ namespace lmf::cpu {
 HWY_EXPORT(QStrips);
 HWY_EXPORT(DequantStrip);
 HWY_EXPORT(GroupSums);
-HWY_EXPORT(DispatchIsAvx512);
-
-bool q_dispatch_is_avx512() { return HWY_DYNAMIC_DISPATCH(DispatchIsAvx512)(); }
 
 namespace {
 constexpr int64_t kDequantCols = 256;  // columns dequantized per sgemm in prefill
@@ -224,14 +218,15 @@ inline int32_t field(int32_t word, int bits, int64_t slot) {
 }  // namespace
 
 void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const int32_t* qzeros, int64_t K, int64_t N,
-            int bits, int64_t group, int32_t* q, float* s, float* zs) {
+            int bits, int64_t group, int32_t* q, float* s, float* zs, int64_t strip) {
   // 3-bit values are stored as 4-bit strips (the kernels unpack 4 or 8 bits).
   const int tb = strip_bits(bits);
-  const int64_t P = 32 / tb, qrows = K / P, groups = K / group, zw = quant::packed_cols(N, bits), strips = q_strips(N);
+  const int64_t P = 32 / tb, qrows = K / P, groups = K / group, zw = quant::packed_cols(N, bits),
+                strips = q_strips(N, strip), W = strip;
 #pragma omp parallel for schedule(static)
   for (int64_t st = 0; st < strips; ++st) {
-    for (int64_t c = 0; c < kQStrip; ++c) {
-      const int64_t n = st * kQStrip + c;
+    for (int64_t c = 0; c < W; ++c) {
+      const int64_t n = st * W + c;
       for (int64_t kp = 0; kp < qrows; ++kp) {
         uint32_t word = 0;
         if (n < N && tb == bits) {
@@ -240,15 +235,15 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
           for (int64_t j = 0; j < P; ++j)
             word |= quant::read_packed(qweight + n, N, kp * P + j, bits) << (j * tb);
         }
-        q[(st * qrows + kp) * kQStrip + c] = static_cast<int32_t>(word);
+        q[(st * qrows + kp) * W + c] = static_cast<int32_t>(word);
       }
       for (int64_t g = 0; g < groups; ++g) {
         const float sc = n >= N       ? 0.0f
                          : scales_f32 ? static_cast<const float*>(scales)[g * N + n]
                                       : f16_to_f32(static_cast<const uint16_t*>(scales)[g * N + n]);
         const auto z = n < N ? static_cast<int32_t>(quant::read_packed(qzeros + g * zw, 1, n, bits)) : 0;
-        s[(st * groups + g) * kQStrip + c] = sc;
-        zs[(st * groups + g) * kQStrip + c] = static_cast<float>(z) * sc;
+        s[(st * groups + g) * W + c] = sc;
+        zs[(st * groups + g) * W + c] = static_cast<float>(z) * sc;
       }
     }
   }
@@ -260,26 +255,28 @@ inline int64_t bf16_parts_offset(int64_t M, int64_t K, int64_t group) { return (
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
   const int64_t rows = std::min(max_rows, kQStripRows);
   const int64_t few = bf16_parts_offset(rows, K, group) + rows * K;
-  return max_rows > kQStripRows ? std::max(few, K * std::min(N, kDequantCols) + kQStrip) : few;
+  // (wide strips without the bf16 kernel, q_bf16_allow(false), dequantize at any M)
+  return std::max(few, K * std::min(N, kDequantCols) + kQStrip);
 }
 
 void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int64_t ldo) {
-  const int64_t P = 32 / w.bits, qrows = w.K / P, groups = w.K / w.group;
-  for (int64_t st = c0 / kQStrip; st * kQStrip < c1; ++st) {
-    const int32_t* q = w.q + st * qrows * kQStrip;
-    const float* s = w.s + st * groups * kQStrip;
-    const float* zs = w.zs + st * groups * kQStrip;
-    const int64_t base = st * kQStrip - c0, cols = std::min(kQStrip, c1 - st * kQStrip);
-    if (cols == kQStrip && w.group % P == 0) {  // whole strip: vectors of 16 columns
-      HWY_DYNAMIC_DISPATCH(DequantStrip)(q, s, zs, static_cast<size_t>(w.K), static_cast<size_t>(w.group), w.bits,
-                                         out + base, static_cast<size_t>(ldo));
+  const int64_t P = 32 / w.bits, qrows = w.K / P, groups = w.K / w.group, W = w.strip;
+  for (int64_t c = c0; c < c1; c += kQStrip) {  // 16 columns of a strip at a time
+    const int64_t st = c / W, sub = c % W;
+    const int32_t* q = w.q + st * qrows * W + sub;
+    const float* s = w.s + st * groups * W + sub;
+    const float* zs = w.zs + st * groups * W + sub;
+    const int64_t base = c - c0, cols = std::min(kQStrip, c1 - c);
+    if (cols == kQStrip && w.group % P == 0) {  // vectors of 16 columns
+      HWY_DYNAMIC_DISPATCH(DequantStrip)(q, s, zs, static_cast<size_t>(w.K), static_cast<size_t>(w.group),
+                                         static_cast<size_t>(W), w.bits, out + base, static_cast<size_t>(ldo));
       continue;
     }
     for (int64_t k = 0; k < w.K; ++k) {
       const int64_t g = k / w.group, kp = k / P, slot = k % P;
       float* o = out + k * ldo + base;
-      for (int64_t c = 0; c < cols; ++c)
-        o[c] = static_cast<float>(field(q[kp * kQStrip + c], w.bits, slot)) * s[g * kQStrip + c] - zs[g * kQStrip + c];
+      for (int64_t j = 0; j < cols; ++j)
+        o[j] = static_cast<float>(field(q[kp * W + j], w.bits, slot)) * s[g * W + j] - zs[g * W + j];
     }
   }
 }
@@ -287,14 +284,16 @@ void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int
 void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
   if (M == 0) return;
   const int64_t K = w.K, N = w.N;
-  if (M <= kQStripRows && q_bf16_applies(w)) {
+  const bool wide = w.strip == kQStripWide;
+  if (M <= kQStripRows && wide && q_bf16_cpu()) {  // the bf16 kernel
     float* xsum = scratch;  // (M, groups)
     auto* parts = reinterpret_cast<uint32_t*>(scratch + bf16_parts_offset(M, K, w.group));
     q_bf16_split(x, M, K, w.group, parts, xsum);
-    for_strip_ranges(q_strips(N), [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, M, w, xsum, bias, y, s0, s1); });
+    for_strip_ranges(q_strips(N, kQStripWide),
+                     [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, M, w, xsum, bias, y, s0, s1); });
     return;
   }
-  if (M <= kQStripRows) {
+  if (M <= kQStripRows && !wide) {
     float* xsum = scratch;  // (M, groups)
     HWY_DYNAMIC_DISPATCH(GroupSums)(x, static_cast<size_t>(M), static_cast<size_t>(K),
                                     static_cast<size_t>(w.group), xsum);
@@ -307,26 +306,25 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
   // Prefill: dequantize 256 columns at a time, then sgemm into y's columns.
   for (int64_t c0 = 0; c0 < N; c0 += kDequantCols) {
     const int64_t c1 = std::min(N, c0 + kDequantCols), nc = c1 - c0;
-    const int64_t strips0 = c0 / kQStrip, strips1 = q_strips(c1);
+    const int64_t b0 = c0 / kQStrip, b1 = q_strips(c1);  // blocks of 16 columns
 #pragma omp parallel for schedule(static)
-    for (int64_t st = strips0; st < strips1; ++st)
-      q_dequantize_cols(w, st * kQStrip, std::min(c1, (st + 1) * kQStrip), scratch + (st * kQStrip - c0), nc);
+    for (int64_t b = b0; b < b1; ++b)
+      q_dequantize_cols(w, b * kQStrip, std::min(c1, (b + 1) * kQStrip), scratch + (b * kQStrip - c0), nc);
     dnnl_sgemm('N', 'N', M, nc, K, 1.0f, x, K, scratch, nc, 0.0f, y + c0, N);
   }
   if (bias) add_bias(y, bias, M, N);
 }
 
 void embedding_q(const QWeight& w, const int32_t* ids, int64_t n, float* out) {
-  const int64_t P = 32 / w.bits, qrows = w.K / P, groups = w.K / w.group;
+  const int64_t P = 32 / w.bits, qrows = w.K / P, groups = w.K / w.group, W = w.strip;
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t v = ids[i], st = v / kQStrip, c = v % kQStrip;
-    const int32_t* q = w.q + st * qrows * kQStrip;
-    const float* s = w.s + st * groups * kQStrip;
-    const float* zs = w.zs + st * groups * kQStrip;
+    const int64_t v = ids[i], st = v / W, c = v % W;
+    const int32_t* q = w.q + st * qrows * W;
+    const float* s = w.s + st * groups * W;
+    const float* zs = w.zs + st * groups * W;
     for (int64_t k = 0; k < w.K; ++k) {
       const int64_t g = k / w.group;
-      out[i * w.K + k] =
-          static_cast<float>(field(q[(k / P) * kQStrip + c], w.bits, k % P)) * s[g * kQStrip + c] - zs[g * kQStrip + c];
+      out[i * w.K + k] = static_cast<float>(field(q[(k / P) * W + c], w.bits, k % P)) * s[g * W + c] - zs[g * W + c];
     }
   }
 }

@@ -1,12 +1,15 @@
-// lmforge CPU backend: linear_q's few-row kernel for 4-bit strips with bf16 dot products
-// (AVX-512 BF16: vdpbf16ps), used where the CPU has them (see qmatmul.h).
+// lmforge CPU backend: linear_q's few-row kernel for 4-bit weights with bf16 dot
+// products (AVX-512 BF16: vdpbf16ps), on the wide strips the plan lays out for it where
+// the CPU has them (64 columns per strip; see qmatmul.h).
 //
 // Why: the float kernel spends, per 64-byte row of a strip (128 weights), 8 fused
 // multiply-adds, 8 table lookups (vpermps) and 7 shifts. Where 512-bit operations take
-// two passes through 256-bit units (AMD Zen 4), the lookups and shifts share two pipes
-// and the kernel runs ~15 cycles a row, ~17 GB/s of weights per core: two cores read
-// less than the memory gives. vdpbf16ps does two multiply-adds per lane, so a row is 8
-// of them plus 7 unpacking operations on other pipes.
+// two passes through 256-bit units (AMD Zen 4), that is ~12 cycles a row, ~19 GB/s of
+// weights per core in L2: two cores read less than the memory gives. vdpbf16ps does two
+// multiply-adds per lane, so a row is 8 of them plus 7 unpacking operations on other
+// pipes, and 8 broadcasts of x; a wide strip's row holds four 16-column rows side by side,
+// so that one set of broadcasts serves all four and the weights stay one sequential stream
+// (four 16-column strips read side by side, four streams, drew ~10% less from memory).
 //
 // The numbers:
 //  - A weight q (0..15) is unpacked as the bf16 number 1 + q/16 (exact: 0x3F80 | q << 3),
@@ -21,8 +24,8 @@
 //  - Per row, the parts are laid out as the kernel reads them: for each strip word row kp
 //    (inputs 8 kp .. 8 kp + 7) and j = 0..3, the dword (hi[8kp+j], hi[8kp+j+4]) then
 //    (lo[8kp+j], lo[8kp+j+4]): K dwords per row, each broadcast to the 16 columns.
-// One core, weights in L2 (GPT-2 small 768 x 768, Zen 4): the float kernel 17.4 GB/s,
-// this one ~23 (bench/kernels_bench --benchmark_filter=LinearQDecode).
+// One core, weights in L2 (GPT-2 small 768 x 768, Zen 4): the float kernel ~19 GB/s,
+// this one ~26 (bench/kernels_bench --benchmark_filter=LinearQDecode).
 
 #include <immintrin.h>
 
@@ -42,7 +45,7 @@ namespace {
 
 std::atomic<bool> g_allow_bf16{true};
 
-bool cpu_has_bf16() {
+bool cpu_has_bf16() {  // and AVX-512 BW for the byte and word operations
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512bf16");
   return has;
@@ -102,13 +105,15 @@ __attribute__((target("avx512f"))) inline __m512 group_end(__m512 y, __m512 dot,
   return _mm512_fnmadd_ps(_mm512_loadu_ps(zs), xs, y);
 }
 
-// out (R, 16) = R rows of x (parts, row stride K dwords) · one 4-bit strip; xsum (R, K/G).
+// out (R, 16) = R rows of x (parts, row stride K dwords) · 16 columns of a wide strip: q,
+// s and zs point at the columns' first word / scale, rows `W` words apart; xsum (R, K/G).
 template <int R>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void strip_rows(const uint32_t* xp, int64_t K, int64_t G,
-                                                                         const int32_t* q, const float* s,
-                                                                         const float* zs, const float* xsum,
-                                                                         float* out) {
-  constexpr int A = R == 2 ? 4 : 2;  // accumulation chains per row (R >= 2; one row: strips_row)
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void cols16_rows(const uint32_t* xp, int64_t K, int64_t G,
+                                                                          const int32_t* q, const float* s,
+                                                                          const float* zs, const float* xsum,
+                                                                          float* out) {
+  constexpr int64_t W = kQStripWide;
+  constexpr int A = R == 1 ? 8 : (R == 2 ? 4 : 2);  // accumulation chains per row
   const int64_t groups = K / G, rows_per_group = G / 8;
   const __m512i mask = _mm512_set1_epi32(0x00780078), one = _mm512_set1_epi32(0x3F803F80);
   __m512 y[R];
@@ -120,8 +125,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void strip_rows(const uin
     for (int64_t i = 0; i < rows_per_group; ++i) {
       const int64_t kp = g * rows_per_group + i;
       __m512i f[4];
-      unpack(_mm512_loadu_si512(q + kp * kQStrip), mask, one, f);
-      _mm_prefetch(reinterpret_cast<const char*>(q + (kp + kQPrefetchRows) * kQStrip), _MM_HINT_T0);
+      unpack(_mm512_loadu_si512(q + kp * W), mask, one, f);
       for (int r = 0; r < R; ++r) {
         const uint32_t* xk = xp + r * K + kp * 8;
         for (int d = 0; d < 8; ++d)
@@ -132,25 +136,21 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void strip_rows(const uin
     for (int r = 0; r < R; ++r) {
       __m512 dot = acc[r][0];
       for (int a = 1; a < A; ++a) dot = _mm512_add_ps(dot, acc[r][a]);
-      y[r] = group_end(y[r], dot, xsum[r * groups + g], s + g * kQStrip, zs + g * kQStrip);
+      y[r] = group_end(y[r], dot, xsum[r * groups + g], s + g * W, zs + g * W);
     }
   }
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * kQStrip, y[r]);
 }
 
-// out (U, 16) = one row of x · U consecutive strips (decode): the 8 broadcasts of each
-// strip word row serve U strips (one strip at a time spent ~20% of its time on them; U = 4:
-// 768 x 768 in L2 on Zen 4, 22.6 -> 27.9 GB/s). s, zs: the first strip's; strips are
-// `qrows` word rows and `groups` groups apart. Four accumulation chains per strip for every
-// U, so that a strip's result does not depend on how many strips were taken with it (the
-// threads' shares start anywhere).
-template <int U>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void strips_row(const uint32_t* xp, int64_t K, int64_t G,
-                                                                         const int32_t* q, const float* s,
-                                                                         const float* zs, const float* xsum,
-                                                                         float* out) {
-  constexpr int A = 4;  // accumulation chains per strip
-  const int64_t groups = K / G, rows_per_group = G / 8, qrows = K / 8;
+// out (64) = one row of x (decode) · one wide strip: each word row is 4 x 16 words side by
+// side, the 8 broadcasts of x serve all four; four accumulation chains per 16 columns.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void wide_row(const uint32_t* xp, int64_t K, int64_t G,
+                                                                       const int32_t* q, const float* s,
+                                                                       const float* zs, const float* xsum,
+                                                                       float* out) {
+  constexpr int64_t W = kQStripWide;
+  constexpr int U = W / kQStrip, A = 4;
+  const int64_t groups = K / G, rows_per_group = G / 8;
   const __m512i mask = _mm512_set1_epi32(0x00780078), one = _mm512_set1_epi32(0x3F803F80);
   __m512 y[U];
   for (int u = 0; u < U; ++u) y[u] = _mm512_setzero_ps();
@@ -160,14 +160,16 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void strips_row(const uin
       for (int a = 0; a < A; ++a) acc[u][a] = _mm512_setzero_ps();
     for (int64_t i = 0; i < rows_per_group; ++i) {
       const int64_t kp = g * rows_per_group + i;
+      const int32_t* row = q + kp * W;
+      // The stream 8 KiB ahead, as the float kernels (kQPrefetchRows 64-byte rows).
+      for (int u = 0; u < U; ++u)
+        _mm_prefetch(reinterpret_cast<const char*>(row + kQPrefetchRows * kQStrip + u * kQStrip), _MM_HINT_T0);
       const uint32_t* xk = xp + kp * 8;
       __m512i b[8];
       for (int d = 0; d < 8; ++d) b[d] = _mm512_set1_epi32(static_cast<int>(xk[d]));
       for (int u = 0; u < U; ++u) {
-        const int32_t* qu = q + (u * qrows + kp) * kQStrip;
         __m512i f[4];
-        unpack(_mm512_loadu_si512(qu), mask, one, f);
-        _mm_prefetch(reinterpret_cast<const char*>(qu + kQPrefetchRows * kQStrip), _MM_HINT_T0);
+        unpack(_mm512_loadu_si512(row + u * kQStrip), mask, one, f);
         for (int d = 0; d < 8; ++d)
           acc[u][d % A] = _mm512_dpbf16_ps(acc[u][d % A], reinterpret_cast<__m512bh>(f[d / 2]),
                                            reinterpret_cast<__m512bh>(b[d]));
@@ -176,7 +178,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void strips_row(const uin
     for (int u = 0; u < U; ++u) {
       __m512 dot = acc[u][0];
       for (int a = 1; a < A; ++a) dot = _mm512_add_ps(dot, acc[u][a]);
-      y[u] = group_end(y[u], dot, xsum[g], s + (u * groups + g) * kQStrip, zs + (u * groups + g) * kQStrip);
+      y[u] = group_end(y[u], dot, xsum[g], s + g * W + u * kQStrip, zs + g * W + u * kQStrip);
     }
   }
   for (int u = 0; u < U; ++u) _mm512_storeu_ps(out + u * kQStrip, y[u]);
@@ -184,13 +186,13 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void strips_row(const uin
 
 }  // namespace
 
-bool q_bf16_active() {
-  return g_allow_bf16.load(std::memory_order_relaxed) && cpu_has_bf16() && q_dispatch_is_avx512();
-}
+bool q_bf16_cpu() { return g_allow_bf16.load(std::memory_order_relaxed) && cpu_has_bf16(); }
 
 void q_bf16_allow(bool allow) { g_allow_bf16.store(allow, std::memory_order_relaxed); }
 
-bool q_bf16_applies(const QWeight& w) { return w.bits == 4 && w.group % 16 == 0 && q_bf16_active(); }
+int64_t q_strip_cols(int bits, int64_t group, bool float_act) {
+  return float_act && strip_bits(bits) == 4 && group % 16 == 0 && q_bf16_cpu() ? kQStripWide : kQStrip;
+}
 
 void q_bf16_split(const float* x, int64_t M, int64_t K, int64_t G, uint32_t* parts, float* xsum) {
   split_rows(x, M, K, G, parts, xsum);
@@ -198,47 +200,38 @@ void q_bf16_split(const float* x, int64_t M, int64_t K, int64_t G, uint32_t* par
 
 void q_bf16_strips(const uint32_t* parts, int64_t M, const QWeight& w, const float* xsum, const float* bias, float* y,
                    int64_t s0, int64_t s1) {
+  constexpr int64_t W = kQStripWide;
   const int64_t K = w.K, N = w.N, G = w.group, groups = K / G, qrows = K / 8;
-  alignas(64) float tmp[4 * kQStrip];
-  // out (rows, 16 per strip) of strips [st, st + n) -> y (+ bias); tmp holds rows x 16 or 1 x 16 n.
-  const auto store = [&](int64_t st, int64_t n, int64_t m, int64_t rows) {
-    for (int64_t u = 0; u < n; ++u) {
-      const int64_t c0 = (st + u) * kQStrip, cols = std::min(kQStrip, N - c0);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c)
-          y[(m + r) * N + c0 + c] = tmp[(r + u) * kQStrip + c] + (bias ? bias[c0 + c] : 0.0f);
-    }
-  };
-  if (M == 1) {  // decode: four strips at a time, then one
-    for (int64_t st = s0; st < s1;) {
-      const int64_t n = s1 - st >= 4 ? 4 : 1;
-      const int32_t* q = w.q + st * qrows * kQStrip;
-      const float* s = w.s + st * groups * kQStrip;
-      const float* zs = w.zs + st * groups * kQStrip;
-      if (n == 4)
-        strips_row<4>(parts, K, G, q, s, zs, xsum, tmp);
-      else
-        strips_row<1>(parts, K, G, q, s, zs, xsum, tmp);
-      store(st, n, 0, 1);
-      st += n;
-    }
-    return;
-  }
+  alignas(64) float tmp[4 * W];
   for (int64_t st = s0; st < s1; ++st) {
-    const int32_t* q = w.q + st * qrows * kQStrip;
-    const float* s = w.s + st * groups * kQStrip;
-    const float* zs = w.zs + st * groups * kQStrip;
+    const int64_t c0 = st * W, cols = std::min(W, N - c0);
+    const int32_t* q = w.q + st * qrows * W;
+    const float* s = w.s + st * groups * W;
+    const float* zs = w.zs + st * groups * W;
+    if (M == 1) {
+      wide_row(parts, K, G, q, s, zs, xsum, tmp);
+      for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + (bias ? bias[c0 + c] : 0.0f);
+      continue;
+    }
     for (int64_t m = 0; m < M; m += 4) {
       const int64_t R = std::min<int64_t>(4, M - m);
       const uint32_t* xm = parts + m * K;
       const float* xs = xsum + m * groups;
-      switch (R) {
-        case 1: strips_row<1>(xm, K, G, q, s, zs, xs, tmp); break;
-        case 2: strip_rows<2>(xm, K, G, q, s, zs, xs, tmp); break;
-        case 3: strip_rows<3>(xm, K, G, q, s, zs, xs, tmp); break;
-        default: strip_rows<4>(xm, K, G, q, s, zs, xs, tmp); break;
+      for (int64_t u = 0; u < W / kQStrip && u * kQStrip < cols; ++u) {
+        const int32_t* qu = q + u * kQStrip;
+        const float *su = s + u * kQStrip, *zu = zs + u * kQStrip;
+        float* o = tmp + u * 4 * kQStrip;  // (R, 16) for these 16 columns
+        switch (R) {
+          case 1: cols16_rows<1>(xm, K, G, qu, su, zu, xs, o); break;
+          case 2: cols16_rows<2>(xm, K, G, qu, su, zu, xs, o); break;
+          case 3: cols16_rows<3>(xm, K, G, qu, su, zu, xs, o); break;
+          default: cols16_rows<4>(xm, K, G, qu, su, zu, xs, o); break;
+        }
       }
-      store(st, 1, m, R);
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          y[(m + r) * N + c0 + c] =
+              tmp[(c / kQStrip) * 4 * kQStrip + r * kQStrip + c % kQStrip] + (bias ? bias[c0 + c] : 0.0f);
     }
   }
 }

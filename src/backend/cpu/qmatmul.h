@@ -5,7 +5,9 @@
 // (q_tile): a strip holds, for all K/P packed rows, its 16 int32 words, then the strip
 // after it, so decode reads every weight once as one sequential stream per thread; the
 // scales s and the scaled zeros zs = z·s are float32 strips (K/G, 16) the same way, so
-// an element is q·s - zs. Columns past N in the last strip are zero.
+// an element is q·s - zs. Columns past N in the last strip are zero. On CPUs with
+// AVX-512 BF16, 4-bit weights with float activations get wide strips of kQStripWide = 64
+// columns instead (rows of 64 words; q_strip_cols), for the bf16 kernel (qgemv_bf16.cpp).
 //  - Up to kQStripRows rows (decode, short prompts): per strip and group, acc =
 //    Σ_k x[k]·q[k] over the group's rows, then y += s·acc - zs·Σ_k x[k], four rows of x
 //    per pass over a strip (it stays in L1 for the next four); threads own whole strips,
@@ -21,6 +23,7 @@
 namespace lmf::cpu {
 
 constexpr int64_t kQStrip = 16;
+constexpr int64_t kQStripWide = 64;
 // Rows up to which linear_q runs the strip kernels rather than dequantize +
 // sgemm: GPT-2 small w4 on 2 threads, prompts of 16 / 32 tokens ran 810 -> 1300 and
 // 950-1170 -> 1400-1490 t/s, 64 about even, 128 better through sgemm.
@@ -37,9 +40,10 @@ struct QWeight {
   const float* zs = nullptr;   // (strips, K / G, 16)
   int64_t K = 0, N = 0, group = 0;
   int bits = 4;
+  int64_t strip = kQStrip;  // columns per strip: kQStrip, or kQStripWide (4-bit, bf16 kernel)
 };
 
-inline int64_t q_strips(int64_t N) { return (N + kQStrip - 1) / kQStrip; }
+inline int64_t q_strips(int64_t N, int64_t strip = kQStrip) { return (N + strip - 1) / strip; }
 
 // Calls f(s0, s1) on each OpenMP thread for its share [s0, s1) of `strips` strips (on
 // the calling thread alone for one thread or fewer than 8 strips): the decode kernels'
@@ -62,10 +66,16 @@ void for_strip_ranges(int64_t strips, F&& f) {
 // strips (the kernels unpack 4 or 8 bits; the file keeps 3).
 inline int strip_bits(int bits) { return bits == 3 ? 4 : bits; }
 // GPTQ tensors (qweight (K*bits/32, N) i32, scales (K/G, N) f16 or f32 (scales_f32),
-// qzeros (K/G, ceil(N*bits/32)) i32) -> strips of strip_bits(bits): q (strips, K/P, 16)
-// with P = 32 / strip_bits(bits), s and zs (strips, K/G, 16).
+// qzeros (K/G, ceil(N*bits/32)) i32) -> strips of strip_bits(bits): q (strips, K/P, W)
+// with P = 32 / strip_bits(bits), s and zs (strips, K/G, W), W = `strip` columns.
 void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const int32_t* qzeros, int64_t K, int64_t N,
-            int bits, int64_t group, int32_t* q, float* s, float* zs);
+            int bits, int64_t group, int32_t* q, float* s, float* zs, int64_t strip = kQStrip);
+// The strip width the plan gives a weight of `bits` bits and group `group`: kQStripWide
+// for 4-bit strips, float activations and groups of 16k on CPUs with AVX-512 BF16 (unless
+// q_bf16_allow(false)), else kQStrip.
+int64_t q_strip_cols(int bits, int64_t group, bool float_act);
+bool q_bf16_cpu();
+void q_bf16_allow(bool allow);
 
 // int8-dynamic (8-bit per-channel weights, zero 128, activations quantized per row at run
 // time): strips of signed bytes q (strips, K/4, 16) (4 consecutive k per int32, as
@@ -108,19 +118,14 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
 int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
 
 // y (M, N) = x (M, K) · W + bias (bias may be null). scratch: linear_q_scratch floats.
-// For 4-bit strips (group a multiple of 16) on CPUs with AVX-512 BF16, the few-row path
-// computes with x held as two bf16 parts (16 significant bits: |x̃ - x| <= 2^-16 |x|) and
-// bf16 dot products (qgemv_bf16.cpp); elsewhere x stays float32.
+// On wide strips the few-row path computes with x held as two bf16 parts (16 significant
+// bits: |x̃ - x| <= 2^-16 |x|) and bf16 dot products (qgemv_bf16.cpp); elsewhere x stays
+// float32.
 void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch);
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
 
-// The bf16 kernel (qgemv_bf16.cpp): active on CPUs with AVX-512 BF16 while Highway may
-// dispatch to AVX-512 and q_bf16_allow has not turned it off (tests run both kernels).
-bool q_bf16_active();
-bool q_dispatch_is_avx512();  // Highway dispatches to AVX-512 code now
-void q_bf16_allow(bool allow);
-bool q_bf16_applies(const QWeight& w);
-// x (M, K) -> parts (M, K) bf16 pairs and xsum (M, K / G); then strips [s0, s1).
+// The bf16 kernel (qgemv_bf16.cpp), wide strips only: x (M, K) -> parts (M, K) bf16
+// pairs and xsum (M, K / G); then wide strips [s0, s1).
 void q_bf16_split(const float* x, int64_t M, int64_t K, int64_t G, uint32_t* parts, float* xsum);
 void q_bf16_strips(const uint32_t* parts, int64_t M, const QWeight& w, const float* xsum, const float* bias, float* y,
                    int64_t s0, int64_t s1);
@@ -128,7 +133,8 @@ void q_bf16_strips(const uint32_t* parts, int64_t M, const QWeight& w, const flo
 // Column v of W for each id (a tied embedding table stored as the head's weight): out (n, K).
 void embedding_q(const QWeight& w, const int32_t* ids, int64_t n, float* out);
 
-// W's columns [c0, c1) as float32 (K, c1 - c0) at out (row stride ldo); c0 a multiple of 16.
+// W's columns [c0, c1) as float32 (K, c1 - c0) at out (row stride ldo); c0 a multiple of
+// the strip width.
 void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int64_t ldo);
 
 }  // namespace lmf::cpu
