@@ -2,14 +2,15 @@
 // paths (up to kQStripRows rows: the strip kernel; more: dequantize + sgemm) and embedding_q,
 // against a float64 reference of the dequantized computation y = x · ((q - z) s) + b, for
 // 3 (held as 4-bit strips), 4 and 8 bits, every group size, odd K/N shapes, on every Highway target compiled in
-// and supported here, with 1 and 2 threads; and few-row results independent of the
-// thread count.
+// and supported here, with 1 and 2 threads, in 16-column strips and (4-bit) wide ones; and
+// few-row results independent of the thread count.
 //
 // Error per element is relative to the scale of its terms, sum_k |x_k| |w_k| + |b|; the
 // tolerance allows float32 accumulation in any order plus the split of each group's
 // sum into s * sum(x q) - z s * sum(x) (both sums exact to float32 rounding): 4 (K + 2) u
 // relative to sum_k |x_k| (|q_k| + |z|) s, u = 2^-24. A wrong element, nibble or group
-// is off by about a whole term and fails.
+// is off by about a whole term and fails. The bf16 kernel (one row, wide strips) has its
+// own tolerance (tolerance_bf16).
 #include "backend/cpu/qmatmul.h"
 
 #include <gtest/gtest.h>
@@ -49,9 +50,11 @@ Stripped strips_of(const quant::Packed& p, int64_t K, int64_t N, const quant::Sp
   return t;
 }
 
-// The strip widths to test for these weights: 16, and the bf16 kernel's 64 where it runs.
+// The strip widths to test for these weights: 16, and for 4-bit strips with groups of 16k
+// the wide layout (the bf16 kernel's, for one row on CPUs with AVX-512 BF16; the float
+// kernels read it 16 columns at a time on any CPU).
 std::vector<int64_t> widths(int bits, int64_t G) {
-  if (q_strip_cols(bits, G, true) == kQStripWide) return {kQStrip, kQStripWide};
+  if (strip_bits(bits) == 4 && G % 16 == 0) return {kQStrip, kQStripWide};
   return {kQStrip};
 }
 
@@ -63,7 +66,7 @@ struct Case {
   bool sym;
   quant::Packed p;
   Tensor deq;  // (K, N) float32
-  Stripped t, wide;  // 16-column strips; 64 (wide.w.q null where the bf16 kernel does not run)
+  Stripped t, wide;  // 16-column strips; 64 (wide.w.q null where widths() has no wide layout)
   std::vector<float> bias;
 };
 
@@ -119,12 +122,12 @@ double tolerance_bf16(const Case& c, const Ref& r) {
 class QMatmul : public test::PerTarget {};
 
 // linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, against the float64
-// reference: 16-column strips (the float kernels, or dequantize + sgemm past kQStripRows)
-// or the wide strips of 4-bit weights (the bf16 kernel, or dequantize + sgemm), each
-// within its tolerance. Returns the largest error relative to the terms' scale.
-double check_linear_q(bool wide) {
+// reference: 16-column strips or wide ones (the float kernels, 16 columns at a time; one row
+// of wide strips on a CPU with AVX-512 BF16: the bf16 kernel; past kQStripRows, dequantize +
+// sgemm), each within its tolerance. Returns the largest error relative to the terms' scale
+// and counts the bf16 kernel's cases.
+double check_linear_q(bool wide, int64_t* bf16_cases) {
   double worst = 0;
-  int64_t bf16_cases = 0;
   for_each_case([&](const Case& c) {
     if (wide && c.wide.w.q == nullptr) return;
     const QWeight& w = wide ? c.wide.w : c.t.w;
@@ -133,8 +136,8 @@ double check_linear_q(bool wide) {
       std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
       const std::vector<double> xd(x.begin(), x.end());
       std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
-      const bool bf16 = wide && M <= kQStripRows;
-      bf16_cases += bf16;
+      const bool bf16 = wide && M == 1 && q_bf16_cpu();
+      *bf16_cases += bf16;
       for (int threads : {1, 2}) {
         std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
         with_threads(threads, [&] { linear_q(x.data(), w, c.bias.data(), y.data(), M, scratch.data()); });
@@ -150,20 +153,24 @@ double check_linear_q(bool wide) {
       }
     }
   });
-  if (wide) EXPECT_GT(bf16_cases, 0) << "the bf16 kernel ran no case";
   return worst;
 }
 
+// 16-column strips, wide ones, and (on a CPU with AVX-512 BF16) wide ones with the bf16
+// kernel turned off (q_bf16_allow(false): the float kernels take the one row too).
 TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
-  const double worst = check_linear_q(false);
-  std::printf("    %s: max relative error %.3g\n", target_name().c_str(), worst);
-}
-
-// The bf16 kernel's wide strips (4-bit weights; CPUs with AVX-512 BF16).
-TEST(QMatmulWide, MatchesFloat64ReferenceOfDequantizedWeights) {
-  if (!q_bf16_cpu()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
-  const double worst = check_linear_q(true);
-  std::printf("    wide strips (bf16 kernel): max relative error %.3g\n", worst);
+  const bool has_bf16 = q_bf16_cpu();
+  for (int pass = 0; pass < (has_bf16 ? 3 : 2); ++pass) {
+    const bool wide = pass > 0;
+    q_bf16_allow(pass != 2);
+    int64_t bf16_cases = 0;
+    const double worst = check_linear_q(wide, &bf16_cases);
+    q_bf16_allow(true);
+    if (has_bf16) EXPECT_EQ(bf16_cases > 0, pass == 1) << "the bf16 kernel runs on one row of wide strips";
+    std::printf("    %s, %s strips: max relative error %.3g%s\n", target_name().c_str(),
+                !wide ? "16-column" : pass == 1 ? "wide" : "wide (bf16 kernel off)", worst,
+                bf16_cases ? " (one row: the bf16 kernel)" : "");
+  }
 }
 
 TEST_P(QMatmul, FewRowsDoNotDependOnThreads) {

@@ -56,10 +56,12 @@ HWY_INLINE hn::Vec<DF> Unpack(DF df, VI w, VI mask) {
 // kernel ~30% slower), one accumulation chain per value for one row. Measured on one
 // core, weights in L2 (GPT-2 small shapes): 4 bits ~54 -> ~68-73 Gweights/s with the
 // table lookup and 8 chains, 8 bits ~55 -> ~62 with the byte shuffle.
-template <int R, int BITS>
-HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, const int32_t* HWY_RESTRICT q,
-                      const float* HWY_RESTRICT s, const float* HWY_RESTRICT zs, const float* HWY_RESTRICT xsum,
-                      float* HWY_RESTRICT out) {
+// The strip's word and scale rows are W apart (its width: 16 columns, or one 16-column
+// part of a wide strip).
+template <int R, int BITS, size_t W>
+HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, bool prefetch_rows,
+                      const int32_t* HWY_RESTRICT q, const float* HWY_RESTRICT s, const float* HWY_RESTRICT zs,
+                      const float* HWY_RESTRICT xsum, float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
   using V = hn::Vec<decltype(df)>;
@@ -82,8 +84,12 @@ HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, const int
         for (int a = 0; a < A; ++a) acc[r][a] = hn::Zero(df);
       for (size_t i = 0; i < rows_per_group; ++i) {
         const size_t kp = g * rows_per_group + i;
-        const auto w = hn::LoadU(di, qv + kp * kS);
-        hwy::Prefetch(qv + (kp + kQPrefetchRows) * kS);  // the stream 8 KiB ahead (may run into the next strip)
+        const auto w = hn::LoadU(di, qv + kp * W);
+        // The stream 8 KiB ahead (may run into the next strip). The first 16 columns of a wide
+        // strip fetch its whole rows, which the other three then find in cache.
+        if (W == kS || prefetch_rows) {
+          for (size_t j = 0; j < W / kS; ++j) hwy::Prefetch(qv + (kp + kQPrefetchRows) * W + j * kS);
+        }
         const float* xk = x + kp * P;
         // The P values of the word, unrolled with immediate shift counts.
         [&]<int... J>(std::integer_sequence<int, J...>) {
@@ -93,7 +99,7 @@ HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, const int
           }(), ...);
         }(std::make_integer_sequence<int, P>{});
       }
-      const V sv = hn::LoadU(df, s + g * kS + v * L), zv = hn::LoadU(df, zs + g * kS + v * L);
+      const V sv = hn::LoadU(df, s + g * W + v * L), zv = hn::LoadU(df, zs + g * W + v * L);
       for (int r = 0; r < R; ++r) {
         V sum = acc[r][0];
         for (int a = 1; a < A; ++a) sum = hn::Add(sum, acc[r][a]);
@@ -104,30 +110,37 @@ HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, const int
   }
 }
 
-template <int BITS>
+// Columns [16 b0, 16 b1) of W (blocks of 16: strips, or the 16-column parts of wide ones,
+// W = the strip width). A wide strip: all its parts per pass of up to 4 rows of x.
+template <int BITS, size_t W>
 void StripsT(const float* x, size_t M, size_t K, size_t G, const QWeight& w, const float* xsum, const float* bias,
-             float* y, size_t N, size_t s0, size_t s1) {
+             float* y, size_t N, size_t b0, size_t b1) {
   constexpr size_t kS = static_cast<size_t>(kQStrip);
   const size_t groups = K / G, qrows = K / static_cast<size_t>(32 / BITS);
   HWY_ALIGN float tmp[4 * kS];
-  for (size_t st = s0; st < s1; ++st) {
-    const int32_t* q = w.q + st * qrows * kS;
-    const float* s = w.s + st * groups * kS;
-    const float* zs = w.zs + st * groups * kS;
-    const size_t c0 = st * kS, cols = std::min(kS, N - c0);
+  for (size_t bs = b0; bs < b1;) {
+    const size_t be = std::min(b1, (bs * kS / W + 1) * W / kS);  // the blocks of this strip in range
     for (size_t m = 0; m < M; m += 4) {
       const size_t R = std::min<size_t>(4, M - m);
       const float* xm = x + m * K;
       const float* xs = xsum + m * groups;
-      switch (R) {
-        case 1: Strip<1, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
-        case 2: Strip<2, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
-        case 3: Strip<3, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
-        default: Strip<4, BITS>(xm, K, G, q, s, zs, xs, tmp); break;
+      for (size_t b = bs; b < be; ++b) {
+        const size_t st = b * kS / W, sub = b * kS % W;
+        const int32_t* q = w.q + st * qrows * W + sub;
+        const float* s = w.s + st * groups * W + sub;
+        const float* zs = w.zs + st * groups * W + sub;
+        const size_t c0 = b * kS, cols = std::min(kS, N - c0);
+        switch (R) {
+          case 1: Strip<1, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
+          case 2: Strip<2, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
+          case 3: Strip<3, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
+          default: Strip<4, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
+        }
+        for (size_t r = 0; r < R; ++r)
+          for (size_t c = 0; c < cols; ++c) y[(m + r) * N + c0 + c] = tmp[r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
       }
-      for (size_t r = 0; r < R; ++r)
-        for (size_t c = 0; c < cols; ++c) y[(m + r) * N + c0 + c] = tmp[r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
     }
+    bs = be;
   }
 }
 
@@ -187,14 +200,17 @@ void DequantStrip(const int32_t* q, const float* s, const float* zs, size_t K, s
     DequantStripT<8>(q, s, zs, K, G, W, out, ldo);
 }
 
-// Strips [s0, s1) of W against M (<= kQStripRows) rows of x.
-void QStrips(const float* x, size_t M, const QWeight& w, const float* xsum, const float* bias, float* y, size_t s0,
-             size_t s1) {
+// 16-column blocks [b0, b1) of W against M (<= kQStripRows) rows of x.
+void QStrips(const float* x, size_t M, const QWeight& w, const float* xsum, const float* bias, float* y, size_t b0,
+             size_t b1) {
   const auto K = static_cast<size_t>(w.K), G = static_cast<size_t>(w.group), N = static_cast<size_t>(w.N);
-  if (w.bits == 4)
-    StripsT<4>(x, M, K, G, w, xsum, bias, y, N, s0, s1);
+  constexpr size_t kS = static_cast<size_t>(kQStrip), kW = static_cast<size_t>(kQStripWide);
+  if (w.bits == 4 && w.strip == kQStripWide)
+    StripsT<4, kW>(x, M, K, G, w, xsum, bias, y, N, b0, b1);
+  else if (w.bits == 4)
+    StripsT<4, kS>(x, M, K, G, w, xsum, bias, y, N, b0, b1);
   else
-    StripsT<8>(x, M, K, G, w, xsum, bias, y, N, s0, s1);
+    StripsT<8, kS>(x, M, K, G, w, xsum, bias, y, N, b0, b1);
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
@@ -249,14 +265,12 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
   }
 }
 
-// Few rows: the group sums, then (bf16 kernel) the rows' bf16 parts, 64-byte aligned.
-inline int64_t bf16_parts_offset(int64_t M, int64_t K, int64_t group) { return (M * (K / group) + 15) / 16 * 16; }
+// Few rows: the group sums; for the bf16 kernel (one row) then the row's bf16 parts.
+inline int64_t bf16_parts_offset(int64_t K, int64_t group) { return (K / group + 15) / 16 * 16; }
 
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
-  const int64_t rows = std::min(max_rows, kQStripRows);
-  const int64_t few = bf16_parts_offset(rows, K, group) + rows * K;
-  // (wide strips without the bf16 kernel, q_bf16_allow(false), dequantize at any M)
-  return std::max(few, K * std::min(N, kDequantCols) + kQStrip);
+  const int64_t few = std::max(std::min(max_rows, kQStripRows) * (K / group), bf16_parts_offset(K, group) + K);
+  return max_rows > kQStripRows ? std::max(few, K * std::min(N, kDequantCols) + kQStrip) : few;
 }
 
 void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int64_t ldo) {
@@ -285,15 +299,15 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
   if (M == 0) return;
   const int64_t K = w.K, N = w.N;
   const bool wide = w.strip == kQStripWide;
-  if (M <= kQStripRows && wide && q_bf16_cpu()) {  // the bf16 kernel
+  if (M == 1 && wide && q_bf16_cpu()) {  // the bf16 kernel
     float* xsum = scratch;  // (M, groups)
-    auto* parts = reinterpret_cast<uint32_t*>(scratch + bf16_parts_offset(M, K, w.group));
+    auto* parts = reinterpret_cast<uint32_t*>(scratch + bf16_parts_offset(K, w.group));
     q_bf16_split(x, M, K, w.group, parts, xsum);
     for_strip_ranges(q_strips(N, kQStripWide),
-                     [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, M, w, xsum, bias, y, s0, s1); });
+                     [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, w, xsum, bias, y, s0, s1); });
     return;
   }
-  if (M <= kQStripRows && !wide) {
+  if (M <= kQStripRows) {  // the float kernels, 16 columns at a time
     float* xsum = scratch;  // (M, groups)
     HWY_DYNAMIC_DISPATCH(GroupSums)(x, static_cast<size_t>(M), static_cast<size_t>(K),
                                     static_cast<size_t>(w.group), xsum);

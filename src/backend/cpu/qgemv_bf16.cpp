@@ -1,6 +1,8 @@
-// lmforge CPU backend: linear_q's few-row kernel for 4-bit weights with bf16 dot
+// lmforge CPU backend: linear_q's one-row (decode) kernel for 4-bit weights with bf16 dot
 // products (AVX-512 BF16: vdpbf16ps), on the wide strips the plan lays out for it where
-// the CPU has them (64 columns per strip; see qmatmul.h).
+// the CPU has them (64 columns per strip; see qmatmul.h). More rows gain nothing from it
+// (the float kernels unpack a word once for up to four rows, and x in two bf16 parts doubles
+// the products): they run the float kernels on the wide strips' 16-column parts.
 //
 // Why: the float kernel spends, per 64-byte row of a strip (128 weights), 8 fused
 // multiply-adds, 8 table lookups (vpermps) and 7 shifts. Where 512-bit operations take
@@ -105,43 +107,6 @@ __attribute__((target("avx512f"))) inline __m512 group_end(__m512 y, __m512 dot,
   return _mm512_fnmadd_ps(_mm512_loadu_ps(zs), xs, y);
 }
 
-// out (R, 16) = R rows of x (parts, row stride K dwords) · 16 columns of a wide strip: q,
-// s and zs point at the columns' first word / scale, rows `W` words apart; xsum (R, K/G).
-template <int R>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void cols16_rows(const uint32_t* xp, int64_t K, int64_t G,
-                                                                          const int32_t* q, const float* s,
-                                                                          const float* zs, const float* xsum,
-                                                                          float* out) {
-  constexpr int64_t W = kQStripWide;
-  constexpr int A = R == 1 ? 8 : (R == 2 ? 4 : 2);  // accumulation chains per row
-  const int64_t groups = K / G, rows_per_group = G / 8;
-  const __m512i mask = _mm512_set1_epi32(0x00780078), one = _mm512_set1_epi32(0x3F803F80);
-  __m512 y[R];
-  for (int r = 0; r < R; ++r) y[r] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < groups; ++g) {
-    __m512 acc[R][A];
-    for (int r = 0; r < R; ++r)
-      for (int a = 0; a < A; ++a) acc[r][a] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < rows_per_group; ++i) {
-      const int64_t kp = g * rows_per_group + i;
-      __m512i f[4];
-      unpack(_mm512_loadu_si512(q + kp * W), mask, one, f);
-      for (int r = 0; r < R; ++r) {
-        const uint32_t* xk = xp + r * K + kp * 8;
-        for (int d = 0; d < 8; ++d)
-          acc[r][d % A] = _mm512_dpbf16_ps(acc[r][d % A], reinterpret_cast<__m512bh>(f[d / 2]),
-                                           reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(xk[d]))));
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      __m512 dot = acc[r][0];
-      for (int a = 1; a < A; ++a) dot = _mm512_add_ps(dot, acc[r][a]);
-      y[r] = group_end(y[r], dot, xsum[r * groups + g], s + g * W, zs + g * W);
-    }
-  }
-  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * kQStrip, y[r]);
-}
-
 // out (64) = one row of x (decode) · one wide strip: each word row is 4 x 16 words side by
 // side, the 8 broadcasts of x serve all four; four accumulation chains per 16 columns.
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void wide_row(const uint32_t* xp, int64_t K, int64_t G,
@@ -198,41 +163,15 @@ void q_bf16_split(const float* x, int64_t M, int64_t K, int64_t G, uint32_t* par
   split_rows(x, M, K, G, parts, xsum);
 }
 
-void q_bf16_strips(const uint32_t* parts, int64_t M, const QWeight& w, const float* xsum, const float* bias, float* y,
-                   int64_t s0, int64_t s1) {
+void q_bf16_strips(const uint32_t* parts, const QWeight& w, const float* xsum, const float* bias, float* y, int64_t s0,
+                   int64_t s1) {
   constexpr int64_t W = kQStripWide;
   const int64_t K = w.K, N = w.N, G = w.group, groups = K / G, qrows = K / 8;
-  alignas(64) float tmp[4 * W];
+  alignas(64) float tmp[W];
   for (int64_t st = s0; st < s1; ++st) {
     const int64_t c0 = st * W, cols = std::min(W, N - c0);
-    const int32_t* q = w.q + st * qrows * W;
-    const float* s = w.s + st * groups * W;
-    const float* zs = w.zs + st * groups * W;
-    if (M == 1) {
-      wide_row(parts, K, G, q, s, zs, xsum, tmp);
-      for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + (bias ? bias[c0 + c] : 0.0f);
-      continue;
-    }
-    for (int64_t m = 0; m < M; m += 4) {
-      const int64_t R = std::min<int64_t>(4, M - m);
-      const uint32_t* xm = parts + m * K;
-      const float* xs = xsum + m * groups;
-      for (int64_t u = 0; u < W / kQStrip && u * kQStrip < cols; ++u) {
-        const int32_t* qu = q + u * kQStrip;
-        const float *su = s + u * kQStrip, *zu = zs + u * kQStrip;
-        float* o = tmp + u * 4 * kQStrip;  // (R, 16) for these 16 columns
-        switch (R) {
-          case 1: cols16_rows<1>(xm, K, G, qu, su, zu, xs, o); break;
-          case 2: cols16_rows<2>(xm, K, G, qu, su, zu, xs, o); break;
-          case 3: cols16_rows<3>(xm, K, G, qu, su, zu, xs, o); break;
-          default: cols16_rows<4>(xm, K, G, qu, su, zu, xs, o); break;
-        }
-      }
-      for (int64_t r = 0; r < R; ++r)
-        for (int64_t c = 0; c < cols; ++c)
-          y[(m + r) * N + c0 + c] =
-              tmp[(c / kQStrip) * 4 * kQStrip + r * kQStrip + c % kQStrip] + (bias ? bias[c0 + c] : 0.0f);
-    }
+    wide_row(parts, K, G, w.q + st * qrows * W, w.s + st * groups * W, w.zs + st * groups * W, xsum, tmp);
+    for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + (bias ? bias[c0 + c] : 0.0f);
   }
 }
 

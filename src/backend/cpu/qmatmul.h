@@ -118,17 +118,17 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
 int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
 
 // y (M, N) = x (M, K) · W + bias (bias may be null). scratch: linear_q_scratch floats.
-// On wide strips the few-row path computes with x held as two bf16 parts (16 significant
+// On wide strips one row (decode) computes with x held as two bf16 parts (16 significant
 // bits: |x̃ - x| <= 2^-16 |x|) and bf16 dot products (qgemv_bf16.cpp); elsewhere x stays
 // float32.
 void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch);
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
 
-// The bf16 kernel (qgemv_bf16.cpp), wide strips only: x (M, K) -> parts (M, K) bf16
-// pairs and xsum (M, K / G); then wide strips [s0, s1).
+// The bf16 kernel (qgemv_bf16.cpp), one row, wide strips: x (M, K) -> parts (M, K) bf16
+// pairs and xsum (M, K / G); then y = one row of parts · wide strips [s0, s1) + bias.
 void q_bf16_split(const float* x, int64_t M, int64_t K, int64_t G, uint32_t* parts, float* xsum);
-void q_bf16_strips(const uint32_t* parts, int64_t M, const QWeight& w, const float* xsum, const float* bias, float* y,
-                   int64_t s0, int64_t s1);
+void q_bf16_strips(const uint32_t* parts, const QWeight& w, const float* xsum, const float* bias, float* y, int64_t s0,
+                   int64_t s1);
 
 // Column v of W for each id (a tied embedding table stored as the head's weight): out (n, K).
 void embedding_q(const QWeight& w, const int32_t* ids, int64_t n, float* out);
