@@ -300,9 +300,9 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
   const int64_t K = w.K, N = w.N;
   const bool wide = w.strip == kQStripWide;
   if (M == 1 && wide && q_bf16_cpu()) {  // the bf16 kernel
-    float* xsum = scratch;  // (M, groups)
+    float* xsum = scratch;  // (groups)
     auto* parts = reinterpret_cast<uint32_t*>(scratch + bf16_parts_offset(K, w.group));
-    q_bf16_split(x, M, K, w.group, parts, xsum);
+    q_bf16_split(x, K, w.group, parts, xsum);
     for_strip_ranges(q_strips(N, kQStripWide),
                      [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, w, xsum, bias, y, s0, s1); });
     return;

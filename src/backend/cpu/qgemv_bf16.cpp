@@ -23,11 +23,12 @@
 //    even), so x̃ = hi + lo is within 2^-16 |x| of x (16 significant bits); products of
 //    bf16 numbers are exact in float32 and are summed in float32. The conversions and
 //    vdpbf16ps treat subnormal inputs as zero (|x| < 2^-126 counts as 0).
-//  - Per row, the parts are laid out as the kernel reads them: for each strip word row kp
-//    (inputs 8 kp .. 8 kp + 7) and j = 0..3, the dword (hi[8kp+j], hi[8kp+j+4]) then
-//    (lo[8kp+j], lo[8kp+j+4]): K dwords per row, each broadcast to the 16 columns.
-// One core, weights in L2 (GPT-2 small 768 x 768, Zen 4): the float kernel ~19 GB/s,
-// this one ~26 (bench/kernels_bench --benchmark_filter=LinearQDecode).
+//  - The parts are laid out as the kernel reads them: for each strip word row kp (inputs
+//    8 kp .. 8 kp + 7) and j = 0..3, the dword (hi[8kp+j], hi[8kp+j+4]) then (lo[8kp+j],
+//    lo[8kp+j+4]): K dwords, each broadcast to the 64 columns of a wide strip row.
+// One core, weights in L2 (Zen 4; bench/kernels_bench --benchmark_filter=LinearQDecode, arg 3
+// = 3 the float kernel on 16-column strips, 0 this one): 768 x 768 17.0-17.3 -> 21.1-22.2
+// GB/s, 3072 x 768 16.7-17.1 -> 23.8-24.0.
 
 #include <immintrin.h>
 
@@ -58,10 +59,10 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512 widen(__m256i h) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-// Rows of x -> bf16 parts (the layout at the top) and xsum (rows, K / G) = Σ (hi + lo)
-// per group. Needs G % 16 == 0.
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void split_rows(const float* x, int64_t M, int64_t K,
-                                                                         int64_t G, uint32_t* parts, float* xsum) {
+// One row of x -> its bf16 parts (the layout at the top) and xsum (K / G) = Σ (hi + lo) per
+// group. Needs G % 16 == 0.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void split_row(const float* x, int64_t K, int64_t G,
+                                                                        uint32_t* parts, float* xsum) {
   // Output dword d of 16 inputs (two strip word rows): word row d / 8, j = (d % 8) / 2, part
   // p = d % 2; its low half is input 8 (d / 8) + j of part p, its high half that input + 4.
   // In the packed vector, part p of input e is 16-bit word 16 p + e.
@@ -69,24 +70,19 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void split_rows(const flo
                                                     22, 3,  7,  19, 23, 8,  12, 24, 28, 9,  13,
                                                     25, 29, 10, 14, 26, 30, 11, 15, 27, 31};
   const __m512i idx = _mm512_load_si512(kIdx);
-  const int64_t groups = K / G;
-  for (int64_t m = 0; m < M; ++m) {
-    const float* xr = x + m * K;
-    uint32_t* pr = parts + m * K;
-    for (int64_t g = 0; g < groups; ++g) {
-      __m512 sum = _mm512_setzero_ps();
-      for (int64_t k = g * G; k < (g + 1) * G; k += 16) {
-        const __m512 v = _mm512_loadu_ps(xr + k);
-        const __m256i hi = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
-        const __m512 hif = widen(hi);
-        const __m256i lo = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(v, hif)));
-        const __m512 lof = widen(lo);
-        sum = _mm512_add_ps(sum, _mm512_add_ps(hif, lof));
-        const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(hi), lo, 1);
-        _mm512_storeu_si512(pr + k, _mm512_permutexvar_epi16(idx, both));
-      }
-      xsum[m * groups + g] = _mm512_reduce_add_ps(sum);
+  for (int64_t g = 0; g < K / G; ++g) {
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t k = g * G; k < (g + 1) * G; k += 16) {
+      const __m512 v = _mm512_loadu_ps(x + k);
+      const __m256i hi = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
+      const __m512 hif = widen(hi);
+      const __m256i lo = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(v, hif)));
+      const __m512 lof = widen(lo);
+      sum = _mm512_add_ps(sum, _mm512_add_ps(hif, lof));
+      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(hi), lo, 1);
+      _mm512_storeu_si512(parts + k, _mm512_permutexvar_epi16(idx, both));
     }
+    xsum[g] = _mm512_reduce_add_ps(sum);
   }
 }
 
@@ -159,8 +155,8 @@ int64_t q_strip_cols(int bits, int64_t group, bool float_act) {
   return float_act && strip_bits(bits) == 4 && group % 16 == 0 && q_bf16_cpu() ? kQStripWide : kQStrip;
 }
 
-void q_bf16_split(const float* x, int64_t M, int64_t K, int64_t G, uint32_t* parts, float* xsum) {
-  split_rows(x, M, K, G, parts, xsum);
+void q_bf16_split(const float* x, int64_t K, int64_t G, uint32_t* parts, float* xsum) {
+  split_row(x, K, G, parts, xsum);
 }
 
 void q_bf16_strips(const uint32_t* parts, const QWeight& w, const float* xsum, const float* bias, float* y, int64_t s0,

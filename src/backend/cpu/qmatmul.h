@@ -124,9 +124,9 @@ int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_row
 void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch);
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
 
-// The bf16 kernel (qgemv_bf16.cpp), one row, wide strips: x (M, K) -> parts (M, K) bf16
-// pairs and xsum (M, K / G); then y = one row of parts · wide strips [s0, s1) + bias.
-void q_bf16_split(const float* x, int64_t M, int64_t K, int64_t G, uint32_t* parts, float* xsum);
+// The bf16 kernel (qgemv_bf16.cpp), one row, wide strips: x (K) -> parts (K) bf16 pairs
+// and xsum (K / G); then y = parts · wide strips [s0, s1) + bias.
+void q_bf16_split(const float* x, int64_t K, int64_t G, uint32_t* parts, float* xsum);
 void q_bf16_strips(const uint32_t* parts, const QWeight& w, const float* xsum, const float* bias, float* y, int64_t s0,
                    int64_t s1);
 
