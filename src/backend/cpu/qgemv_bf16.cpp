@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 
 #include "backend/cpu/qmatmul.h"
 
@@ -48,9 +49,11 @@ namespace {
 
 std::atomic<bool> g_allow_bf16{true};
 
-bool cpu_has_bf16() {  // and AVX-512 BW for the byte and word operations
+// AVX-512 BF16 (and BW for the byte and word operations), unless the environment sets
+// LMF_NO_BF16 (to compare the two kernels with one binary).
+bool cpu_has_bf16() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512bf16");
+                          __builtin_cpu_supports("avx512bf16") && std::getenv("LMF_NO_BF16") == nullptr;
   return has;
 }
 
