@@ -35,9 +35,9 @@ constexpr int64_t kQStripRows = 64;
 constexpr int64_t kQPrefetchRows = 128;
 
 struct QWeight {
-  const int32_t* q = nullptr;  // (strips, K / P, 16)
-  const float* s = nullptr;    // (strips, K / G, 16)
-  const float* zs = nullptr;   // (strips, K / G, 16)
+  const int32_t* q = nullptr;  // (strips, K / P, strip)
+  const float* s = nullptr;    // (strips, K / G, strip)
+  const float* zs = nullptr;   // (strips, K / G, strip)
   int64_t K = 0, N = 0, group = 0;
   int bits = 4;
   int64_t strip = kQStrip;  // columns per strip: kQStrip, or kQStripWide (4-bit, bf16 kernel)
