@@ -200,8 +200,7 @@ TEST_P(QMatmul, EmbeddingIsTheDequantizedColumn) {
     std::vector<float> wf = randn(static_cast<size_t>(C * V), 2, 0, 0.05f);
     quant::Packed p = quant::quantize_rtn(wf.data(), C, V, spec);
     Tensor deq = quant::dequantize(p, C, bits);
-    for (int64_t W : {kQStrip, kQStripWide}) {  // (the wide layout's indexing needs no bf16)
-      if (W == kQStripWide && strip_bits(bits) != 4) continue;
+    for (int64_t W : widths(bits, spec.group)) {  // (the wide layout's indexing needs no bf16)
       Stripped t = strips_of(p, C, V, spec, W);
       const std::vector<int32_t> ids = {0, 15, 16, 40, 7, 40};
       std::vector<float> out(ids.size() * C);

@@ -87,7 +87,7 @@ HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, bool pref
         const auto w = hn::LoadU(di, qv + kp * W);
         // The stream 8 KiB ahead (may run into the next strip). The first 16 columns of a wide
         // strip fetch its whole rows, which the other three then find in cache.
-        if (W == kS || prefetch_rows) {
+        if (prefetch_rows) {
           for (size_t j = 0; j < W / kS; ++j) hwy::Prefetch(qv + (kp + kQPrefetchRows) * W + j * kS);
         }
         const float* xk = x + kp * P;
@@ -111,36 +111,32 @@ HWY_INLINE void Strip(const float* HWY_RESTRICT x, size_t K, size_t G, bool pref
 }
 
 // Columns [16 b0, 16 b1) of W (blocks of 16: strips, or the 16-column parts of wide ones,
-// W = the strip width). A wide strip: all its parts per pass of up to 4 rows of x.
+// W = the strip width).
 template <int BITS, size_t W>
 void StripsT(const float* x, size_t M, size_t K, size_t G, const QWeight& w, const float* xsum, const float* bias,
              float* y, size_t N, size_t b0, size_t b1) {
   constexpr size_t kS = static_cast<size_t>(kQStrip);
   const size_t groups = K / G, qrows = K / static_cast<size_t>(32 / BITS);
   HWY_ALIGN float tmp[4 * kS];
-  for (size_t bs = b0; bs < b1;) {
-    const size_t be = std::min(b1, (bs * kS / W + 1) * W / kS);  // the blocks of this strip in range
+  for (size_t b = b0; b < b1; ++b) {
+    const size_t st = b * kS / W, sub = b * kS % W;
+    const int32_t* q = w.q + st * qrows * W + sub;
+    const float* s = w.s + st * groups * W + sub;
+    const float* zs = w.zs + st * groups * W + sub;
+    const size_t c0 = b * kS, cols = std::min(kS, N - c0);
     for (size_t m = 0; m < M; m += 4) {
       const size_t R = std::min<size_t>(4, M - m);
       const float* xm = x + m * K;
       const float* xs = xsum + m * groups;
-      for (size_t b = bs; b < be; ++b) {
-        const size_t st = b * kS / W, sub = b * kS % W;
-        const int32_t* q = w.q + st * qrows * W + sub;
-        const float* s = w.s + st * groups * W + sub;
-        const float* zs = w.zs + st * groups * W + sub;
-        const size_t c0 = b * kS, cols = std::min(kS, N - c0);
-        switch (R) {
-          case 1: Strip<1, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
-          case 2: Strip<2, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
-          case 3: Strip<3, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
-          default: Strip<4, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
-        }
-        for (size_t r = 0; r < R; ++r)
-          for (size_t c = 0; c < cols; ++c) y[(m + r) * N + c0 + c] = tmp[r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
+      switch (R) {
+        case 1: Strip<1, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
+        case 2: Strip<2, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
+        case 3: Strip<3, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
+        default: Strip<4, BITS, W>(xm, K, G, sub == 0, q, s, zs, xs, tmp); break;
       }
+      for (size_t r = 0; r < R; ++r)
+        for (size_t c = 0; c < cols; ++c) y[(m + r) * N + c0 + c] = tmp[r * kS + c] + (bias ? bias[c0 + c] : 0.0f);
     }
-    bs = be;
   }
 }
 
