@@ -9,8 +9,9 @@
 // tolerance allows float32 accumulation in any order plus the split of each group's
 // sum into s * sum(x q) - z s * sum(x) (both sums exact to float32 rounding): 4 (K + 2) u
 // relative to sum_k |x_k| (|q_k| + |z|) s, u = 2^-24. A wrong element, nibble or group
-// is off by about a whole term and fails. The bf16 kernel (one row, wide strips) has its
-// own tolerance (tolerance_bf16).
+// is off by about a whole term and fails. The bf16 kernel (one row, wide strips) and the
+// pair kernel (one row, 16-column strips, AVX2 without VNNI) have their own tolerances
+// (tolerance_bf16, tolerance_pair).
 #include "backend/cpu/qmatmul.h"
 
 #include <gtest/gtest.h>
@@ -93,17 +94,24 @@ void for_each_case(F&& f) {
 
 // Column n of x (K values, float64) · Ŵ + b: the value, the scale of its terms
 // Σ|x ŵ| + |b|, Σ|x| (q + z) s and Σ|x| 16 s (the tolerance's terms, see the top).
+// blockmax: Σ_k max|x_b(k)| |ŵ_k| over the blocks of 32 inputs (when K is a multiple of 32).
 struct Ref {
-  double y, scale, bound, bound16;
+  double y, scale, bound, bound16, blockmax;
 };
 Ref ref_of(const Case& c, const double* x, int64_t n) {
-  Ref r{c.bias[n], std::fabs(c.bias[n]), 0, 0};
+  Ref r{c.bias[n], std::fabs(c.bias[n]), 0, 0, 0};
+  double bmax = 0;
   for (int64_t k = 0; k < c.K; ++k) {
+    if (k % 32 == 0) {
+      bmax = 0;
+      for (int64_t j = k; j < std::min(c.K, k + 32); ++j) bmax = std::max(bmax, std::fabs(x[j]));
+    }
     const double wv = c.deq.data_as<float>()[k * c.N + n], sc = quant::get_scale(c.p, k / c.G, n);
     r.y += x[k] * wv;
     r.scale += std::fabs(x[k] * wv);
     r.bound += std::fabs(x[k]) * (quant::get_q(c.p, c.bits, k, n) + quant::get_zero(c.p, c.bits, k / c.G, n)) * sc;
     r.bound16 += std::fabs(x[k]) * 16 * sc;
+    r.blockmax += bmax * std::fabs(wv);
   }
   return r;
 }
@@ -119,14 +127,41 @@ double tolerance_bf16(const Case& c, const Ref& r) {
          4.0 * static_cast<double>(c.K + 2) * std::ldexp(1.0, -24) * (r.bound + r.bound16 + r.scale);
 }
 
+// The pair kernel: x̃ within max|x_b| / 64516 of x (sx / 508, sx = max|x_b| / 127; 2^-20
+// more for the float32 rounding of x / sx), so y within that times Σ|ŵ| per block, plus
+// float32 sums over the two parts (each as tolerance's).
+double tolerance_pair(const Case& c, const Ref& r) {
+  return (1.0 / 64516 + std::ldexp(1.0, -20)) * r.blockmax + 2 * tolerance(c, r);
+}
+
+// x̃ of the pair kernel, rebuilt here (float32 steps as the kernel takes them): per block
+// sx = max|x_b| / 127, u = x · (127 / max|x_b|), hi = round(u), lo = round(254 (u - hi)),
+// x̃ = sx hi + (sx / 254) lo.
+std::vector<double> pair_parts(const std::vector<float>& x) {
+  std::vector<double> xt(x.size());
+  for (size_t i = 0; i < x.size(); i += 32) {
+    float amax = 0;
+    for (size_t j = i; j < i + 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float sx = amax / 127.0f, iv = amax > 0 ? 127.0f / amax : 0.0f, sl = sx / 254.0f;
+    for (size_t j = i; j < i + 32; ++j) {
+      const float u = x[j] * iv, h = std::clamp(std::nearbyint(u), -127.0f, 127.0f), r = u - h;
+      const float l = std::clamp(std::nearbyint(r * 254.0f), -127.0f, 127.0f);
+      xt[j] = static_cast<double>(sx) * h + static_cast<double>(sl) * l;
+    }
+  }
+  return xt;
+}
+
 class QMatmul : public test::PerTarget {};
 
 // linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, against the float64
 // reference: 16-column strips or wide ones (the float kernels, 16 columns at a time; one row
-// of wide strips on a CPU with AVX-512 BF16: the bf16 kernel; past kQStripRows, dequantize +
-// sgemm), each within its tolerance. Returns the largest error relative to the terms' scale
-// and counts the bf16 kernel's cases.
-double check_linear_q(bool wide, int64_t* bf16_cases) {
+// of wide strips on a CPU with AVX-512 BF16: the bf16 kernel; one row of 16-column strips
+// where q_pair_cpu(): the pair kernel; past kQStripRows, dequantize + sgemm), each within
+// its tolerance; the pair kernel also within tolerance() of the float64 result for its x̃
+// (pair_parts). Returns the largest error relative to the terms' scale and counts the bf16
+// and pair kernels' cases.
+double check_linear_q(bool wide, int64_t* bf16_cases, int64_t* pair_cases) {
   double worst = 0;
   for_each_case([&](const Case& c) {
     if (wide && c.wide.w.q == nullptr) return;
@@ -137,7 +172,10 @@ double check_linear_q(bool wide, int64_t* bf16_cases) {
       const std::vector<double> xd(x.begin(), x.end());
       std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
       const bool bf16 = wide && M == 1 && q_bf16_cpu();
+      const bool pair = !wide && M == 1 && q_pair_cpu() && q_a8_supported(K, c.G, w.bits);
       *bf16_cases += bf16;
+      *pair_cases += pair;
+      const std::vector<double> xt = pair ? pair_parts(x) : std::vector<double>{};
       for (int threads : {1, 2}) {
         std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
         with_threads(threads, [&] { linear_q(x.data(), w, c.bias.data(), y.data(), M, scratch.data()); });
@@ -145,9 +183,15 @@ double check_linear_q(bool wide, int64_t* bf16_cases) {
           for (int64_t n = 0; n < N; ++n) {
             const Ref r = ref_of(c, xd.data() + m * K, n);
             const double err = std::fabs(y[m * N + n] - r.y);
-            ASSERT_LE(err, bf16 ? tolerance_bf16(c, r) : tolerance(c, r))
+            ASSERT_LE(err, bf16 ? tolerance_bf16(c, r) : pair ? tolerance_pair(c, r) : tolerance(c, r))
                 << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M << " sym " << c.sym
                 << " threads " << threads << " strip " << w.strip << " at " << m << "," << n;
+            if (pair) {
+              const Ref rt = ref_of(c, xt.data() + m * K, n);
+              ASSERT_LE(std::fabs(y[m * N + n] - rt.y), 2 * tolerance(c, rt))
+                  << "the pair kernel against its x̃: bits " << c.bits << " G " << c.G << " K " << K << " N " << N
+                  << " at " << m << "," << n;
+            }
             worst = std::max(worst, err / (r.bound + r.scale));
           }
       }
@@ -156,20 +200,32 @@ double check_linear_q(bool wide, int64_t* bf16_cases) {
   return worst;
 }
 
-// 16-column strips, wide ones, and (on a CPU with AVX-512 BF16) wide ones with the bf16
-// kernel turned off (q_bf16_allow(false): the float kernels take the one row too).
+// 16-column strips, wide ones, and with the one-row kernel this CPU has turned off: wide
+// ones without the bf16 kernel (q_bf16_allow(false), AVX-512 BF16), 16-column ones without
+// the pair kernel (q_pair_allow(false), AVX2 without VNNI); the float kernels take the one
+// row then.
 TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
-  const bool has_bf16 = q_bf16_cpu();
-  for (int pass = 0; pass < (has_bf16 ? 3 : 2); ++pass) {
-    const bool wide = pass > 0;
-    q_bf16_allow(pass != 2);
-    int64_t bf16_cases = 0;
-    const double worst = check_linear_q(wide, &bf16_cases);
+  struct Pass {
+    bool wide, bf16, pair;
+    const char* name;
+  };
+  std::vector<Pass> passes = {{false, true, true, "16-column"}, {true, true, true, "wide"}};
+  const bool has_bf16 = q_bf16_cpu(), has_pair = q_pair_cpu();
+  if (has_bf16) passes.push_back({true, false, true, "wide (bf16 kernel off)"});
+  if (has_pair) passes.push_back({false, true, false, "16-column (pair kernel off)"});
+  for (const Pass& p : passes) {
+    q_bf16_allow(p.bf16);
+    q_pair_allow(p.pair);
+    int64_t bf16_cases = 0, pair_cases = 0;
+    const double worst = check_linear_q(p.wide, &bf16_cases, &pair_cases);
     q_bf16_allow(true);
-    if (has_bf16) EXPECT_EQ(bf16_cases > 0, pass == 1) << "the bf16 kernel runs on one row of wide strips";
-    std::printf("    %s, %s strips: max relative error %.3g%s\n", target_name().c_str(),
-                !wide ? "16-column" : pass == 1 ? "wide" : "wide (bf16 kernel off)", worst,
-                bf16_cases ? " (one row: the bf16 kernel)" : "");
+    q_pair_allow(true);
+    if (has_bf16) EXPECT_EQ(bf16_cases > 0, p.wide && p.bf16) << "the bf16 kernel runs on one row of wide strips";
+    if (has_pair) EXPECT_EQ(pair_cases > 0, !p.wide && p.pair) << "the pair kernel runs on one row of 16-column strips";
+    std::printf("    %s, %s strips: max relative error %.3g%s\n", target_name().c_str(), p.name, worst,
+                bf16_cases   ? " (one row: the bf16 kernel)"
+                : pair_cases ? " (one row: the pair kernel)"
+                             : "");
   }
 }
 

@@ -265,7 +265,8 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
 inline int64_t bf16_parts_offset(int64_t K, int64_t group) { return (K / group + 15) / 16 * 16; }
 
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
-  const int64_t few = std::max(std::min(max_rows, kQStripRows) * (K / group), bf16_parts_offset(K, group) + K);
+  const int64_t few = std::max({std::min(max_rows, kQStripRows) * (K / group), bf16_parts_offset(K, group) + K,
+                                linear_q_pair_scratch(K, group)});
   return max_rows > kQStripRows ? std::max(few, K * std::min(N, kDequantCols) + kQStrip) : few;
 }
 
@@ -301,6 +302,10 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
     q_bf16_split(x, K, w.group, parts, xsum);
     for_strip_ranges(q_strips(N, kQStripWide),
                      [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, w, xsum, bias, y, s0, s1); });
+    return;
+  }
+  if (M == 1 && !wide && q_pair_cpu() && q_a8_supported(K, w.group, w.bits)) {  // the pair kernel
+    linear_q_pair(x, w, bias, y, scratch);
     return;
   }
   if (M <= kQStripRows) {  // the float kernels, 16 columns at a time

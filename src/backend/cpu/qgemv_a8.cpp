@@ -22,8 +22,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "backend/cpu/matmul.h"
@@ -238,26 +240,13 @@ __attribute__((target("avx2"))) inline float hmax_avx2(__m256 m) {
   return _mm256_cvtss_f32(m);
 }
 
-// The same with AVX2 (four 8-float vectors; bytes packed, then put back in input order).
-__attribute__((target("avx2"))) float round_block_avx2(const float* x, bool nibbles, int8_t* q, int32_t* isum) {
-  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-  __m256 v[4], m = _mm256_setzero_ps();
-  for (int i = 0; i < 4; ++i) {
-    v[i] = _mm256_loadu_ps(x + 8 * i);
-    m = _mm256_max_ps(m, _mm256_and_ps(v[i], absmask));
-  }
-  const float amax = hmax_avx2(m);
-  const __m256 iv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
-  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
-  __m256i qi[4], sum = _mm256_setzero_si256();
-  for (int i = 0; i < 4; ++i) {
-    qi[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[i], iv)), lo), hi);
-    sum = _mm256_add_epi32(sum, qi[i]);
-  }
+// Four vectors of 8 int32 (values of one 32-input block, in input order) -> 32 bytes at q
+// (with `nibbles`, per 8 inputs k0 k2 k4 k6 k1 k3 k5 k7); returns their sum.
+__attribute__((target("avx2"))) int32_t store_block_avx2(const __m256i* qi, bool nibbles, int8_t* q) {
+  __m256i sum = _mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3]));
   sum = _mm256_add_epi32(sum, _mm256_permute2x128_si256(sum, sum, 1));
   sum = _mm256_add_epi32(sum, _mm256_shuffle_epi32(sum, 0x4E));
   sum = _mm256_add_epi32(sum, _mm256_shuffle_epi32(sum, 0xB1));
-  *isum = _mm256_cvtsi256_si32(sum);
   // packs interleave 128-bit lanes: dwords come out as q[0..3] q[8..11] q[16..19] q[24..27] q[4..7] ...
   __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
   b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -265,6 +254,52 @@ __attribute__((target("avx2"))) float round_block_avx2(const float* x, bool nibb
     b = _mm256_shuffle_epi8(b, _mm256_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15, 0, 2, 4, 6, 1, 3,
                                                  5, 7, 8, 10, 12, 14, 9, 11, 13, 15));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), b);
+  return _mm256_cvtsi256_si32(sum);
+}
+
+// The block's 32 values and the largest |x| among them.
+__attribute__((target("avx2"))) float load_block_avx2(const float* x, __m256* v) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  __m256 m = _mm256_setzero_ps();
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm256_loadu_ps(x + 8 * i);
+    m = _mm256_max_ps(m, _mm256_and_ps(v[i], absmask));
+  }
+  return hmax_avx2(m);
+}
+
+// The same with AVX2 (four 8-float vectors; bytes packed, then put back in input order).
+__attribute__((target("avx2"))) float round_block_avx2(const float* x, bool nibbles, int8_t* q, int32_t* isum) {
+  __m256 v[4];
+  const float amax = load_block_avx2(x, v);
+  const __m256 iv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  __m256i qi[4];
+  for (int i = 0; i < 4; ++i)
+    qi[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[i], iv)), lo), hi);
+  *isum = store_block_avx2(qi, nibbles, q);
+  return amax / 127.0f;
+}
+
+// One block as two int8 parts (the pair kernel, linear_q_pair): with sx = max|x|/127 and
+// u = x / sx, hi = round(u) and lo = round(254 (u - hi)), both in [-127, 127], so that
+// x̃ = sx (hi + lo / 254) is within sx / 508 (+ float32 rounding of u) of x. Bytes as
+// round_block_avx2's; returns sx.
+__attribute__((target("avx2"))) float round_block_pair_avx2(const float* x, bool nibbles, int8_t* qh, int8_t* ql,
+                                                            int32_t* isum_h, int32_t* isum_l) {
+  __m256 v[4];
+  const float amax = load_block_avx2(x, v);
+  const __m256 iv = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f), k254 = _mm256_set1_ps(254.0f);
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  __m256i h[4], l[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m256 u = _mm256_mul_ps(v[i], iv);
+    h[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(u), lo), hi);
+    const __m256 r = _mm256_sub_ps(u, _mm256_cvtepi32_ps(h[i]));
+    l[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(r, k254)), lo), hi);
+  }
+  *isum_h = store_block_avx2(h, nibbles, qh);
+  *isum_l = store_block_avx2(l, nibbles, ql);
   return amax / 127.0f;
 }
 
@@ -288,6 +323,30 @@ void quantize_rows(const float* x, int64_t M, int64_t K, int64_t G, int bits, Ro
       }
       xsum[r * groups + g] = sum;
     }
+  }
+}
+
+// One row of x as the pair kernel's two activation rows (strip_avx2 with R = 2): row 0 the
+// hi parts with block scales sx_b, row 1 the lo parts with sx_b / 254; xsum per row and
+// group the sums of its parts times their scales, so that the two rows' results add up to
+// x̃ · W.
+void split_row_pair(const float* x, int64_t K, int64_t G, int bits, int32_t* xw, float* sx, float* xsum) {
+  const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
+  auto* hb = reinterpret_cast<int8_t*>(xw);
+  auto* lb = reinterpret_cast<int8_t*>(xw + kw);
+  for (int64_t g = 0; g < groups; ++g) {
+    float sh = 0, sl = 0;
+    for (int64_t bb = 0; bb < bpg; ++bb) {
+      const int64_t b = g * bpg + bb;
+      int32_t ih = 0, il = 0;
+      const float scale = round_block_pair_avx2(x + b * kB, bits == 4, hb + b * kB, lb + b * kB, &ih, &il);
+      sx[b] = scale;
+      sx[nb + b] = scale / 254.0f;
+      sh = std::fma(scale, static_cast<float>(ih), sh);
+      sl = std::fma(sx[nb + b], static_cast<float>(il), sl);
+    }
+    xsum[g] = sh;
+    xsum[groups + g] = sl;
   }
 }
 
@@ -393,6 +452,41 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
     quantize_rows(x + r * K, 1, K, w.group, w.bits, vnni ? round_block_avx512 : round_block_avx2, xw + r * (K / 4),
                   sx + r * nb, xsum + r * groups);
   for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xw, sx, xsum, M, w, bias, y, s0, s1, vnni); });
+}
+
+namespace {
+std::atomic<bool> g_allow_pair{true};
+}  // namespace
+
+bool q_pair_cpu() {
+  static const bool env_off = std::getenv("LMF_NO_I8PAIR") != nullptr;
+  return !env_off && g_allow_pair.load(std::memory_order_relaxed) && q_i8_isa() == QI8Isa::kAvx2;
+}
+
+void q_pair_allow(bool allow) { g_allow_pair.store(allow, std::memory_order_relaxed); }
+
+int64_t linear_q_pair_scratch(int64_t K, int64_t group) { return 2 * (K / 4 + K / kB + K / group); }
+
+void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch) {
+  const int64_t K = w.K, G = w.group, N = w.N, nb = K / kB, groups = K / G, qrows = K / (32 / w.bits);
+  auto* xw = reinterpret_cast<int32_t*>(scratch);
+  float* sx = scratch + 2 * (K / 4);
+  float* xsum = sx + 2 * nb;
+  split_row_pair(x, K, G, w.bits, xw, sx, xsum);
+  for_strip_ranges(q_strips(N), [&](int64_t s0, int64_t s1) {
+    alignas(32) float tmp[2 * kS];
+    for (int64_t st = s0; st < s1; ++st) {
+      const int32_t* q = w.q + st * qrows * kS;
+      const float* s = w.s + st * groups * kS;
+      const float* zs = w.zs + st * groups * kS;
+      if (w.bits == 4)
+        strip_avx2<2, 4>(xw, sx, xsum, K, G, q, s, zs, tmp);
+      else
+        strip_avx2<2, 8>(xw, sx, xsum, K, G, q, s, zs, tmp);
+      const int64_t c0 = st * kS, cols = std::min(kS, N - c0);
+      for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + tmp[kS + c] + (bias ? bias[c0 + c] : 0.0f);
+    }
+  });
 }
 
 }  // namespace lmf::cpu
