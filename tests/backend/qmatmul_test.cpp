@@ -127,25 +127,27 @@ double tolerance_bf16(const Case& c, const Ref& r) {
          4.0 * static_cast<double>(c.K + 2) * std::ldexp(1.0, -24) * (r.bound + r.bound16 + r.scale);
 }
 
-// The pair kernel: x̃ within max|x_b| / 64516 of x (sx / 508, sx = max|x_b| / 127; 2^-20
-// more for the float32 rounding of x / sx), so y within that times Σ|ŵ| per block, plus
+// The pair kernel: x̃ within max|x_b| / 64516 of x (4 bits: sx / 508, sx = max|x_b| / 127;
+// 8 bits: max|x_b| / 65534; 2^-20 more for the float32 rounding of x / sx), so y within that times Σ|ŵ| per block, plus
 // float32 sums over the two parts (each as tolerance's).
 double tolerance_pair(const Case& c, const Ref& r) {
   return (1.0 / 64516 + std::ldexp(1.0, -20)) * r.blockmax + 2 * tolerance(c, r);
 }
 
-// x̃ of the pair kernel, rebuilt here (float32 steps as the kernel takes them): per block
-// sx = max|x_b| / 127, u = x · (127 / max|x_b|), hi = round(u), lo = round(254 (u - hi)),
-// x̃ = sx hi + (sx / 254) lo.
-std::vector<double> pair_parts(const std::vector<float>& x) {
+// x̃ of the pair kernel, rebuilt here (float32 steps as the kernel takes them), per block:
+// 4 bits: sx = max|x_b| / 127, u = x · (127 / max|x_b|), hi = round(u), lo = round(254 (u -
+// hi)), x̃ = sx hi + (sx / 254) lo; 8 bits: sx = max|x_b| / 32767, x̃ = sx round(x · (32767 /
+// max|x_b|)).
+std::vector<double> pair_parts(const std::vector<float>& x, int bits) {
   std::vector<double> xt(x.size());
+  const float top = bits == 8 ? 32767.0f : 127.0f;
   for (size_t i = 0; i < x.size(); i += 32) {
     float amax = 0;
     for (size_t j = i; j < i + 32; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float sx = amax / 127.0f, iv = amax > 0 ? 127.0f / amax : 0.0f, sl = sx / 254.0f;
+    const float sx = amax / top, iv = amax > 0 ? top / amax : 0.0f, sl = sx / 254.0f;
     for (size_t j = i; j < i + 32; ++j) {
-      const float u = x[j] * iv, h = std::clamp(std::nearbyint(u), -127.0f, 127.0f), r = u - h;
-      const float l = std::clamp(std::nearbyint(r * 254.0f), -127.0f, 127.0f);
+      const float u = x[j] * iv, h = std::clamp(std::nearbyint(u), -top, top), r = u - h;
+      const float l = bits == 8 ? 0.0f : std::clamp(std::nearbyint(r * 254.0f), -127.0f, 127.0f);
       xt[j] = static_cast<double>(sx) * h + static_cast<double>(sl) * l;
     }
   }
@@ -175,7 +177,7 @@ double check_linear_q(bool wide, int64_t* bf16_cases, int64_t* pair_cases) {
       const bool pair = !wide && M == 1 && q_pair_cpu() && q_a8_supported(K, c.G, w.bits);
       *bf16_cases += bf16;
       *pair_cases += pair;
-      const std::vector<double> xt = pair ? pair_parts(x) : std::vector<double>{};
+      const std::vector<double> xt = pair ? pair_parts(x, w.bits) : std::vector<double>{};
       for (int threads : {1, 2}) {
         std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
         with_threads(threads, [&] { linear_q(x.data(), w, c.bias.data(), y.data(), M, scratch.data()); });

@@ -152,6 +152,48 @@ __attribute__((target("avx2,fma"))) void strip_avx2(const int32_t* xw, const flo
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + r * kS + 8 * h, y[r][h]);
 }
 
+// The pair kernel's 8-bit strips (linear_q_pair): one row of x as int16 per 32-input block
+// (x16 = round(x / sx), sx = max|x_b| / 32767), vpmaddwd of the stored bytes widened to
+// 16 bits (0..255) by 4 inputs at a time: a 16-column strip row is 4 x 16 bytes, each 4
+// columns x 4 inputs, giving per column two int32 lanes (inputs 0-1 and 2-3), which one
+// vphaddd per block folds. A block's lane sums stay below 16 · 255 · 32767 < 2^31. The
+// folded columns come out as 0 1 4 5 2 3 6 7 (and 8 + that), so s and zs are read and y
+// written through that permutation (its own inverse).
+__attribute__((target("avx2,fma"))) void strip_x16_avx2(const int16_t* x16, const float* sx, const float* xsum,
+                                                        int64_t K, int64_t G, const int32_t* q, const float* s,
+                                                        const float* zs, float* out) {
+  const int64_t groups = K / G, bpg = G / kB;
+  const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+  __m256 y[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256 f[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t bb = 0; bb < bpg; ++bb) {
+      const int64_t b = g * bpg + bb;
+      __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+      for (int64_t i = 0; i < block_rows(8); ++i) {
+        const int64_t kp = b * block_rows(8) + i;
+        _mm_prefetch(reinterpret_cast<const char*>(q + (kp + kQPrefetchRows) * kS), _MM_HINT_T0);
+        int64_t xq;
+        std::memcpy(&xq, x16 + 4 * kp, sizeof xq);
+        const __m256i xv = _mm256_set1_epi64x(xq);
+        const auto* row = reinterpret_cast<const __m128i*>(q + kp * kS);
+        for (int j = 0; j < 4; ++j)
+          a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128(row + j)), xv));
+      }
+      const __m256 sb = _mm256_set1_ps(sx[b]);
+      f[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_hadd_epi32(a[0], a[1])), sb, f[0]);
+      f[1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_hadd_epi32(a[2], a[3])), sb, f[1]);
+    }
+    const __m256 xs = _mm256_set1_ps(xsum[g]);
+    for (int h = 0; h < 2; ++h) {
+      const __m256 sv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(s + g * kS + 8 * h), perm);
+      const __m256 zv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(zs + g * kS + 8 * h), perm);
+      y[h] = _mm256_fnmadd_ps(zv, xs, _mm256_fmadd_ps(sv, f[h], y[h]));
+    }
+  }
+  for (int h = 0; h < 2; ++h) _mm256_storeu_ps(out + 8 * h, _mm256_permutevar8x32_ps(y[h], perm));
+}
+
 void strips(const int32_t* xw, const float* sx, const float* xsum, int64_t M, const QWeight& w, const float* bias,
             float* y, int64_t s0, int64_t s1, bool vnni) {
   const int64_t K = w.K, G = w.group, kw = K / 4, nb = K / kB, groups = K / G;
@@ -326,11 +368,12 @@ void quantize_rows(const float* x, int64_t M, int64_t K, int64_t G, int bits, Ro
   }
 }
 
-// One row of x as the pair kernel's two activation rows (strip_avx2 with R = 2): row 0 the
+// One row of x as the pair kernel's two activation rows for 4-bit strips (strip_avx2 with
+// R = 2, activation bytes in nibble order): row 0 the
 // hi parts with block scales sx_b, row 1 the lo parts with sx_b / 254; xsum per row and
 // group the sums of its parts times their scales, so that the two rows' results add up to
 // x̃ · W.
-void split_row_pair(const float* x, int64_t K, int64_t G, int bits, int32_t* xw, float* sx, float* xsum) {
+void split_row_pair(const float* x, int64_t K, int64_t G, int32_t* xw, float* sx, float* xsum) {
   const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
   auto* hb = reinterpret_cast<int8_t*>(xw);
   auto* lb = reinterpret_cast<int8_t*>(xw + kw);
@@ -339,7 +382,7 @@ void split_row_pair(const float* x, int64_t K, int64_t G, int bits, int32_t* xw,
     for (int64_t bb = 0; bb < bpg; ++bb) {
       const int64_t b = g * bpg + bb;
       int32_t ih = 0, il = 0;
-      const float scale = round_block_pair_avx2(x + b * kB, bits == 4, hb + b * kB, lb + b * kB, &ih, &il);
+      const float scale = round_block_pair_avx2(x + b * kB, true, hb + b * kB, lb + b * kB, &ih, &il);
       sx[b] = scale;
       sx[nb + b] = scale / 254.0f;
       sh = std::fma(scale, static_cast<float>(ih), sh);
@@ -347,6 +390,39 @@ void split_row_pair(const float* x, int64_t K, int64_t G, int bits, int32_t* xw,
     }
     xsum[g] = sh;
     xsum[groups + g] = sl;
+  }
+}
+
+// One row of x as int16 per 32-input block for strip_x16_avx2: x16 = round(x / sx) in
+// [-32767, 32767] with sx = max|x_b| / 32767, so |sx x16 - x| <= sx / 2 (+ float32
+// rounding of x / sx); xsum per group Σ_b sx_b Σ x16.
+__attribute__((target("avx2"))) void split_row_x16(const float* x, int64_t K, int64_t G, int16_t* x16, float* sx,
+                                                   float* xsum) {
+  const int64_t groups = K / G, bpg = G / kB;
+  const __m256i lo = _mm256_set1_epi32(-32767), hi = _mm256_set1_epi32(32767);
+  for (int64_t g = 0; g < groups; ++g) {
+    float sum = 0;
+    for (int64_t bb = 0; bb < bpg; ++bb) {
+      const int64_t b = g * bpg + bb;
+      __m256 v[4];
+      const float amax = load_block_avx2(x + b * kB, v);
+      const __m256 iv = _mm256_set1_ps(amax > 0 ? 32767.0f / amax : 0.0f);
+      __m256i qi[4], t = _mm256_setzero_si256();
+      for (int i = 0; i < 4; ++i) {
+        qi[i] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[i], iv)), lo), hi);
+        t = _mm256_add_epi32(t, qi[i]);
+      }
+      // packs interleave 128-bit lanes: 0-3 8-11 4-7 12-15; permute4x64 puts them back.
+      for (int i = 0; i < 2; ++i)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(x16 + b * kB + 16 * i),
+                            _mm256_permute4x64_epi64(_mm256_packs_epi32(qi[2 * i], qi[2 * i + 1]), 0xD8));
+      t = _mm256_add_epi32(t, _mm256_permute2x128_si256(t, t, 1));
+      t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0x4E));
+      t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0xB1));
+      sx[b] = amax / 32767.0f;
+      sum = std::fma(sx[b], static_cast<float>(_mm256_cvtsi256_si32(t)), sum);
+    }
+    xsum[g] = sum;
   }
 }
 
@@ -465,24 +541,29 @@ bool q_pair_cpu() {
 
 void q_pair_allow(bool allow) { g_allow_pair.store(allow, std::memory_order_relaxed); }
 
-int64_t linear_q_pair_scratch(int64_t K, int64_t group) { return 2 * (K / 4 + K / kB + K / group); }
+int64_t linear_q_pair_scratch(int64_t K, int64_t group) { return 2 * (K / 4 + K / kB + K / group); }  // (≥ x16's)
 
 void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch) {
   const int64_t K = w.K, G = w.group, N = w.N, nb = K / kB, groups = K / G, qrows = K / (32 / w.bits);
   auto* xw = reinterpret_cast<int32_t*>(scratch);
   float* sx = scratch + 2 * (K / 4);
   float* xsum = sx + 2 * nb;
-  split_row_pair(x, K, G, w.bits, xw, sx, xsum);
+  if (w.bits == 8)
+    split_row_x16(x, K, G, reinterpret_cast<int16_t*>(xw), sx, xsum);
+  else
+    split_row_pair(x, K, G, xw, sx, xsum);
   for_strip_ranges(q_strips(N), [&](int64_t s0, int64_t s1) {
     alignas(32) float tmp[2 * kS];
     for (int64_t st = s0; st < s1; ++st) {
       const int32_t* q = w.q + st * qrows * kS;
       const float* s = w.s + st * groups * kS;
       const float* zs = w.zs + st * groups * kS;
-      if (w.bits == 4)
+      if (w.bits == 8) {
+        strip_x16_avx2(reinterpret_cast<const int16_t*>(xw), sx, xsum, K, G, q, s, zs, tmp);
+        std::fill(tmp + kS, tmp + 2 * kS, 0.0f);
+      } else {
         strip_avx2<2, 4>(xw, sx, xsum, K, G, q, s, zs, tmp);
-      else
-        strip_avx2<2, 8>(xw, sx, xsum, K, G, q, s, zs, tmp);
+      }
       const int64_t c0 = st * kS, cols = std::min(kS, N - c0);
       for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + tmp[kS + c] + (bias ? bias[c0 + c] : 0.0f);
     }

@@ -118,13 +118,16 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
 int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
 
 // The pair kernel (AVX2 without VNNI, 16-column strips, one row, float activations,
-// q_a8_supported shapes): linear_q's decode on such CPUs. Each block of 32 inputs of x is
-// held as two int8 parts, x̃ = sx (hi + lo / 254) with sx = max|x_b| / 127, so
-// |x̃ - x| <= sx / 508 (about 1.6e-5 max|x_b|), and both parts go through linear_q_a8's
-// vpmaddubsw strips (as two rows of x), whose results add up to x̃ · W. The float
-// kernels spend a shift, a conversion and a multiply-add per 8 values here (Zen 1: 3.2
-// GB/s of 4-bit strips per core, against 10.9 with int8 activations). Off with
-// q_pair_allow(false) or the environment variable LMF_NO_I8PAIR.
+// q_a8_supported shapes): linear_q's decode on such CPUs, x held as 16-bit fixed point
+// per block of 32 inputs (x̃ within max|x_b| / 64516 of x, about 1.6e-5 of the block's
+// largest value) and integer dot products:
+//  - 4 bits: x̃ = sx (hi + lo / 254), sx = max|x_b| / 127, two int8 parts through
+//    linear_q_a8's vpmaddubsw strips (as two rows of x), whose results add up to x̃ · W;
+//  - 8 bits: x̃ = sx · x16, sx = max|x_b| / 32767, int16, vpmaddwd of the weight bytes
+//    widened to 16 bits.
+// The float kernels spend a shift or widening, a conversion and a multiply-add per 8
+// values (Zen 1, one core, 768 x 768 in L2: 4 bits 3.2 GB/s of strips, 8 bits 5.1).
+// Off with q_pair_allow(false) or the environment variable LMF_NO_I8PAIR.
 bool q_pair_cpu();
 void q_pair_allow(bool allow);
 int64_t linear_q_pair_scratch(int64_t K, int64_t group);
