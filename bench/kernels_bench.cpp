@@ -111,7 +111,8 @@ BENCHMARK(BM_Argmax)->Arg(50257);
 
 // One decode row through a group-128 quantized matrix in the strip layout (random words),
 // float activations (linear_q: arg 3 = 0 in the strips the plan lays out, the bf16 kernel's wide ones where
-// the CPU has it; 3 = 16-column strips, the float kernel)
+// the CPU has it; 3 = 16-column strips: the float kernel, or on AVX2 without VNNI the pair kernel unless
+// LMF_NO_I8PAIR is set)
 // or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its AVX2 code); bytes/s counts the
 // strips and scales. 768 x 768 at 4 bits (0.3 MB) stays in L2: the kernel's own speed.
 void BM_LinearQDecode(benchmark::State& state) {
