@@ -84,8 +84,15 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   o.act_int8_blocks = job.act == "int8";
   LMF_CHECK(!job.out.empty(), kInvalidArgument, "-o: an output folder is required");
   std::error_code ec;
+  LMF_CHECK(!fs::is_symlink(fs::symlink_status(job.out, ec)) || fs::exists(job.out, ec), kInvalidArgument,
+            "-o {}: a symbolic link to {}, which does not exist", job.out, fs::read_symlink(job.out, ec).string());
   LMF_CHECK(!fs::exists(job.out, ec) || (fs::is_directory(job.out, ec) && fs::is_empty(job.out, ec)),
             kInvalidArgument, "-o {}: exists and is not an empty folder", job.out);
+  {
+    const fs::path parent = fs::absolute(job.out).lexically_normal().parent_path();
+    LMF_CHECK(fs::is_directory(parent, ec), kInvalidArgument, "-o {}: folder {} does not exist", job.out,
+              parent.string());
+  }
   Model m = load_model(job.model);
   // The calibration windows of gptq and smoothquant.
   const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
