@@ -88,11 +88,10 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
             "-o {}: a symbolic link to {}, which does not exist", job.out, fs::read_symlink(job.out, ec).string());
   LMF_CHECK(!fs::exists(job.out, ec) || (fs::is_directory(job.out, ec) && fs::is_empty(job.out, ec)),
             kInvalidArgument, "-o {}: exists and is not an empty folder", job.out);
-  {
-    const fs::path parent = fs::absolute(job.out).lexically_normal().parent_path();
-    LMF_CHECK(fs::is_directory(parent, ec), kInvalidArgument, "-o {}: folder {} does not exist", job.out,
-              parent.string());
-  }
+  // The output folder's absolute path, without a trailing separator ("out/" names "out");
+  // missing parent folders are created, as save_pretrained does.
+  fs::path out = fs::absolute(job.out).lexically_normal();
+  if (out.filename().empty()) out = out.parent_path();
   Model m = load_model(job.model);
   // The calibration windows of gptq and smoothquant.
   const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
@@ -154,7 +153,6 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   if (job.method == "awq") q["lmforge"]["awq"] = awq_report;
   if (job.method == "smoothquant") q["lmforge"]["smoothquant"] = {{"alpha", job.alpha}, {"norms_smoothed", smoothed}};
   m.config["quantization_config"] = q;
-  const fs::path out = fs::absolute(job.out).lexically_normal();
   const fs::path tmp = out.parent_path() / (out.filename().string() + ".partial");
   fs::remove_all(tmp, ec);
   try {

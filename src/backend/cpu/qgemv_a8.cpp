@@ -369,10 +369,9 @@ void quantize_rows(const float* x, int64_t M, int64_t K, int64_t G, int bits, Ro
 }
 
 // One row of x as the pair kernel's two activation rows for 4-bit strips (strip_avx2 with
-// R = 2, activation bytes in nibble order): row 0 the
-// hi parts with block scales sx_b, row 1 the lo parts with sx_b / 254; xsum per row and
-// group the sums of its parts times their scales, so that the two rows' results add up to
-// x̃ · W.
+// R = 2, activation bytes in nibble order): row 0 the hi parts with block scales sx_b, row
+// 1 the lo parts with sx_b / 254; xsum per row and group the sums of its parts times their
+// scales, so that the two rows' results add up to x̃ · W.
 void split_row_pair(const float* x, int64_t K, int64_t G, int32_t* xw, float* sx, float* xsum) {
   const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
   auto* hb = reinterpret_cast<int8_t*>(xw);
@@ -558,14 +557,14 @@ void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y
       const int32_t* q = w.q + st * qrows * kS;
       const float* s = w.s + st * groups * kS;
       const float* zs = w.zs + st * groups * kS;
+      const int64_t c0 = st * kS, cols = std::min(kS, N - c0);
       if (w.bits == 8) {
         strip_x16_avx2(reinterpret_cast<const int16_t*>(xw), sx, xsum, K, G, q, s, zs, tmp);
-        std::fill(tmp + kS, tmp + 2 * kS, 0.0f);
-      } else {
+        for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + (bias ? bias[c0 + c] : 0.0f);
+      } else {  // the hi and the lo parts' results
         strip_avx2<2, 4>(xw, sx, xsum, K, G, q, s, zs, tmp);
+        for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + tmp[kS + c] + (bias ? bias[c0 + c] : 0.0f);
       }
-      const int64_t c0 = st * kS, cols = std::min(kS, N - c0);
-      for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + tmp[kS + c] + (bias ? bias[c0 + c] : 0.0f);
     }
   });
 }
