@@ -282,13 +282,18 @@ __attribute__((target("avx2"))) inline float hmax_avx2(__m256 m) {
   return _mm256_cvtss_f32(m);
 }
 
+// The sum of the 8 int32 lanes.
+__attribute__((target("avx2"))) inline int32_t hsum_avx2(__m256i t) {
+  t = _mm256_add_epi32(t, _mm256_permute2x128_si256(t, t, 1));
+  t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0x4E));
+  t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0xB1));
+  return _mm256_cvtsi256_si32(t);
+}
+
 // Four vectors of 8 int32 (values of one 32-input block, in input order) -> 32 bytes at q
 // (with `nibbles`, per 8 inputs k0 k2 k4 k6 k1 k3 k5 k7); returns their sum.
 __attribute__((target("avx2"))) int32_t store_block_avx2(const __m256i* qi, bool nibbles, int8_t* q) {
-  __m256i sum = _mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3]));
-  sum = _mm256_add_epi32(sum, _mm256_permute2x128_si256(sum, sum, 1));
-  sum = _mm256_add_epi32(sum, _mm256_shuffle_epi32(sum, 0x4E));
-  sum = _mm256_add_epi32(sum, _mm256_shuffle_epi32(sum, 0xB1));
+  const int32_t sum = hsum_avx2(_mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3])));
   // packs interleave 128-bit lanes: dwords come out as q[0..3] q[8..11] q[16..19] q[24..27] q[4..7] ...
   __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
   b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -296,7 +301,7 @@ __attribute__((target("avx2"))) int32_t store_block_avx2(const __m256i* qi, bool
     b = _mm256_shuffle_epi8(b, _mm256_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15, 0, 2, 4, 6, 1, 3,
                                                  5, 7, 8, 10, 12, 14, 9, 11, 13, 15));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), b);
-  return _mm256_cvtsi256_si32(sum);
+  return sum;
 }
 
 // The block's 32 values and the largest |x| among them.
@@ -415,11 +420,8 @@ __attribute__((target("avx2"))) void split_row_x16(const float* x, int64_t K, in
       for (int i = 0; i < 2; ++i)
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(x16 + b * kB + 16 * i),
                             _mm256_permute4x64_epi64(_mm256_packs_epi32(qi[2 * i], qi[2 * i + 1]), 0xD8));
-      t = _mm256_add_epi32(t, _mm256_permute2x128_si256(t, t, 1));
-      t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0x4E));
-      t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0xB1));
       sx[b] = amax / 32767.0f;
-      sum = std::fma(sx[b], static_cast<float>(_mm256_cvtsi256_si32(t)), sum);
+      sum = std::fma(sx[b], static_cast<float>(hsum_avx2(t)), sum);
     }
     xsum[g] = sum;
   }
