@@ -111,7 +111,7 @@ BENCHMARK(BM_Argmax)->Arg(50257);
 
 // One decode row through a group-128 quantized matrix in the strip layout (random words),
 // float activations (linear_q: arg 3 = 0 in the strips the plan lays out, the bf16 kernel's wide ones where
-// the CPU has it; 3 = 16-column strips: the float kernel, or on AVX2 without VNNI the pair kernel unless
+// the CPU has it; 3 = 16-column strips: the float kernel, or where q_pair_takes() the pair kernel unless
 // LMF_NO_I8PAIR is set)
 // or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its AVX2 code); bytes/s counts the
 // strips and scales. 768 x 768 at 4 bits (0.3 MB) stays in L2: the kernel's own speed.
@@ -138,7 +138,8 @@ void BM_LinearQDecode(benchmark::State& state) {
 BENCHMARK(BM_LinearQDecode)
     ->Args({768, 768, 4, 0})->Args({768, 768, 4, 1})->Args({768, 768, 4, 2})->Args({768, 768, 8, 0})
     ->Args({768, 768, 8, 1})->Args({768, 768, 8, 2})
-    ->Args({3072, 768, 4, 0})->Args({3072, 768, 4, 1})->Args({768, 768, 4, 3})->Args({3072, 768, 4, 3});
+    ->Args({3072, 768, 4, 0})->Args({3072, 768, 4, 1})->Args({768, 768, 4, 3})->Args({3072, 768, 4, 3})
+    ->Args({768, 768, 8, 3})->Args({768, 50257, 8, 3})->Args({768, 3072, 8, 3})->Args({768, 50257, 4, 3});
 
 // int8-dynamic decode (linear_q_i8, one row) on each integer path: arg 2 = 0 portable, 1
 // AVX2, 2 AVX-512 VNNI (capped at what the CPU has); bytes/s counts the weight strips.

@@ -135,19 +135,19 @@ double tolerance_pair(const Case& c, const Ref& r) {
 }
 
 // x̃ of the pair kernel, rebuilt here (float32 steps as the kernel takes them), per block:
-// 4 bits: sx = max|x_b| / 127, u = x · (127 / max|x_b|), hi = round(u), lo = round(254 (u -
-// hi)), x̃ = sx hi + (sx / 254) lo; 8 bits: sx = max|x_b| / 32767, x̃ = sx round(x · (32767 /
-// max|x_b|)).
-std::vector<double> pair_parts(const std::vector<float>& x, int bits) {
+// two int8 parts: sx = max|x_b| / 127, u = x · (127 / max|x_b|), hi = round(u), lo =
+// round(254 (u - hi)), x̃ = sx hi + (sx / 254) lo (4 bits); int16 (x16: 8 bits): sx =
+// max|x_b| / 32767, x̃ = sx round(x · (32767 / max|x_b|)).
+std::vector<double> pair_parts(const std::vector<float>& x, bool x16) {
   std::vector<double> xt(x.size());
-  const float top = bits == 8 ? 32767.0f : 127.0f;
+  const float top = x16 ? 32767.0f : 127.0f;
   for (size_t i = 0; i < x.size(); i += 32) {
     float amax = 0;
     for (size_t j = i; j < i + 32; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float sx = amax / top, iv = amax > 0 ? top / amax : 0.0f, sl = sx / 254.0f;
     for (size_t j = i; j < i + 32; ++j) {
       const float u = x[j] * iv, h = std::clamp(std::nearbyint(u), -top, top), r = u - h;
-      const float l = bits == 8 ? 0.0f : std::clamp(std::nearbyint(r * 254.0f), -127.0f, 127.0f);
+      const float l = x16 ? 0.0f : std::clamp(std::nearbyint(r * 254.0f), -127.0f, 127.0f);
       xt[j] = static_cast<double>(sx) * h + static_cast<double>(sl) * l;
     }
   }
@@ -159,7 +159,7 @@ class QMatmul : public test::PerTarget {};
 // linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, against the float64
 // reference: 16-column strips or wide ones (the float kernels, 16 columns at a time; one row
 // of wide strips on a CPU with AVX-512 BF16: the bf16 kernel; one row of 16-column strips
-// where q_pair_cpu(): the pair kernel; past kQStripRows, dequantize + sgemm), each within
+// where q_pair_takes(): the pair kernel; past kQStripRows, dequantize + sgemm), each within
 // its tolerance; the pair kernel also within tolerance() of the float64 result for its x̃
 // (pair_parts). Returns the largest error relative to the terms' scale and counts the bf16
 // and pair kernels' cases.
@@ -174,10 +174,10 @@ double check_linear_q(bool wide, int64_t* bf16_cases, int64_t* pair_cases) {
       const std::vector<double> xd(x.begin(), x.end());
       std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
       const bool bf16 = wide && M == 1 && q_bf16_cpu();
-      const bool pair = !wide && M == 1 && q_pair_cpu() && q_a8_supported(K, c.G, w.bits);
+      const bool pair = !wide && M == 1 && q_pair_takes(K, c.G, w.bits);
       *bf16_cases += bf16;
       *pair_cases += pair;
-      const std::vector<double> xt = pair ? pair_parts(x, w.bits) : std::vector<double>{};
+      const std::vector<double> xt = pair ? pair_parts(x, w.bits == 8) : std::vector<double>{};
       for (int threads : {1, 2}) {
         std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
         with_threads(threads, [&] { linear_q(x.data(), w, c.bias.data(), y.data(), M, scratch.data()); });
@@ -204,22 +204,27 @@ double check_linear_q(bool wide, int64_t* bf16_cases, int64_t* pair_cases) {
 
 // 16-column strips, wide ones, and with the one-row kernel this CPU has turned off: wide
 // ones without the bf16 kernel (q_bf16_allow(false), AVX-512 BF16), 16-column ones without
-// the pair kernel (q_pair_allow(false), AVX2 without VNNI); the float kernels take the one
-// row then.
+// the pair kernel (q_pair_allow(false), AVX2 or VNNI); the float kernels take the one row
+// then. With VNNI, 16-column strips once more with the integer path limited to AVX2 (the
+// pair kernel's AVX2 form).
 TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
   struct Pass {
     bool wide, bf16, pair;
     const char* name;
+    QI8Isa isa = QI8Isa::kVnni;
   };
   std::vector<Pass> passes = {{false, true, true, "16-column"}, {true, true, true, "wide"}};
   const bool has_bf16 = q_bf16_cpu(), has_pair = q_pair_cpu();
   if (has_bf16) passes.push_back({true, false, true, "wide (bf16 kernel off)"});
   if (has_pair) passes.push_back({false, true, false, "16-column (pair kernel off)"});
+  if (q_i8_isa() == QI8Isa::kVnni) passes.push_back({false, true, true, "16-column (AVX2 pair kernel)", QI8Isa::kAvx2});
   for (const Pass& p : passes) {
     q_bf16_allow(p.bf16);
     q_pair_allow(p.pair);
+    q_i8_limit_isa(p.isa);
     int64_t bf16_cases = 0, pair_cases = 0;
     const double worst = check_linear_q(p.wide, &bf16_cases, &pair_cases);
+    q_i8_limit_isa(QI8Isa::kVnni);
     q_bf16_allow(true);
     q_pair_allow(true);
     if (has_bf16) EXPECT_EQ(bf16_cases > 0, p.wide && p.bf16) << "the bf16 kernel runs on one row of wide strips";

@@ -304,7 +304,7 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
                      [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, w, xsum, bias, y, s0, s1); });
     return;
   }
-  if (M == 1 && !wide && q_pair_cpu() && q_a8_supported(K, w.group, w.bits)) {  // the pair kernel
+  if (M == 1 && !wide && q_pair_takes(K, w.group, w.bits)) {  // the pair kernel
     linear_q_pair(x, w, bias, y, scratch);
     return;
   }

@@ -373,10 +373,10 @@ void quantize_rows(const float* x, int64_t M, int64_t K, int64_t G, int bits, Ro
   }
 }
 
-// One row of x as the pair kernel's two activation rows for 4-bit strips (strip_avx2 with
-// R = 2, activation bytes in nibble order): row 0 the hi parts with block scales sx_b, row
-// 1 the lo parts with sx_b / 254; xsum per row and group the sums of its parts times their
-// scales, so that the two rows' results add up to x̃ · W.
+// One row of x as the pair kernel's two activation rows for 4-bit strips (strip_avx2 or
+// strip_vnni with R = 2, activation bytes in nibble order): row 0 the hi parts with block
+// scales sx_b, row 1 the lo parts with sx_b / 254; xsum per row and group the sums of its
+// parts times their scales, so that the two rows' results add up to x̃ · W.
 void split_row_pair(const float* x, int64_t K, int64_t G, int32_t* xw, float* sx, float* xsum) {
   const int64_t kw = K / 4, nb = K / kB, groups = K / G, bpg = G / kB;
   auto* hb = reinterpret_cast<int8_t*>(xw);
@@ -537,36 +537,41 @@ std::atomic<bool> g_allow_pair{true};
 
 bool q_pair_cpu() {
   static const bool env_off = std::getenv("LMF_NO_I8PAIR") != nullptr;
-  return !env_off && g_allow_pair.load(std::memory_order_relaxed) && q_i8_isa() == QI8Isa::kAvx2;
+  return !env_off && g_allow_pair.load(std::memory_order_relaxed) && q_i8_isa() != QI8Isa::kPortable;
 }
 
 void q_pair_allow(bool allow) { g_allow_pair.store(allow, std::memory_order_relaxed); }
+
+bool q_pair_takes(int64_t K, int64_t group, int bits) {
+  return q_pair_cpu() && q_a8_supported(K, group, bits) && (bits == 4 || q_i8_isa() == QI8Isa::kAvx2);
+}
 
 int64_t linear_q_pair_scratch(int64_t K, int64_t group) { return 2 * (K / 4 + K / kB + K / group); }  // (≥ x16's)
 
 void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch) {
   const int64_t K = w.K, G = w.group, N = w.N, nb = K / kB, groups = K / G, qrows = K / (32 / w.bits);
+  const bool vnni = q_i8_isa() == QI8Isa::kVnni, x16 = w.bits == 8;
   auto* xw = reinterpret_cast<int32_t*>(scratch);
   float* sx = scratch + 2 * (K / 4);
   float* xsum = sx + 2 * nb;
-  if (w.bits == 8)
+  if (x16)
     split_row_x16(x, K, G, reinterpret_cast<int16_t*>(xw), sx, xsum);
   else
     split_row_pair(x, K, G, xw, sx, xsum);
   for_strip_ranges(q_strips(N), [&](int64_t s0, int64_t s1) {
-    alignas(32) float tmp[2 * kS];
+    alignas(64) float tmp[2 * kS];
     for (int64_t st = s0; st < s1; ++st) {
       const int32_t* q = w.q + st * qrows * kS;
       const float* s = w.s + st * groups * kS;
       const float* zs = w.zs + st * groups * kS;
       const int64_t c0 = st * kS, cols = std::min(kS, N - c0);
-      if (w.bits == 8) {
+      if (x16) {
         strip_x16_avx2(reinterpret_cast<const int16_t*>(xw), sx, xsum, K, G, q, s, zs, tmp);
         for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + (bias ? bias[c0 + c] : 0.0f);
-      } else {  // the hi and the lo parts' results
-        strip_avx2<2, 4>(xw, sx, xsum, K, G, q, s, zs, tmp);
-        for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + tmp[kS + c] + (bias ? bias[c0 + c] : 0.0f);
+        continue;
       }
+      (vnni ? strip_vnni<2, 4> : strip_avx2<2, 4>)(xw, sx, xsum, K, G, q, s, zs, tmp);
+      for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + tmp[kS + c] + (bias ? bias[c0 + c] : 0.0f);  // hi + lo
     }
   });
 }

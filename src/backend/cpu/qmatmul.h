@@ -72,7 +72,8 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
             int bits, int64_t group, int32_t* q, float* s, float* zs, int64_t strip = kQStrip);
 // The strip width the plan gives a weight of `bits` bits and group `group`: kQStripWide
 // for 4-bit strips, float activations and groups of 16k on CPUs with AVX-512 BF16 (unless
-// q_bf16_allow(false)), else kQStrip.
+// q_bf16_allow(false)) where the pair kernel does not take them (q_pair_cpu() and groups
+// of 32k take 16-column strips), else kQStrip.
 int64_t q_strip_cols(int bits, int64_t group, bool float_act);
 bool q_bf16_cpu();
 void q_bf16_allow(bool allow);
@@ -117,19 +118,25 @@ bool q_a8_supported(int64_t K, int64_t group, int bits);
 void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch);
 int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
 
-// The pair kernel (AVX2 without VNNI, 16-column strips, one row, float activations,
-// q_a8_supported shapes): linear_q's decode on such CPUs, x held as 16-bit fixed point
-// per block of 32 inputs (x̃ within max|x_b| / 64516 of x, about 1.6e-5 of the block's
-// largest value) and integer dot products:
+// The pair kernel (16-column strips, one row, float activations, q_a8_supported shapes;
+// 4 bits with AVX-512 VNNI or AVX2, 8 bits on AVX2 without VNNI): linear_q's decode on such
+// CPUs, x held as 16-bit fixed point per block of 32 inputs (x̃ within max|x_b| / 64516 of
+// x, about 1.6e-5 of the block's largest value) and integer dot products:
 //  - 4 bits: x̃ = sx (hi + lo / 254), sx = max|x_b| / 127, two int8 parts through
-//    linear_q_a8's vpmaddubsw strips (as two rows of x), whose results add up to x̃ · W;
+//    linear_q_a8's strips (vpdpbusd with VNNI, vpmaddubsw on AVX2) as two rows of x, whose
+//    results add up to x̃ · W;
 //  - 8 bits: x̃ = sx · x16, sx = max|x_b| / 32767, int16, vpmaddwd of the weight bytes
 //    widened to 16 bits.
-// The float kernels spend a shift or widening, a conversion and a multiply-add per 8
-// values (Zen 1, one core, 768 x 768 in L2: 4 bits 3.2 GB/s of strips, 8 bits 5.1).
+// The float kernels spend a shift or widening, a conversion and a multiply-add per 8 or 16
+// values. One core, 768 x 768 in L2: Zen 1 4 bits 3.2 -> 5.7 GB/s of strips, 8 bits 5.1 ->
+// 9.9; an Intel Xeon with AMX (Sapphire Rapids class, AVX-512) 4 bits 16.7 -> 29.4. There
+// 8 bits stay on the float kernel: it keeps up with memory (28 GB/s per core in L2), and
+// the two-part int8 form (2.2x in L2) read a 38 MB head ~10% slower from L3 and memory.
+// q_pair_takes(K, group, bits): whether linear_q sends such a row to the pair kernel.
 // Off with q_pair_allow(false) or the environment variable LMF_NO_I8PAIR.
 bool q_pair_cpu();
 void q_pair_allow(bool allow);
+bool q_pair_takes(int64_t K, int64_t group, int bits);
 int64_t linear_q_pair_scratch(int64_t K, int64_t group);
 void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch);
 
