@@ -1,6 +1,7 @@
 // lmforge CPU backend: linear_q's one-row (decode) kernel for 4-bit weights with bf16 dot
 // products (AVX-512 BF16: vdpbf16ps), on the wide strips the plan lays out for it where
-// the CPU has them (64 columns per strip; see qmatmul.h). More rows gain nothing from it
+// the CPU has them and the pair kernel (qgemv_a8.cpp) does not take the weights (groups
+// not a multiple of 32, or LMF_NO_I8PAIR: 64 columns per strip; see qmatmul.h). More rows gain nothing from it
 // (the float kernels unpack a word once for up to four rows, and x in two bf16 parts doubles
 // the products): they run the float kernels on the wide strips' 16-column parts.
 //
