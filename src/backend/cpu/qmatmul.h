@@ -72,8 +72,8 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
             int bits, int64_t group, int32_t* q, float* s, float* zs, int64_t strip = kQStrip);
 // The strip width the plan gives a weight of `bits` bits and group `group`: kQStripWide
 // for 4-bit strips, float activations and groups of 16k on CPUs with AVX-512 BF16 (unless
-// q_bf16_allow(false)) where the pair kernel does not take them (q_pair_cpu() and groups
-// of 32k take 16-column strips), else kQStrip.
+// q_bf16_allow(false)) where the pair kernel does not take them (q_pair_takes: with
+// VNNI or AVX2, groups of 32k take 16-column strips), else kQStrip.
 int64_t q_strip_cols(int bits, int64_t group, bool float_act);
 bool q_bf16_cpu();
 void q_bf16_allow(bool allow);
