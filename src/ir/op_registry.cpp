@@ -72,17 +72,26 @@ std::map<std::string, OpSchema> make_registry() {
   add({"rms_norm", 2, 2, "x (N, C), weight (C); attr eps", norm});
   add({"linear", 2, 3,
        "x (N, K) times weight, plus optional bias (out). attr layout: 'nk' = weight (out, K) as in "
-       "torch.nn.Linear, 'kn' = weight (K, out) as in GPT-2's Conv1D",
+       "torch.nn.Linear, 'kn' = weight (K, out) as in GPT-2's Conv1D, 'strips' = weight "
+       "(ceil(out / 64), K, 64) in 64-column strips (the CPU pre-pack; attr out_features)",
        [](const Graph& g, const Node& n) -> Infer {
          const Value& x = in(g, n, 0);
          const Value& w = in(g, n, 1);
          expect_rank(n, x, 2);
-         expect_rank(n, w, 2);
          expect_f32(n, x);
          const std::string& layout = n.attr_str("layout");
-         LMF_CHECK(layout == "nk" || layout == "kn", kInternal, "op linear: bad layout '{}'", layout);
-         Dim k = layout == "nk" ? w.shape[1] : w.shape[0];
-         Dim out = layout == "nk" ? w.shape[0] : w.shape[1];
+         LMF_CHECK(layout == "nk" || layout == "kn" || layout == "strips", kInternal, "op linear: bad layout '{}'",
+                   layout);
+         if (layout == "strips") {
+           expect_rank(n, w, 3);
+           const int64_t N = n.attr_int("out_features");
+           LMF_CHECK(w.shape[0] == Dim((N + 63) / 64) && w.shape[2] == Dim(int64_t{64}), kInternal,
+                     "op linear: strips weight {} is {} for {} outputs", w.name, sym_shape_str(w.shape), N);
+         } else {
+           expect_rank(n, w, 2);
+         }
+         Dim k = layout == "kn" ? w.shape[0] : w.shape[1];
+         Dim out = layout == "nk" ? w.shape[0] : layout == "kn" ? w.shape[1] : Dim(n.attr_int("out_features"));
          LMF_CHECK(x.shape[1] == k, kInternal, "op linear: {} {} does not fit weight {} {}", x.name,
                    sym_shape_str(x.shape), w.name, sym_shape_str(w.shape));
          if (n.inputs.size() == 3) {

@@ -254,6 +254,74 @@ TEST_P(Matmul, FewRowsKnThreadCountInvariance) {
     }
 }
 
+// ---- 64-column strips (linear_strips) ---------------------------------------------
+
+// pack_strips puts W[k][n] at strip n / 64, row k, column n % 64, from either layout,
+// and zeros in the last strip's columns past N.
+TEST(Strips, PackLayout) {
+  for (int64_t N : {1, 64, 65, 130}) {
+    const int64_t K = 3;
+    const Problem& p = problem(1, K, N, 90);
+    const auto w_nk = p.w_nk();
+    const int64_t S = strip_count(N);
+    ASSERT_EQ(S, (N + 63) / 64);
+    for (bool nk : {false, true}) {
+      std::vector<float> out(static_cast<size_t>(S * K * kStripCols), kSentinel);
+      pack_strips(nk ? w_nk.data() : p.w_kn.data(), nk, K, N, out.data());
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t c = 0; c < kStripCols; ++c) {
+            const int64_t n = s * kStripCols + c;
+            ASSERT_EQ(out[static_cast<size_t>((s * K + k) * kStripCols + c)], n < N ? p.w_kn[k * N + n] : 0.0f)
+                << "N=" << N << (nk ? " from (N, K)" : " from (K, N)") << " strip " << s << " k " << k << " c " << c;
+          }
+    }
+  }
+}
+
+// The few-row strips kernel on every target; more rows (oneDNN's matmul primitive on the
+// strips) where this CPU's oneDNN takes the layout (strips_fast).
+TEST_P(Matmul, StripsMatchesReference) {
+  double worst = 0;
+  uint32_t seed = 3000;
+  int primitive_cases = 0;
+  for (int64_t M : {1, 2, 3, 4, 5, 8, 9, 17, 64})
+    for (int64_t K : {16, 48, 784})
+      for (int64_t N : {1, 63, 64, 65, 769}) {
+        if (M > kFewRows && !strips_fast(K, N)) continue;
+        primitive_cases += M > kFewRows;
+        const Problem& p = problem(M, K, N, seed += 3);
+        std::vector<float> w(static_cast<size_t>(strip_count(N) * K * kStripCols));
+        pack_strips(p.w_kn.data(), false, K, N, w.data());
+        check_all(p, "linear_strips", &worst, [&](float* y, const float* bias) {
+          linear_strips(p.x.data(), w.data(), bias, y, M, K, N);
+        });
+      }
+  std::printf("[ error ] strips %-7s max %.3g of tolerance (%d cases on oneDNN's primitive)\n", target_name().c_str(),
+              worst, primitive_cases);
+}
+
+// Every y element of the few-row strips kernel is one chain of fused multiply-adds in k
+// order whichever thread computes it: bit-identical for 1 to 4 threads.
+TEST_P(Matmul, StripsThreadCountInvariance) {
+  for (int64_t M : {1, 4, 8})
+    for (int64_t N : {65, 769, 1030}) {
+      const int64_t K = 208;
+      const Problem& p = problem(M, K, N, 79);
+      std::vector<float> w(static_cast<size_t>(strip_count(N) * K * kStripCols));
+      pack_strips(p.w_kn.data(), false, K, N, w.data());
+      std::vector<std::vector<float>> out;
+      for (int threads : {1, 2, 3, 4}) {
+        std::vector<float> y(static_cast<size_t>(M * N));
+        with_threads(threads, [&] { linear_strips(p.x.data(), w.data(), p.bias.data(), y.data(), M, K, N); });
+        out.push_back(y);
+      }
+      for (size_t t = 1; t < out.size(); ++t)
+        for (size_t i = 0; i < out[0].size(); ++i)
+          ASSERT_EQ(out[t][i], out[0][i]) << p.str() << " thread counts 1 vs " << t + 1 << " at " << i;
+    }
+}
+
 // ---- pre-pack --------------------------------------------------------------------------
 
 // (N, K) linear weights become their (K, N) transpose; (K, N) ones stay in place (same
@@ -328,6 +396,50 @@ TEST(Prepack, MisalignedWeightsBecomeAlignedCopies) {
   for (const Node& n : g.nodes())
     readers += (n.op == "embedding" && n.inputs[0] == g.find("wte")) || (n.op == "linear" && n.inputs[1] == g.find("wte"));
   EXPECT_EQ(readers, 2);
+}
+
+// Where oneDNN takes 64-column strips (K % 16 == 0, an AVX-512 CPU), every linear weight
+// but the head's becomes strips, from (N, K) and (K, N) alike, with the same values;
+// elsewhere the (K, N) rule above holds.
+TEST(Prepack, LinearWeightsBecomeStripsWhereOneDnnTakesThem) {
+  const int64_t C = 32, V = 70;
+  Graph g;
+  const auto table_data = randn(static_cast<size_t>(V * C), 6), w_data = randn(static_cast<size_t>(C * V), 7),
+             u_data = randn(static_cast<size_t>(C * V), 8);
+  Tensor table = Tensor::empty(DType::kF32, {V, C}), w = Tensor::empty(DType::kF32, {C, V}),
+         u = Tensor::empty(DType::kF32, {C, V});
+  std::copy(table_data.begin(), table_data.end(), table.data_as<float>());
+  std::copy(w_data.begin(), w_data.end(), w.data_as<float>());  // (K = 32, N = 70)
+  std::copy(u_data.begin(), u_data.end(), u.data_as<float>());  // (N = 32, K = 70) for the "nk" linear
+  const int ids = g.add_input("ids", DType::kI32, {"N"});
+  const int tv = g.add_weight("wte", std::move(table));
+  const int wv = g.add_weight("w", std::move(w));
+  const int uv = g.add_weight("u", std::move(u));
+  int x = g.add("embedding", {tv, ids});
+  x = g.add("linear", {x, wv}, {{"layout", std::string("kn")}});  // (M, 70)
+  x = g.add("linear", {x, uv}, {{"layout", std::string("nk")}});  // K = 70: not a multiple of 16
+  const int logits = g.add("linear", {x, tv}, {{"layout", std::string("nk")}}, "logits");
+  g.mark_output(logits);
+  const bool strips = strips_fast(C, V);
+  EXPECT_EQ(prepack_for_cpu(g), strips ? 2 : 1);  // w to strips (or left in place); u transposed
+  g.verify();
+  std::vector<const Node*> linears;
+  for (const Node& n : g.nodes())
+    if (n.op == "linear") linears.push_back(&n);
+  ASSERT_EQ(linears.size(), 3u);
+  EXPECT_EQ(linears[1]->attr_str("layout"), "kn");
+  EXPECT_EQ(linears[2]->attr_str("layout"), "nk");
+  if (!strips) {
+    EXPECT_EQ(linears[0]->attr_str("layout"), "kn");
+    GTEST_SKIP() << "oneDNN on this CPU does not take 64-column strips";
+  }
+  ASSERT_EQ(linears[0]->attr_str("layout"), "strips");
+  EXPECT_EQ(linears[0]->attr_int("out_features"), V);
+  const Tensor& t = g.value(linears[0]->inputs[1]).data;
+  ASSERT_EQ(t.shape(), (std::vector<int64_t>{2, C, 64}));
+  for (int64_t k = 0; k < C; ++k)
+    for (int64_t n = 0; n < 128; ++n)
+      ASSERT_EQ(t.data_as<float>()[(n / 64 * C + k) * 64 + n % 64], n < V ? w_data[k * V + n] : 0.0f) << k << " " << n;
 }
 
 }  // namespace

@@ -185,6 +185,63 @@ void GemvKBlock(const float* x, const float* w, size_t M, size_t K, size_t N, si
   }
 }
 
+constexpr size_t kSC = static_cast<size_t>(kStripCols);
+
+// Strips (linear_strips): W as (S, K, kSC), strip s holding columns [64 s, 64 s + 64)
+// row after row. R (1..4) rows of x against strip `w`: the strip's row k is loaded once
+// and multiplied by each x_r[k] (every y element: fused multiply-adds in k order, then
+// the bias). `cols` (<= 64) of the strip's columns are written.
+template <int R>
+HWY_INLINE void StripRows(const float* HWY_RESTRICT x0, size_t K, const float* HWY_RESTRICT w,
+                          const float* bias, float* HWY_RESTRICT y0, size_t ldy, size_t cols) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  constexpr size_t L = hn::MaxLanes(d);
+  constexpr size_t NV = kSC / L;
+  V acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
+  for (size_t k = 0; k < K; ++k) {
+    const float* row = w + k * kSC;
+    V wv[NV];
+    for (size_t v = 0; v < NV; ++v) wv[v] = hn::LoadU(d, row + v * L);
+    for (int r = 0; r < R; ++r) {
+      const V xv = hn::Set(d, x0[r * K + k]);
+      for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(wv[v], xv, acc[r][v]);
+    }
+  }
+  HWY_ALIGN float out[kSC];
+  for (int r = 0; r < R; ++r) {
+    for (size_t v = 0; v < NV; ++v) hn::Store(acc[r][v], d, out + v * L);
+    float* yr = y0 + r * ldy;
+    for (size_t c = 0; c < cols; ++c) yr[c] = out[c] + (bias ? bias[c] : 0.0f);
+  }
+}
+
+// Strips [s0, s1) against all M rows of x, strip by strip, rows in groups small enough
+// for the registers (4 with 16-lane vectors, 2 with 8, else 1).
+void GemvStrips(const float* x, const float* w, const float* bias, float* y, size_t M, size_t K, size_t N,
+                size_t s0, size_t s1) {
+  const hn::ScalableTag<float> d;
+  constexpr size_t L = hn::MaxLanes(d);
+  constexpr size_t G = L >= 16 ? 4 : (L >= 8 ? 2 : 1);
+  for (size_t s = s0; s < s1; ++s) {
+    const float* ws = w + s * K * kSC;
+    const size_t c0 = s * kSC, cols = std::min(kSC, N - c0);
+    const float* bs = bias ? bias + c0 : nullptr;
+    for (size_t m = 0; m < M; m += G) {
+      const float* xm = x + m * K;
+      float* ym = y + m * N + c0;
+      switch (std::min(G, M - m)) {
+        case 1: StripRows<1>(xm, K, ws, bs, ym, N, cols); break;
+        case 2: StripRows<(G >= 2 ? 2 : 1)>(xm, K, ws, bs, ym, N, cols); break;
+        case 3: StripRows<(G >= 4 ? 3 : 1)>(xm, K, ws, bs, ym, N, cols); break;
+        default: StripRows<(G >= 4 ? 4 : 1)>(xm, K, ws, bs, ym, N, cols); break;
+      }
+    }
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lmf::cpu
@@ -196,8 +253,28 @@ namespace lmf::cpu {
 HWY_EXPORT(GemvRows);
 HWY_EXPORT(GemvKBlock);
 HWY_EXPORT(SumStreams);
+HWY_EXPORT(GemvStrips);
 
 float sum_streams(const float* p, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumStreams)(p, static_cast<size_t>(n)); }
+
+void linear_few_rows_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
+                            int64_t N) {
+  const auto m = static_cast<size_t>(M), k = static_cast<size_t>(K), n = static_cast<size_t>(N);
+  const int64_t S = strip_count(N);
+  if (omp_get_max_threads() == 1 || S < 2) {
+    HWY_DYNAMIC_DISPATCH(GemvStrips)(x, w, bias, y, m, k, n, 0, static_cast<size_t>(S));
+    return;
+  }
+#pragma omp parallel
+  {
+    // Consecutive strips per thread (one contiguous stretch of W): a function of the
+    // team size, but every y element is computed the same way by whichever thread.
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t s0 = S * t / team, s1 = S * (t + 1) / team;
+    if (s0 < s1)
+      HWY_DYNAMIC_DISPATCH(GemvStrips)(x, w, bias, y, m, k, n, static_cast<size_t>(s0), static_cast<size_t>(s1));
+  }
+}
 
 void linear_few_rows(const float* x, const float* w_nk, const float* bias, float* y, int64_t M, int64_t K,
                      int64_t N) {

@@ -1,8 +1,15 @@
 #include "backend/cpu/matmul.h"
 
-#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <unordered_map>
 
 #include "backend/cpu/kernels.h"
+#include "core/error.h"
 
 namespace lmf::cpu {
 
@@ -20,6 +27,95 @@ void linear(const float* x, const float* w, const float* bias, float* y, int64_t
   // Row-major sgemm: y = x · op(W); op(W) = W^T for the (N, K) layout.
   dnnl_sgemm('N', w_nk ? 'T' : 'N', M, N, K, 1.0f, x, K, w, w_nk ? K : N, 0.0f, y, N);
   if (bias) add_bias(y, bias, M, N);
+}
+
+namespace {
+
+using dnnl::memory;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+memory::desc strips_desc(int64_t K, int64_t N) {
+  return memory::desc({K, N}, memory::data_type::f32, memory::format_tag::BA16a64b);
+}
+
+dnnl::matmul::primitive_desc matmul_pd(int64_t M, int64_t K, int64_t N, bool bias, const memory::desc& w) {
+  const memory::desc x({M, K}, memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc y({M, N}, memory::data_type::f32, memory::format_tag::ab);
+  if (!bias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, w, y), cpu_engine());
+  const memory::desc b({1, N}, memory::data_type::f32, memory::format_tag::ab);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, w, b, y), cpu_engine());
+}
+
+std::mutex g_mu;
+
+}  // namespace
+
+bool strips_fast(int64_t K, int64_t N) {
+  static const bool env_off = std::getenv("LMF_NO_STRIPS") != nullptr;  // for A/B measurements
+  if (env_off || K <= 0 || N <= 0 || K % 16 != 0) return false;
+  static std::map<std::pair<int64_t, int64_t>, bool> known;
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = known.find({K, N});
+  if (it != known.end()) return it->second;
+  bool yes = false;
+  try {
+    const memory::desc any({K, N}, memory::data_type::f32, memory::format_tag::any);
+    yes = matmul_pd(128, K, N, true, any).weights_desc() == strips_desc(K, N);
+  } catch (const dnnl::error&) {
+    yes = false;
+  }
+  return known.emplace(std::make_pair(K, N), yes).first->second;
+}
+
+void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out) {
+  const int64_t S = strip_count(N);
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t k = 0; k < K; ++k) {
+      float* row = out + (s * K + k) * kStripCols;
+      for (int64_t c = 0; c < kStripCols; ++c) {
+        const int64_t n = s * kStripCols + c;
+        row[c] = n >= N ? 0.0f : (w_nk ? w[n * K + k] : w[k * N + n]);
+      }
+    }
+}
+
+void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N) {
+  if (M == 0) return;
+  if (M <= kFewRows) {
+    linear_few_rows_strips(x, w, bias, y, M, K, N);
+    return;
+  }
+  static std::map<std::tuple<int64_t, int64_t, int64_t, bool>, dnnl::matmul> made;
+  static dnnl::stream stream(cpu_engine());
+  dnnl::matmul* prim = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    const auto key = std::make_tuple(M, K, N, bias != nullptr);
+    auto it = made.find(key);
+    if (it == made.end()) {
+      try {
+        it = made.emplace(key, dnnl::matmul(matmul_pd(M, K, N, bias != nullptr, strips_desc(K, N)))).first;
+      } catch (const dnnl::error& e) {
+        fail(ErrorCode::kInternal, "oneDNN matmul ({} x {} x {}): {}", M, K, N, e.what());
+      }
+    }
+    prim = &it->second;
+  }
+  auto mem = [](const memory::desc& d, const float* p) {
+    return memory(d, cpu_engine(), const_cast<float*>(p));
+  };
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, mem(memory::desc({M, K}, memory::data_type::f32, memory::format_tag::ab), x)},
+      {DNNL_ARG_WEIGHTS, mem(strips_desc(K, N), w)},
+      {DNNL_ARG_DST, mem(memory::desc({M, N}, memory::data_type::f32, memory::format_tag::ab), y)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, mem(memory::desc({1, N}, memory::data_type::f32, memory::format_tag::ab), bias));
+  prim->execute(stream, args);
+  stream.wait();
 }
 
 }  // namespace lmf::cpu

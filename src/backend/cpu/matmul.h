@@ -1,6 +1,7 @@
-// lmforge CPU backend: dense float32 matmul: oneDNN's sgemm (shared OpenMP pool) for
-// many rows, lmforge's own streaming kernels (gemv.cpp) for few rows. A plan holds every
-// linear weight (K, N) (prepack_for_cpu), the layout sgemm is fastest with.
+// lmforge CPU backend: dense float32 matmul: oneDNN (shared OpenMP pool) for many rows,
+// lmforge's own streaming kernels (gemv.cpp) for few rows. A plan holds every linear
+// weight (prepack_for_cpu) in 64-column strips where oneDNN's matmul primitive takes them
+// (linear_strips), else (K, N), the layout oneDNN's sgemm is fastest with (linear).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,30 @@ void linear_few_rows_kn(const float* x, const float* w_kn, const float* bias, fl
                         int64_t N, float* scratch);
 int64_t few_rows_kn_blocks(int64_t K);
 int64_t few_rows_kn_scratch(int64_t K, int64_t N);
+
+// ---- 64-column strips: the layout of oneDNN's matmul primitive on AVX-512 CPUs ---------
+// W (K, N) held as (S, K, kStripCols), S = strip_count(N): strip s is columns
+// [64 s, 64 s + 64) row after row, the last padded with zeros; this is oneDNN's
+// "BA16a64b" weights layout when K is a multiple of 16. Prefill (many rows) runs
+// oneDNN's matmul primitive on it directly (no per-call packing of W, the bias fused);
+// decode (few rows) streams each thread's stretch of strips once (linear_few_rows_strips).
+constexpr int64_t kStripCols = 64;
+inline int64_t strip_count(int64_t N) { return (N + kStripCols - 1) / kStripCols; }
+
+// Whether oneDNN's matmul primitive, left to choose, takes W (K, N) in exactly this
+// layout on this CPU (it does on AVX-512 ones; on AVX2-only ones it does not, and W
+// stays (K, N) for sgemm). Needs K % 16 == 0. Asked once per (K, N).
+bool strips_fast(int64_t K, int64_t N);
+
+// W (K, N), or (N, K) when w_nk, into strips at `out` (strip_count(N) * K * kStripCols floats).
+void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out);
+
+// y (M, N) = x (M, K) · W + bias with W in strips. M <= kFewRows: the streaming kernel
+// (allocates nothing; the result does not depend on the thread count); more rows:
+// oneDNN's matmul primitive, one per (M, K, N, bias or not), made on first use and kept.
+void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N);
+void linear_few_rows_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
+                            int64_t N);
 
 // Sum of n floats read as four sequential SIMD streams: the reader of the bandwidth probe.
 float sum_streams(const float* p, int64_t n);

@@ -54,8 +54,12 @@ void k_rms_norm(const Node& n, In in, Out out, ExecContext&) {
 void k_linear(const Node& n, In in, Out out, ExecContext& ctx) {
   const bool nk = n.attr_str("layout") == "nk";
   const int64_t M = in[0]->dims[0], K = in[0]->dims[1];
-  const int64_t N = nk ? in[1]->dims[0] : in[1]->dims[1];
   const float* bias = n.inputs.size() == 3 ? in[2]->f32() : nullptr;
+  if (n.attr_str("layout") == "strips") {
+    cpu::linear_strips(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, n.attr_int("out_features"));
+    return;
+  }
+  const int64_t N = nk ? in[1]->dims[0] : in[1]->dims[1];
   cpu::linear(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, nk, ctx.scratch);
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 
+#include "backend/cpu/matmul.h"
 #include "backend/cpu/qmatmul.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -12,16 +13,44 @@
 namespace lmf {
 
 int prepack_for_cpu(Graph& g) {
-  std::map<int, int> done;  // (N, K) weight -> its (K, N) transpose
   int count = 0;
   const std::vector<int>& outputs = g.outputs();
+  // The head stays (N, K): it runs on few rows (decode, and prefill's last rows), where
+  // the row-dot kernel draws more bandwidth than the (K, N) one (measured on GPT-2
+  // small's head, 2 threads: 55-60 against 48-52 GB/s with a 56 GB/s probe), and a tied
+  // head then needs no transposed copy of the embedding (-154 MB at GPT-2 small).
+  auto is_head = [&](const Node& n) {
+    return std::find(outputs.begin(), outputs.end(), n.outputs[0]) != outputs.end();
+  };
+  // Float weights in 64-column strips where oneDNN's matmul primitive takes that layout
+  // (matmul.h: AVX-512 CPUs): packed once from (N, K) or (K, N), the original's mapped
+  // pages released.
+  std::map<int, int> packed;  // weight -> its strips
   for (Node& n : g.mutable_nodes()) {
-    if (n.op != "linear" || n.attr_str("layout") != "nk") continue;
-    // The head stays (N, K): it runs on few rows (decode, and prefill's last rows), where
-    // the row-dot kernel draws more bandwidth than the (K, N) one (measured on GPT-2
-    // small's head, 2 threads: 55-60 against 48-52 GB/s with a 56 GB/s probe), and a tied
-    // head then needs no transposed copy of the embedding (-154 MB at GPT-2 small).
-    if (std::find(outputs.begin(), outputs.end(), n.outputs[0]) != outputs.end()) continue;
+    if (n.op != "linear" || is_head(n)) continue;
+    const std::string layout = n.attr_str("layout");
+    const Value& v = g.value(n.inputs[1]);
+    if ((layout != "nk" && layout != "kn") || v.kind != ValueKind::kWeight || v.dtype != DType::kF32) continue;
+    const bool nk = layout == "nk";
+    const int64_t K = v.data.dim(nk ? 1 : 0), N = v.data.dim(nk ? 0 : 1);
+    if (!cpu::strips_fast(K, N)) continue;
+    const int w = n.inputs[1];
+    auto it = packed.find(w);
+    if (it == packed.end()) {
+      Tensor t = Tensor::empty(DType::kF32, {cpu::strip_count(N), K, cpu::kStripCols});
+      cpu::pack_strips(v.data.data_as<float>(), nk, K, N, t.data_as<float>());
+      if (v.data.mapped()) release_mapped_pages(v.data.data(), v.data.nbytes());
+      const std::string name = v.name;
+      it = packed.emplace(w, g.add_weight(name + ".strips", std::move(t))).first;
+      ++count;
+    }
+    n.inputs[1] = it->second;
+    n.attrs["layout"] = std::string("strips");
+    n.attrs["out_features"] = N;
+  }
+  std::map<int, int> done;  // (N, K) weight -> its (K, N) transpose
+  for (Node& n : g.mutable_nodes()) {
+    if (n.op != "linear" || n.attr_str("layout") != "nk" || is_head(n)) continue;
     const int w = n.inputs[1];
     auto it = done.find(w);
     if (it == done.end()) {
