@@ -195,7 +195,7 @@ void run_bench(const BenchArgs& a) {
                  a.n, 100.0 * adjacent_fraction);
     fmt::print("\nsgemm peak {:.1f} GFLOP/s", peak / 1e9);
     if (a.p > 0)
-      fmt::print("; pp{} runs {:.1f} GFLOP/s = {:.1f}% of it", a.p, flops_pp * spp.mean / a.p / 1e9,
+      fmt::print("; pp{} runs {:.1f} GFLOP/s (linear and attention matmuls) = {:.1f}% of it", a.p, flops_pp * spp.mean / a.p / 1e9,
                  100.0 * flops_pp * spp.mean / a.p / peak);
     fmt::print("\n");
   }

@@ -32,14 +32,23 @@ void observe_linear_inputs(const Model& m, const std::vector<std::vector<int32_t
   LMF_CHECK(!samples.empty(), kInvalidArgument, "calibration: no samples");
   int64_t longest = 0;
   for (const auto& s : samples) longest = std::max<int64_t>(longest, static_cast<int64_t>(s.size()));
-  // The first linear node reading each distinct input; the plan keeps the node order.
-  std::map<size_t, int> first_reader;
-  std::map<int, bool> seen;
-  for (size_t i = 0; i < m.graph.nodes().size(); ++i) {
-    const Node& n = m.graph.nodes()[i];
-    if (n.op == "linear" && !seen[n.inputs[0]]) first_reader[i] = n.inputs[0], seen[n.inputs[0]] = true;
-  }
   Session s(m, {.max_batch = 1, .max_context = longest, .max_step_tokens = longest, .threads = threads});
+  // The plan's first linear node reading each distinct input, by the input's name: the
+  // plan renumbers values and may fuse nodes away (prepack.h), names stay.
+  std::map<std::string, int> ids;  // m.graph's linear inputs by name
+  for (const Node& n : m.graph.nodes())
+    if (n.op == "linear") ids.emplace(m.graph.value(n.inputs[0]).name, n.inputs[0]);
+  const Graph& plan = s.executor().graph();
+  std::map<size_t, int> first_reader;  // plan node -> m.graph's value id of its input
+  std::map<int, bool> seen;
+  for (size_t i = 0; i < plan.nodes().size(); ++i) {
+    const Node& n = plan.nodes()[i];
+    if (n.op != "linear") continue;
+    auto it = ids.find(plan.value(n.inputs[0]).name);
+    if (it != ids.end() && !seen[it->second]) first_reader[i] = it->second, seen[it->second] = true;
+  }
+  LMF_CHECK(first_reader.size() == ids.size(), kInternal, "calibration: {} of {} linear inputs found in the plan",
+            first_reader.size(), ids.size());
   s.executor().set_observer([&](size_t node, const TensorView* const* in, const TensorView* const*) {
     auto it = first_reader.find(node);
     if (it != first_reader.end()) f(it->second, in[0]->f32(), in[0]->dims[0], in[0]->dims[1]);

@@ -156,7 +156,8 @@ std::string Graph::to_string() const {
 int Graph::remove_unused_values() {
   std::vector<bool> keep(values_.size(), false);
   for (size_t i = 0; i < values_.size(); ++i)
-    keep[i] = values_[i].kind == ValueKind::kInput || values_[i].kind == ValueKind::kActivation;
+    keep[i] = values_[i].kind == ValueKind::kInput ||
+              (values_[i].kind == ValueKind::kActivation && values_[i].producer >= 0);
   for (const Node& n : nodes_)
     for (int i : n.inputs) keep[static_cast<size_t>(i)] = true;
   for (int o : outputs_) keep[static_cast<size_t>(o)] = true;
@@ -176,6 +177,18 @@ int Graph::remove_unused_values() {
   fix(inputs_);
   fix(outputs_);
   return removed;
+}
+
+void Graph::erase_nodes(const std::vector<bool>& dead) {
+  LMF_CHECK(dead.size() == nodes_.size(), kInternal, "erase_nodes: {} flags for {} nodes", dead.size(), nodes_.size());
+  std::vector<Node> kept;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(nodes_[i]));
+  nodes_ = std::move(kept);
+  for (Value& v : values_)
+    if (v.kind == ValueKind::kActivation) v.producer = -1;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    for (int o : nodes_[i].outputs) values_[static_cast<size_t>(o)].producer = static_cast<int>(i);
 }
 
 int64_t Graph::parameter_count() const {

@@ -86,9 +86,13 @@ class Graph {
   // Human-readable listing: one line per input, weight and node.
   std::string to_string() const;
   int64_t parameter_count() const;
-  // Removes weights and state no node reads (e.g. after a pass replaced them) and
-  // renumbers the rest. Returns how many values were removed.
+  // Removes weights and state no node reads (e.g. after a pass replaced them), and
+  // activations no node produces or reads (after erase_nodes), and renumbers the rest.
+  // Returns how many values were removed.
   int remove_unused_values();
+  // Drops the nodes flagged in `dead` (one flag per node) and renumbers the producers of
+  // the rest; a pass that erases a node first gives its outputs' readers other values.
+  void erase_nodes(const std::vector<bool>& dead);
 
  private:
   int new_value(Value v);

@@ -73,7 +73,8 @@ std::map<std::string, OpSchema> make_registry() {
   add({"linear", 2, 3,
        "x (N, K) times weight, plus optional bias (out). attr layout: 'nk' = weight (out, K) as in "
        "torch.nn.Linear, 'kn' = weight (K, out) as in GPT-2's Conv1D, 'strips' = weight "
-       "(ceil(out / 64), K, 64) in 64-column strips (the CPU pre-pack; attr out_features)",
+       "(ceil(out / 64), K, 64) in 64-column strips (the CPU pre-pack; attr out_features). Optional "
+       "attr fused_act 'gelu_tanh': gelu_tanh of the result (the CPU pre-pack's fusion)",
        [](const Graph& g, const Node& n) -> Infer {
          const Value& x = in(g, n, 0);
          const Value& w = in(g, n, 1);
@@ -82,6 +83,8 @@ std::map<std::string, OpSchema> make_registry() {
          const std::string& layout = n.attr_str("layout");
          LMF_CHECK(layout == "nk" || layout == "kn" || layout == "strips", kInternal, "op linear: bad layout '{}'",
                    layout);
+         LMF_CHECK(!n.has_attr("fused_act") || n.attr_str("fused_act") == "gelu_tanh", kInternal,
+                   "op linear: bad fused_act '{}'", n.attr_str("fused_act"));
          if (layout == "strips") {
            expect_rank(n, w, 3);
            const int64_t N = n.attr_int("out_features");
@@ -126,16 +129,25 @@ std::map<std::string, OpSchema> make_registry() {
        "v_cache (SLOTS, Hkv, S, D), slots (N), positions (N) -> (N, H*D). Writes k, v into the "
        "cache at (slot, position), then each token attends to its sequence's positions 0..its own. "
        "attr kv = 'int8': the caches are i8, each (slot, head, position) row scaled by inputs 7, 8 "
-       "(SLOTS, Hkv, S) f32 (max|row| / 127)",
+       "(SLOTS, Hkv, S) f32 (max|row| / 127). attr qkv = 'packed' (the CPU pre-pack's fusion): inputs 0, 1 "
+       "and 2 are one (N, (H + 2 Hkv) D) value holding q, k and v side by side",
        [](const Graph& g, const Node& n) -> Infer {
          const Value& q = in(g, n, 0);
          int64_t h = n.attr_int("heads"), hkv = n.attr_int("kv_heads"), d = n.attr_int("head_dim");
          LMF_CHECK(h % hkv == 0, kInternal, "op attention: heads {} not a multiple of kv_heads {}", h, hkv);
-         LMF_CHECK(q.shape.size() == 2 && q.shape[1] == Dim(h * d), kInternal, "op attention: q is {}",
-                   sym_shape_str(q.shape));
-         for (size_t i : {1, 2})
-           LMF_CHECK(in(g, n, i).shape == SymShape({q.shape[0], hkv * d}), kInternal,
-                     "op attention: {} is {}", in(g, n, i).name, sym_shape_str(in(g, n, i).shape));
+         const bool packed = n.has_attr("qkv") && n.attr_str("qkv") == "packed";
+         LMF_CHECK(!n.has_attr("qkv") || packed, kInternal, "op attention: bad qkv '{}'", n.attr_str("qkv"));
+         if (packed) {
+           LMF_CHECK(n.inputs[1] == n.inputs[0] && n.inputs[2] == n.inputs[0] && q.shape.size() == 2 &&
+                         q.shape[1] == Dim((h + 2 * hkv) * d),
+                     kInternal, "op attention: packed qkv {} is {}", q.name, sym_shape_str(q.shape));
+         } else {
+           LMF_CHECK(q.shape.size() == 2 && q.shape[1] == Dim(h * d), kInternal, "op attention: q is {}",
+                     sym_shape_str(q.shape));
+           for (size_t i : {1, 2})
+             LMF_CHECK(in(g, n, i).shape == SymShape({q.shape[0], hkv * d}), kInternal,
+                       "op attention: {} is {}", in(g, n, i).name, sym_shape_str(in(g, n, i).shape));
+         }
          const bool i8 = n.attrs.count("kv") && n.attr_str("kv") == "int8";
          LMF_CHECK(n.inputs.size() == (i8 ? 9u : 7u), kInternal, "op attention: {} inputs for kv '{}'",
                    n.inputs.size(), i8 ? "int8" : "f32");
@@ -151,7 +163,7 @@ std::map<std::string, OpSchema> make_registry() {
                        kInternal, "op attention: cache scales {} are {}", sc.name, sym_shape_str(sc.shape));
            }
          }
-         return {DType::kF32, q.shape};
+         return {DType::kF32, {q.shape[0], h * d}};
        }});
   add({"gather_rows", 2, 2, "rows (M) of x (N, C) -> (M, C)",
        [](const Graph& g, const Node& n) -> Infer {

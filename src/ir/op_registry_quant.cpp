@@ -25,6 +25,8 @@ void check_qweights(const Graph& g, const Node& n, size_t first) {
   const Value& s = g.value(n.inputs.at(first + 1));
   const Value& z = g.value(n.inputs.at(first + 2));
   const std::string& layout = n.attr_str("layout");
+  LMF_CHECK(!n.has_attr("fused_act") || n.attr_str("fused_act") == "gelu_tanh", kInternal,
+            "op {}: bad fused_act '{}'", n.op, n.attr_str("fused_act"));
   SymShape eq, es, ez;
   DType ds;
   const bool int8_act = n.attrs.count("act") && n.attr_str("act") == "int8";

@@ -145,6 +145,13 @@ double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps) {
 double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows) {
   double flops = 0;
   for (const Node& n : g.nodes()) {
+    if (n.op == "attention") {
+      // Scores q . k and the weighted sum of v: 2 x 2 x head_dim FLOPs per (query, key)
+      // pair and query head; a prompt from position 0 has tokens (tokens + 1) / 2 causal pairs.
+      const double pairs = static_cast<double>(tokens) * static_cast<double>(tokens + 1) / 2.0;
+      flops += 4.0 * static_cast<double>(n.attr_int("heads") * n.attr_int("head_dim")) * pairs;
+      continue;
+    }
     if (n.op != "linear" && n.op != "linear_q") continue;
     const double kn = n.op == "linear_q"
                           ? static_cast<double>(n.attr_int("in_features") * n.attr_int("out_features"))

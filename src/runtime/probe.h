@@ -28,7 +28,9 @@ int64_t weight_bytes_per_token(const Graph& g);
 // kernels have; best of `sweeps` sweeps): the same memory a decode step reads, whatever
 // its placement, next to measure_read_bandwidth's fresh buffer.
 double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps = 5);
-// Matmul FLOPs of a forward pass over `tokens` tokens with `logit_rows` head rows.
+// Matmul FLOPs of a forward pass over a prompt of `tokens` tokens (from position 0) with
+// `logit_rows` head rows: the linear layers' 2 K N per row, and attention's scores and
+// weighted values, 4 head_dim per causal (query, key) pair and query head.
 double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows);
 
 }  // namespace lmf

@@ -33,6 +33,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/prepack.h"
 #include "ir/graph.h"
+#include "runtime/executor.h"
 
 namespace lmf::cpu {
 namespace {
@@ -440,6 +441,85 @@ TEST(Prepack, LinearWeightsBecomeStripsWhereOneDnnTakesThem) {
   for (int64_t k = 0; k < C; ++k)
     for (int64_t n = 0; n < 128; ++n)
       ASSERT_EQ(t.data_as<float>()[(n / 64 * C + k) * 64 + n % 64], n < V ? w_data[k * V + n] : 0.0f) << k << " " << n;
+}
+
+// ---- fusions of the pre-pack (prepack.h) ------------------------------------------
+
+// x -> linear (q, k, v side by side) -> three split_cols -> attention -> linear -> gelu_tanh
+// -> linear -> "y", with the MLP's gelu output also read by `extra` when `gelu_read_twice`.
+Graph fusion_graph(bool gelu_read_twice) {
+  const int64_t H = 2, D = 8, C = H * D;
+  Graph g;
+  auto weight = [&](const char* name, int64_t rows, int64_t cols, uint32_t seed) {
+    Tensor t = Tensor::empty(DType::kF32, {rows, cols});
+    const auto v = randn(static_cast<size_t>(rows * cols), seed);
+    std::copy(v.begin(), v.end(), t.data_as<float>());
+    return g.add_weight(name, std::move(t));
+  };
+  const int x = g.add_input("x", DType::kF32, {"N", C});
+  const int slots = g.add_input("slots", DType::kI32, {"N"});
+  const int pos = g.add_input("positions", DType::kI32, {"N"});
+  const int kc = g.add_state("k", DType::kF32, {"SLOTS", H, "S", D});
+  const int vc = g.add_state("v", DType::kF32, {"SLOTS", H, "S", D});
+  const int qkv = g.add("linear", {x, weight("w1", C, 3 * C, 11)}, {{"layout", std::string("kn")}});
+  const int q = g.add("split_cols", {qkv}, {{"begin", int64_t{0}}, {"end", C}});
+  const int k = g.add("split_cols", {qkv}, {{"begin", C}, {"end", 2 * C}});
+  const int v = g.add("split_cols", {qkv}, {{"begin", 2 * C}, {"end", 3 * C}});
+  const int a = g.add("attention", {q, k, v, kc, vc, slots, pos},
+                      {{"heads", H}, {"kv_heads", H}, {"head_dim", D}, {"scale", 0.35}});
+  const int h = g.add("linear", {a, weight("w2", C, 4 * C, 12)}, {{"layout", std::string("kn")}});
+  const int act = g.add("gelu_tanh", {h});
+  const int y = g.add("linear", {act, weight("w3", 4 * C, C, 13)}, {{"layout", std::string("kn")}}, "y");
+  g.mark_output(y);
+  if (gelu_read_twice) g.mark_output(g.add("add", {h, h}, {}, "extra"));
+  return g;
+}
+
+// The plan of fusion_graph: the gelu is the MLP linear's fused_act and the attention reads
+// the c_attn output packed (no gelu_tanh or split_cols nodes); its output matches the
+// unfused, unpacked graph's (prepack off) for a few-row and a many-row prompt (on AVX-512
+// CPUs the strips kernel and oneDNN's primitive with the gelu post-op).
+TEST(Prepack, FusedGeluAndPackedQkvMatchTheUnfusedGraph) {
+  for (int64_t n : {5, 12}) {
+    std::vector<float> outs[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      PlanOptions o;
+      o.max_tokens = o.max_rows = 16, o.cache_len = 32, o.prepack = fused == 1;
+      Executor e(fusion_graph(false), o);
+      int ops = 0;
+      for (const Node& node : e.graph().nodes()) ops += node.op == "gelu_tanh" || node.op == "split_cols";
+      EXPECT_EQ(ops, fused ? 0 : 4);
+      if (fused)
+        for (const Node& node : e.graph().nodes()) {
+          if (node.op == "attention") EXPECT_EQ(node.attr_str("qkv"), "packed");
+          if (node.op == "linear" && e.graph().value(node.outputs[0]).shape[1] == Dim(int64_t{64}))
+            EXPECT_EQ(node.attr_str("fused_act"), "gelu_tanh");
+        }
+      const auto xs = randn(static_cast<size_t>(n * 16), 21);
+      std::copy(xs.begin(), xs.end(), e.input_f32("x"));
+      for (int64_t t = 0; t < n; ++t) e.input_i32("slots")[t] = 0, e.input_i32("positions")[t] = static_cast<int32_t>(t);
+      e.run(n, 1);
+      const auto* y = static_cast<const float*>(e.data(e.graph().find("y")));
+      outs[fused].assign(y, y + n * 16);
+    }
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < outs[0].size(); ++i)
+      worst = std::max(worst, std::fabs(double{outs[1][i]} - outs[0][i])), scale = std::max(scale, std::fabs(double{outs[0][i]}));
+    EXPECT_LE(worst, 1e-5 * scale) << n << " tokens";
+  }
+}
+
+// A gelu whose input something else reads too stays a node of its own.
+TEST(Prepack, GeluWhoseInputHasOtherReadersIsNotFused) {
+  Graph g = fusion_graph(true);
+  prepack_for_cpu(g);
+  g.verify();
+  int gelus = 0;
+  for (const Node& n : g.nodes()) {
+    gelus += n.op == "gelu_tanh";
+    EXPECT_FALSE(n.has_attr("fused_act")) << n.op;
+  }
+  EXPECT_EQ(gelus, 1);
 }
 
 }  // namespace

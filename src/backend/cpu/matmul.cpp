@@ -42,12 +42,19 @@ memory::desc strips_desc(int64_t K, int64_t N) {
   return memory::desc({K, N}, memory::data_type::f32, memory::format_tag::BA16a64b);
 }
 
-dnnl::matmul::primitive_desc matmul_pd(int64_t M, int64_t K, int64_t N, bool bias, const memory::desc& w) {
+dnnl::matmul::primitive_desc matmul_pd(int64_t M, int64_t K, int64_t N, bool bias, const memory::desc& w,
+                                       bool gelu = false) {
   const memory::desc x({M, K}, memory::data_type::f32, memory::format_tag::ab);
   const memory::desc y({M, N}, memory::data_type::f32, memory::format_tag::ab);
-  if (!bias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, w, y), cpu_engine());
+  dnnl::primitive_attr attr;
+  if (gelu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_tanh, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  if (!bias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, w, y), attr, cpu_engine());
   const memory::desc b({1, N}, memory::data_type::f32, memory::format_tag::ab);
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, w, b, y), cpu_engine());
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, w, b, y), attr, cpu_engine());
 }
 
 std::mutex g_mu;
@@ -84,22 +91,24 @@ void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out) {
     }
 }
 
-void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N) {
+void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+                   bool gelu) {
   if (M == 0) return;
   if (M <= kFewRows) {
     linear_few_rows_strips(x, w, bias, y, M, K, N);
+    if (gelu) gelu_tanh(y, y, M * N);
     return;
   }
-  static std::map<std::tuple<int64_t, int64_t, int64_t, bool>, dnnl::matmul> made;
+  static std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool>, dnnl::matmul> made;
   static dnnl::stream stream(cpu_engine());
   dnnl::matmul* prim = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_mu);
-    const auto key = std::make_tuple(M, K, N, bias != nullptr);
+    const auto key = std::make_tuple(M, K, N, bias != nullptr, gelu);
     auto it = made.find(key);
     if (it == made.end()) {
       try {
-        it = made.emplace(key, dnnl::matmul(matmul_pd(M, K, N, bias != nullptr, strips_desc(K, N)))).first;
+        it = made.emplace(key, dnnl::matmul(matmul_pd(M, K, N, bias != nullptr, strips_desc(K, N), gelu))).first;
       } catch (const dnnl::error& e) {
         fail(ErrorCode::kInternal, "oneDNN matmul ({} x {} x {}): {}", M, K, N, e.what());
       }

@@ -48,10 +48,12 @@ bool strips_fast(int64_t K, int64_t N);
 // W (K, N), or (N, K) when w_nk, into strips at `out` (strip_count(N) * K * kStripCols floats).
 void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out);
 
-// y (M, N) = x (M, K) · W + bias with W in strips. M <= kFewRows: the streaming kernel
-// (allocates nothing; the result does not depend on the thread count); more rows:
-// oneDNN's matmul primitive, one per (M, K, N, bias or not), made on first use and kept.
-void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N);
+// y (M, N) = x (M, K) · W + bias with W in strips, then gelu_tanh of it when `gelu`.
+// M <= kFewRows: the streaming kernel (allocates nothing; the result does not depend on
+// the thread count); more rows: oneDNN's matmul primitive (bias and gelu fused), one per
+// (M, K, N, bias or not, gelu or not), made on first use and kept.
+void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+                   bool gelu = false);
 void linear_few_rows_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
                             int64_t N);
 

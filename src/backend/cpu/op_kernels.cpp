@@ -55,12 +55,14 @@ void k_linear(const Node& n, In in, Out out, ExecContext& ctx) {
   const bool nk = n.attr_str("layout") == "nk";
   const int64_t M = in[0]->dims[0], K = in[0]->dims[1];
   const float* bias = n.inputs.size() == 3 ? in[2]->f32() : nullptr;
+  const bool gelu = n.has_attr("fused_act");  // "gelu_tanh", the one the registry allows
   if (n.attr_str("layout") == "strips") {
-    cpu::linear_strips(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, n.attr_int("out_features"));
+    cpu::linear_strips(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, n.attr_int("out_features"), gelu);
     return;
   }
   const int64_t N = nk ? in[1]->dims[0] : in[1]->dims[1];
   cpu::linear(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, nk, ctx.scratch);
+  if (gelu) cpu::gelu_tanh(out[0]->f32(), out[0]->f32(), M * N);
 }
 
 // The weights of a linear_q / embedding_q node in the "strips" layout (prepack_for_cpu).
@@ -79,16 +81,17 @@ cpu::QWeight qweight(const Node& n, In in, size_t first) {
 
 void k_linear_q(const Node& n, In in, Out out, ExecContext& ctx) {
   const float* bias = n.inputs.size() == 5 ? in[4]->f32() : nullptr;
-  if (n.attrs.count("act") && n.attr_str("act") == "int8") {
+  const std::string act = n.has_attr("act") ? n.attr_str("act") : "float";
+  if (act == "int8") {
     cpu::QWeightI8 w{in[1]->i32(), in[2]->f32(), in[3]->i32(), n.attr_int("in_features"), n.attr_int("out_features")};
     cpu::linear_q_i8(in[0]->f32(), w, bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
-    return;
-  }
-  if (n.attrs.count("act") && n.attr_str("act") == "int8_block32") {
+  } else if (act == "int8_block32") {
     cpu::linear_q_a8(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
-    return;
+  } else {
+    cpu::linear_q(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
   }
-  cpu::linear_q(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
+  if (n.has_attr("fused_act"))  // "gelu_tanh", the one the registry allows
+    cpu::gelu_tanh(out[0]->f32(), out[0]->f32(), in[0]->dims[0] * n.attr_int("out_features"));
 }
 
 void k_embedding_q(const Node& n, In in, Out out, ExecContext&) {
@@ -124,9 +127,12 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
   const int64_t H = n.attr_int("heads"), Hkv = n.attr_int("kv_heads"), D = n.attr_int("head_dim");
   const float scale = static_cast<float>(n.attr_float("scale"));
   const int64_t N = in[0]->dims[0], S = in[3]->dims[2];
+  // Row strides of q, k and v: one (N, (H + 2 Hkv) D) value when packed.
+  const bool packed = n.has_attr("qkv");
+  const int64_t qs = packed ? (H + 2 * Hkv) * D : H * D, kvs = packed ? qs : Hkv * D;
   const float* q = in[0]->f32();
-  const float* k = in[1]->f32();
-  const float* v = in[2]->f32();
+  const float* k = in[1]->f32() + (packed ? H * D : 0);
+  const float* v = in[2]->f32() + (packed ? (H + Hkv) * D : 0);
   const int32_t* slots = in[5]->i32();
   const int32_t* pos = in[6]->i32();
   float* y = out[0]->f32();
@@ -143,12 +149,12 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
     for (int64_t hk = 0; hk < Hkv; ++hk) {
       const int64_t row = (static_cast<int64_t>(slots[t]) * Hkv + hk) * S + pos[t], dst = row * D;
       if (i8) {
-        put8(k + (t * Hkv + hk) * D, kc8 + dst, ks + row);
-        put8(v + (t * Hkv + hk) * D, vc8 + dst, vs + row);
+        put8(k + t * kvs + hk * D, kc8 + dst, ks + row);
+        put8(v + t * kvs + hk * D, vc8 + dst, vs + row);
         continue;
       }
-      std::memcpy(kc + dst, k + (t * Hkv + hk) * D, static_cast<size_t>(D) * 4);
-      std::memcpy(vc + dst, v + (t * Hkv + hk) * D, static_cast<size_t>(D) * 4);
+      std::memcpy(kc + dst, k + t * kvs + hk * D, static_cast<size_t>(D) * 4);
+      std::memcpy(vc + dst, v + t * kvs + hk * D, static_cast<size_t>(D) * 4);
     }
   // Runs: maximal spans of tokens of one slot at consecutive positions.
   int64_t nruns = 0;
@@ -172,11 +178,11 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
     float* scratch = ctx.scratch + static_cast<int64_t>(omp_get_thread_num()) * ctx.scratch_per_thread;
     if (i8) {
       const int64_t rows = (slot * Hkv + hk) * S;
-      cpu::attention_head_i8(q + t0 * H * D + h * D, H * D, kc8 + cache, ks + rows, vc8 + cache, vs + rows,
+      cpu::attention_head_i8(q + t0 * qs + h * D, qs, kc8 + cache, ks + rows, vc8 + cache, vs + rows,
                              y + t0 * H * D + h * D, H * D, T, D, pos0, scale, scratch);
       return;
     }
-    cpu::attention_head(q + t0 * H * D + h * D, H * D, kc + cache, vc + cache, y + t0 * H * D + h * D,
+    cpu::attention_head(q + t0 * qs + h * D, qs, kc + cache, vc + cache, y + t0 * H * D + h * D,
                         H * D, T, D, pos0, scale, scratch);
   };
   // No parallel region at all for one thread: libgomp allocates a team of one per

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 
 #include "backend/cpu/matmul.h"
@@ -12,8 +13,87 @@
 
 namespace lmf {
 
+namespace {
+
+// Each value's readers (graph outputs count as one) and producing node (-1: none).
+struct Uses {
+  std::vector<int> readers, producer;
+  explicit Uses(const Graph& g) : readers(g.values().size(), 0), producer(g.values().size(), -1) {
+    for (size_t i = 0; i < g.nodes().size(); ++i) {
+      for (int v : g.nodes()[i].inputs) ++readers[static_cast<size_t>(v)];
+      for (int v : g.nodes()[i].outputs) producer[static_cast<size_t>(v)] = static_cast<int>(i);
+    }
+    for (int v : g.outputs()) ++readers[static_cast<size_t>(v)];
+  }
+  // The node producing v when v is read once (by the fusing node), else null.
+  Node* sole_producer(Graph& g, int v) const {
+    const int p = producer[static_cast<size_t>(v)];
+    return p >= 0 && readers[static_cast<size_t>(v)] == 1 ? &g.mutable_nodes()[static_cast<size_t>(p)] : nullptr;
+  }
+};
+
+bool fusion_off() {
+  static const bool off = std::getenv("LMF_NO_FUSE") != nullptr;  // for A/B measurements
+  return off;
+}
+
+// linear / linear_q -> gelu_tanh, the linear's output read by nothing else: the gelu
+// becomes the linear's attr fused_act (oneDNN's post-op on the strips path, else applied
+// to the output in place) and its node goes.
+int fuse_gelu(Graph& g) {
+  if (fusion_off()) return 0;
+  const Uses uses(g);
+  std::vector<bool> dead(g.nodes().size(), false);
+  int fused = 0;
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    Node& n = g.mutable_nodes()[i];
+    if (n.op != "gelu_tanh") continue;
+    Node* lin = uses.sole_producer(g, n.inputs[0]);
+    if (!lin || (lin->op != "linear" && lin->op != "linear_q") || lin->has_attr("fused_act")) continue;
+    lin->attrs["fused_act"] = std::string("gelu_tanh");
+    lin->outputs[0] = n.outputs[0];
+    dead[i] = true;
+    ++fused;
+  }
+  if (fused) g.erase_nodes(dead);
+  return fused;
+}
+
+// attention(split_cols(x, q range), split_cols(x, k range), split_cols(x, v range)),
+// the three side by side covering x (GPT-2's c_attn output) and read by nothing else:
+// the attention reads x itself (attr qkv = "packed") and the copies go.
+int fuse_qkv_split(Graph& g) {
+  if (fusion_off()) return 0;
+  const Uses uses(g);
+  std::vector<bool> dead(g.nodes().size(), false);
+  int fused = 0;
+  for (Node& a : g.mutable_nodes()) {
+    if (a.op != "attention" || a.has_attr("qkv")) continue;
+    const int64_t hd = a.attr_int("heads") * a.attr_int("head_dim"), kvd = a.attr_int("kv_heads") * a.attr_int("head_dim");
+    const int64_t begin[3] = {0, hd, hd + kvd}, end[3] = {hd, hd + kvd, hd + 2 * kvd};
+    int x = -1;
+    bool ok = true;
+    for (size_t i = 0; i < 3 && ok; ++i) {
+      const Node* s = uses.sole_producer(g, a.inputs[i]);
+      ok = s && s->op == "split_cols" && s->attr_int("begin") == begin[i] && s->attr_int("end") == end[i] &&
+           (x < 0 || s->inputs[0] == x);
+      if (ok) x = s->inputs[0];
+    }
+    if (!ok || g.value(x).shape[1] != Dim(hd + 2 * kvd)) continue;
+    for (size_t i = 0; i < 3; ++i) dead[static_cast<size_t>(uses.producer[static_cast<size_t>(a.inputs[i])])] = true;
+    a.inputs[0] = a.inputs[1] = a.inputs[2] = x;
+    a.attrs["qkv"] = std::string("packed");
+    ++fused;
+  }
+  if (fused) g.erase_nodes(dead);
+  return fused;
+}
+
+}  // namespace
+
 int prepack_for_cpu(Graph& g) {
-  int count = 0;
+  int count = fuse_gelu(g);
+  count += fuse_qkv_split(g);
   const std::vector<int>& outputs = g.outputs();
   // The head stays (N, K): it runs on few rows (decode, and prefill's last rows), where
   // the row-dot kernel draws more bandwidth than the (K, N) one (measured on GPT-2

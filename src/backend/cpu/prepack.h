@@ -18,15 +18,18 @@
 // no copy. A float weight left in place that is not 64-byte aligned (a checkpoint's
 // header decides) becomes an aligned copy. Copied-from mapped pages are released
 // (release_mapped_pages), so the resident set holds each weight once.
-// Quantized weights (linear_q, embedding_q) are re-laid in strips (qmatmul.h). Outputs
-// are unchanged up to float rounding order.
+// Quantized weights (linear_q, embedding_q) are re-laid in strips (qmatmul.h). A
+// gelu_tanh that is the only reader of a linear's (or linear_q's) output is fused into it
+// (attr fused_act; GPT-2's MLP), and an attention whose q, k and v are split_cols of one
+// value side by side reads that value (attr qkv = "packed"; GPT-2's c_attn) instead of
+// three copies; LMF_NO_FUSE turns both off. Outputs are unchanged up to float rounding order.
 #pragma once
 
 #include "ir/graph.h"
 
 namespace lmf {
 
-// Returns the number of weights transposed.
+// Returns the number of weights re-laid or copied plus the activations fused.
 int prepack_for_cpu(Graph& g);
 
 }  // namespace lmf
