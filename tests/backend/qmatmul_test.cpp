@@ -75,8 +75,9 @@ template <class F>
 void for_each_case(F&& f) {
   for (int bits : {3, 4, 8})
     for (int64_t G : {32, 64, 128})
-      for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{128, 37}, {384, 16}, {256, 257}, {128, 1}}) {
+      for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{128, 37}, {384, 16}, {256, 257}, {128, 1}, {128, 1100}}) {
         if (K % G) continue;
+        if (N > 512 && (G != 128 || bits == 3)) continue;  // more than one prefill chunk: one group size, 4 and 8 bits
         for (bool sym : {true, false}) {
           const quant::Spec spec{bits, G, sym};
           std::vector<float> wf = randn(static_cast<size_t>(K * N), static_cast<uint32_t>(K + N + G + bits), 0, 0.05f);
@@ -159,7 +160,8 @@ class QMatmul : public test::PerTarget {};
 // linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, against the float64
 // reference: 16-column strips or wide ones (the float kernels, 16 columns at a time; one row
 // of wide strips on a CPU with AVX-512 BF16: the bf16 kernel; one row of 16-column strips
-// where q_pair_takes(): the pair kernel; past kQStripRows, dequantize + sgemm), each within
+// where q_pair_takes(): the pair kernel; past kQStripRows, dequantize + sgemm, or into 64-column
+// strips for oneDNN's primitive where strips_fast(), 512 columns at a time), each within
 // its tolerance; the pair kernel also within tolerance() of the float64 result for its x̃
 // (pair_parts). Returns the largest error relative to the terms' scale and counts the bf16
 // and pair kernels' cases.

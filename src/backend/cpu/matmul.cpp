@@ -42,10 +42,13 @@ memory::desc strips_desc(int64_t K, int64_t N) {
   return memory::desc({K, N}, memory::data_type::f32, memory::format_tag::BA16a64b);
 }
 
+memory::desc rows_desc(int64_t M, int64_t N, int64_t ld) {
+  return memory::desc({M, N}, memory::data_type::f32, memory::dims{ld, 1});
+}
+
 dnnl::matmul::primitive_desc matmul_pd(int64_t M, int64_t K, int64_t N, bool bias, const memory::desc& w,
                                        bool gelu = false) {
-  const memory::desc x({M, K}, memory::data_type::f32, memory::format_tag::ab);
-  const memory::desc y({M, N}, memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc x = rows_desc(M, K, K), y = rows_desc(M, N, N);
   dnnl::primitive_attr attr;
   if (gelu) {
     dnnl::post_ops ops;
@@ -99,6 +102,11 @@ void linear_strips(const float* x, const float* w, const float* bias, float* y, 
     if (gelu) gelu_tanh(y, y, M * N);
     return;
   }
+  matmul_strips(x, w, bias, y, M, K, N, gelu);
+}
+
+void matmul_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+                   bool gelu) {
   static std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool>, dnnl::matmul> made;
   static dnnl::stream stream(cpu_engine());
   dnnl::matmul* prim = nullptr;
@@ -118,11 +126,10 @@ void linear_strips(const float* x, const float* w, const float* bias, float* y, 
   auto mem = [](const memory::desc& d, const float* p) {
     return memory(d, cpu_engine(), const_cast<float*>(p));
   };
-  std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, mem(memory::desc({M, K}, memory::data_type::f32, memory::format_tag::ab), x)},
-      {DNNL_ARG_WEIGHTS, mem(strips_desc(K, N), w)},
-      {DNNL_ARG_DST, mem(memory::desc({M, N}, memory::data_type::f32, memory::format_tag::ab), y)}};
-  if (bias) args.emplace(DNNL_ARG_BIAS, mem(memory::desc({1, N}, memory::data_type::f32, memory::format_tag::ab), bias));
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, mem(rows_desc(M, K, K), x)},
+                                          {DNNL_ARG_WEIGHTS, mem(strips_desc(K, N), w)},
+                                          {DNNL_ARG_DST, mem(rows_desc(M, N, N), y)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, mem(rows_desc(1, N, N), bias));
   prim->execute(stream, args);
   stream.wait();
 }

@@ -54,6 +54,10 @@ void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out);
 // (M, K, N, bias or not, gelu or not), made on first use and kept.
 void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
                    bool gelu = false);
+// The primitive alone, for any M > 0 (the quantized prefill dequantizes into strips chunk
+// by chunk). y is contiguous: oneDNN 2.6 runs a strided y on its reference code.
+void matmul_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+                   bool gelu = false);
 void linear_few_rows_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
                             int64_t N);
 

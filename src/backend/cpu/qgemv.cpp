@@ -222,7 +222,8 @@ HWY_EXPORT(DequantStrip);
 HWY_EXPORT(GroupSums);
 
 namespace {
-constexpr int64_t kDequantCols = 256;  // columns dequantized per sgemm in prefill
+constexpr int64_t kDequantCols = 256;      // columns dequantized per sgemm in prefill
+constexpr int64_t kDequantStripCols = 512;  // the same per oneDNN primitive on strips (a multiple of 64)
 
 inline int32_t field(int32_t word, int bits, int64_t slot) {
   return static_cast<int32_t>((static_cast<uint32_t>(word) >> (slot * bits)) & ((1u << bits) - 1u));
@@ -267,7 +268,11 @@ inline int64_t bf16_parts_offset(int64_t K, int64_t group) { return (K / group +
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
   const int64_t few = std::max({std::min(max_rows, kQStripRows) * (K / group), bf16_parts_offset(K, group) + K,
                                 linear_q_pair_scratch(K, group)});
-  return max_rows > kQStripRows ? std::max(few, K * std::min(N, kDequantCols) + kQStrip) : few;
+  // Prefill: a chunk of columns dequantized; on strips kDequantStripCols of them (whole
+  // strips) and the primitive's (max_rows, chunk) output.
+  if (max_rows <= kQStripRows) return few;
+  if (strips_fast(K, kDequantStripCols)) return std::max(few, (K + max_rows) * kDequantStripCols);
+  return std::max(few, K * std::min(N, kDequantCols) + kQStrip);
 }
 
 void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int64_t ldo) {
@@ -318,7 +323,28 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
     });
     return;
   }
-  // Prefill: dequantize 256 columns at a time, then sgemm into y's columns.
+  // Prefill where oneDNN's primitive takes 64-column strips (matmul.h): dequantize
+  // kDequantStripCols columns at a time straight into strips (the last one's columns past
+  // N zero), then the primitive (bias fused) into a (M, cols) block copied into y's columns.
+  if (strips_fast(K, kDequantStripCols)) {
+    float* out = scratch + K * kDequantStripCols;
+    for (int64_t c0 = 0; c0 < N; c0 += kDequantStripCols) {
+      const int64_t nc = std::min(kDequantStripCols, N - c0), S = strip_count(nc);
+#pragma omp parallel for schedule(static)
+      for (int64_t st = 0; st < S; ++st) {
+        float* o = scratch + st * K * kStripCols;
+        const int64_t cols = std::min(kStripCols, nc - st * kStripCols);
+        if (cols < kStripCols) std::fill_n(o, K * kStripCols, 0.0f);
+        q_dequantize_cols(w, c0 + st * kStripCols, c0 + st * kStripCols + cols, o, kStripCols);
+      }
+      matmul_strips(x, scratch, bias ? bias + c0 : nullptr, nc == N ? y : out, M, K, nc);
+      if (nc == N) continue;
+#pragma omp parallel for schedule(static)
+      for (int64_t m = 0; m < M; ++m) std::copy_n(out + m * nc, nc, y + m * N + c0);
+    }
+    return;
+  }
+  // Elsewhere: dequantize kDequantCols columns at a time, then sgemm into y's columns.
   for (int64_t c0 = 0; c0 < N; c0 += kDequantCols) {
     const int64_t c1 = std::min(N, c0 + kDequantCols), nc = c1 - c0;
     const int64_t b0 = c0 / kQStrip, b1 = q_strips(c1);  // blocks of 16 columns

@@ -143,7 +143,9 @@ void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y
 // y (M, N) = x (M, K) · W + bias (bias may be null). scratch: linear_q_scratch floats.
 // On wide strips one row (decode) computes with x held as two bf16 parts (16 significant
 // bits: |x̃ - x| <= 2^-16 |x|) and bf16 dot products (qgemv_bf16.cpp); on 16-column strips
-// where q_pair_cpu(), one row goes through linear_q_pair; elsewhere x stays float32.
+// where q_pair_cpu(), one row goes through linear_q_pair; elsewhere x stays float32. Past
+// kQStripRows rows (prefill) W is dequantized a chunk of columns at a time, into 64-column
+// strips for oneDNN's matmul primitive where strips_fast() (matmul.h), else (K, cols) for sgemm.
 void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch);
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
 
