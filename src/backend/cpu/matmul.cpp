@@ -108,7 +108,7 @@ void linear_strips(const float* x, const float* w, const float* bias, float* y, 
 void matmul_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
                    bool gelu) {
   static std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool>, dnnl::matmul> made;
-  static dnnl::stream stream(cpu_engine());
+  thread_local dnnl::stream stream(cpu_engine());  // one per calling thread: sessions may run side by side
   dnnl::matmul* prim = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_mu);

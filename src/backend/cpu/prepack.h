@@ -3,7 +3,7 @@
 // Where this CPU's oneDNN matmul primitive takes 64-column strips (matmul.h
 // strips_fast: AVX-512 CPUs, K % 16 == 0), every float linear weight but the head's is
 // packed into them ("strips" layout): prefill then runs the primitive with no per-call
-// packing of W (GPT-2 small pp128 on an Intel Xeon, 2 threads: linears 85 -> 79 ms), and
+// packing of W (GPT-2 small pp128 on an Intel Xeon, 2 threads: 1406 -> 1466 t/s), and
 // decode streams each thread's stretch of strips. Elsewhere:
 // every linear weight goes to (in, out) = (K, N) layout, GPT-2's Conv1D layout: oneDNN's
 // sgemm runs prefill faster with it than with (N, K) (bench/blas_compare: 222 against
