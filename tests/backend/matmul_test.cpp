@@ -325,19 +325,23 @@ TEST_P(Matmul, StripsThreadCountInvariance) {
 
 // ---- pre-pack --------------------------------------------------------------------------
 
+// A float32 tensor of `shape` holding randn(seed), those values also in *values when given.
+Tensor random_tensor(const std::vector<int64_t>& shape, uint32_t seed, std::vector<float>* values = nullptr) {
+  Tensor t = Tensor::empty(DType::kF32, shape);
+  const auto v = randn(static_cast<size_t>(t.numel()), seed);
+  std::copy(v.begin(), v.end(), t.data_as<float>());
+  if (values) *values = v;
+  return t;
+}
+
 // (N, K) linear weights become their (K, N) transpose; (K, N) ones stay in place (same
 // memory, no copy); the head (the linear giving the graph's output) stays (N, K) in place,
 // here tied to the embedding's table, which is kept for the embedding.
 TEST(Prepack, LinearWeightsBecomeKnExceptTheHead) {
   const int64_t C = 5, V = 7;
   Graph g;
-  const auto table_data = randn(static_cast<size_t>(V * C), 1), w_data = randn(static_cast<size_t>(C * C), 2),
-             u_data = randn(static_cast<size_t>(C * C), 3);
-  Tensor table = Tensor::empty(DType::kF32, {V, C}), w = Tensor::empty(DType::kF32, {C, C}),
-         u = Tensor::empty(DType::kF32, {C, C});
-  std::copy(table_data.begin(), table_data.end(), table.data_as<float>());
-  std::copy(w_data.begin(), w_data.end(), w.data_as<float>());
-  std::copy(u_data.begin(), u_data.end(), u.data_as<float>());
+  std::vector<float> u_data;
+  Tensor table = random_tensor({V, C}, 1), w = random_tensor({C, C}, 2), u = random_tensor({C, C}, 3, &u_data);
   const float* w_mem = w.data_as<float>();
   const float* table_mem = table.data_as<float>();
   const int ids = g.add_input("ids", DType::kI32, {"N"});
@@ -405,13 +409,9 @@ TEST(Prepack, MisalignedWeightsBecomeAlignedCopies) {
 TEST(Prepack, LinearWeightsBecomeStripsWhereOneDnnTakesThem) {
   const int64_t C = 32, V = 70;
   Graph g;
-  const auto table_data = randn(static_cast<size_t>(V * C), 6), w_data = randn(static_cast<size_t>(C * V), 7),
-             u_data = randn(static_cast<size_t>(C * V), 8);
-  Tensor table = Tensor::empty(DType::kF32, {V, C}), w = Tensor::empty(DType::kF32, {C, V}),
-         u = Tensor::empty(DType::kF32, {C, V});
-  std::copy(table_data.begin(), table_data.end(), table.data_as<float>());
-  std::copy(w_data.begin(), w_data.end(), w.data_as<float>());  // (K = 32, N = 70)
-  std::copy(u_data.begin(), u_data.end(), u.data_as<float>());  // (N = 32, K = 70) for the "nk" linear
+  std::vector<float> w_data;
+  Tensor table = random_tensor({V, C}, 6), w = random_tensor({C, V}, 7, &w_data);  // w: (K = 32, N = 70)
+  Tensor u = random_tensor({C, V}, 8);  // (N = 32, K = 70) for the "nk" linear
   const int ids = g.add_input("ids", DType::kI32, {"N"});
   const int tv = g.add_weight("wte", std::move(table));
   const int wv = g.add_weight("w", std::move(w));
@@ -451,10 +451,7 @@ Graph fusion_graph(bool gelu_read_twice) {
   const int64_t H = 2, D = 8, C = H * D;
   Graph g;
   auto weight = [&](const char* name, int64_t rows, int64_t cols, uint32_t seed) {
-    Tensor t = Tensor::empty(DType::kF32, {rows, cols});
-    const auto v = randn(static_cast<size_t>(rows * cols), seed);
-    std::copy(v.begin(), v.end(), t.data_as<float>());
-    return g.add_weight(name, std::move(t));
+    return g.add_weight(name, random_tensor({rows, cols}, seed));
   };
   const int x = g.add_input("x", DType::kF32, {"N", C});
   const int slots = g.add_input("slots", DType::kI32, {"N"});

@@ -32,61 +32,58 @@ struct Uses {
   }
 };
 
-bool fusion_off() {
-  static const bool off = std::getenv("LMF_NO_FUSE") != nullptr;  // for A/B measurements
-  return off;
+// Runs `fuse(node, index, uses, dead)` on every node (true: it fused, flagging the nodes it
+// made dead), then erases the dead ones. LMF_NO_FUSE (any value) turns fusions off for A/B
+// measurements.
+template <class F>
+int fuse_nodes(Graph& g, F&& fuse) {
+  static const bool off = std::getenv("LMF_NO_FUSE") != nullptr;
+  if (off) return 0;
+  const Uses uses(g);
+  std::vector<bool> dead(g.nodes().size(), false);
+  int fused = 0;
+  for (size_t i = 0; i < g.nodes().size(); ++i) fused += fuse(g.mutable_nodes()[i], i, uses, dead) ? 1 : 0;
+  if (fused) g.erase_nodes(dead);
+  return fused;
 }
 
 // linear / linear_q -> gelu_tanh, the linear's output read by nothing else: the gelu
 // becomes the linear's attr fused_act (oneDNN's post-op on the strips path, else applied
 // to the output in place) and its node goes.
 int fuse_gelu(Graph& g) {
-  if (fusion_off()) return 0;
-  const Uses uses(g);
-  std::vector<bool> dead(g.nodes().size(), false);
-  int fused = 0;
-  for (size_t i = 0; i < g.nodes().size(); ++i) {
-    Node& n = g.mutable_nodes()[i];
-    if (n.op != "gelu_tanh") continue;
+  return fuse_nodes(g, [&](Node& n, size_t i, const Uses& uses, std::vector<bool>& dead) {
+    if (n.op != "gelu_tanh") return false;
     Node* lin = uses.sole_producer(g, n.inputs[0]);
-    if (!lin || (lin->op != "linear" && lin->op != "linear_q") || lin->has_attr("fused_act")) continue;
+    if (!lin || (lin->op != "linear" && lin->op != "linear_q") || lin->has_attr("fused_act")) return false;
     lin->attrs["fused_act"] = std::string("gelu_tanh");
     lin->outputs[0] = n.outputs[0];
     dead[i] = true;
-    ++fused;
-  }
-  if (fused) g.erase_nodes(dead);
-  return fused;
+    return true;
+  });
 }
 
 // attention(split_cols(x, q range), split_cols(x, k range), split_cols(x, v range)),
 // the three side by side covering x (GPT-2's c_attn output) and read by nothing else:
 // the attention reads x itself (attr qkv = "packed") and the copies go.
 int fuse_qkv_split(Graph& g) {
-  if (fusion_off()) return 0;
-  const Uses uses(g);
-  std::vector<bool> dead(g.nodes().size(), false);
-  int fused = 0;
-  for (Node& a : g.mutable_nodes()) {
-    if (a.op != "attention" || a.has_attr("qkv")) continue;
+  return fuse_nodes(g, [&](Node& a, size_t, const Uses& uses, std::vector<bool>& dead) {
+    if (a.op != "attention" || a.has_attr("qkv")) return false;
     const int64_t hd = a.attr_int("heads") * a.attr_int("head_dim"), kvd = a.attr_int("kv_heads") * a.attr_int("head_dim");
     const int64_t begin[3] = {0, hd, hd + kvd}, end[3] = {hd, hd + kvd, hd + 2 * kvd};
     int x = -1;
-    bool ok = true;
-    for (size_t i = 0; i < 3 && ok; ++i) {
+    for (size_t i = 0; i < 3; ++i) {
       const Node* s = uses.sole_producer(g, a.inputs[i]);
-      ok = s && s->op == "split_cols" && s->attr_int("begin") == begin[i] && s->attr_int("end") == end[i] &&
-           (x < 0 || s->inputs[0] == x);
-      if (ok) x = s->inputs[0];
+      if (!s || s->op != "split_cols" || s->attr_int("begin") != begin[i] || s->attr_int("end") != end[i] ||
+          (x >= 0 && s->inputs[0] != x))
+        return false;
+      x = s->inputs[0];
     }
-    if (!ok || g.value(x).shape[1] != Dim(hd + 2 * kvd)) continue;
+    if (g.value(x).shape[1] != Dim(hd + 2 * kvd)) return false;
     for (size_t i = 0; i < 3; ++i) dead[static_cast<size_t>(uses.producer[static_cast<size_t>(a.inputs[i])])] = true;
     a.inputs[0] = a.inputs[1] = a.inputs[2] = x;
     a.attrs["qkv"] = std::string("packed");
-    ++fused;
-  }
-  if (fused) g.erase_nodes(dead);
-  return fused;
+    return true;
+  });
 }
 
 }  // namespace
@@ -102,6 +99,19 @@ int prepack_for_cpu(Graph& g) {
   auto is_head = [&](const Node& n) {
     return std::find(outputs.begin(), outputs.end(), n.outputs[0]) != outputs.end();
   };
+  // Weight w replaced by make(its tensor), once per weight (cache: w -> the new one's id),
+  // named w's name + suffix. The mapped original is no longer read by the plan: its pages
+  // leave the resident set.
+  auto relaid = [&](std::map<int, int>& cache, int w, const char* suffix, auto&& make) {
+    auto it = cache.find(w);
+    if (it != cache.end()) return it->second;
+    const Tensor& src = g.value(w).data;
+    Tensor t = make(src);
+    if (src.mapped()) release_mapped_pages(src.data(), src.nbytes());
+    const std::string name = g.value(w).name + suffix;
+    ++count;
+    return cache.emplace(w, g.add_weight(name, std::move(t))).first->second;
+  };
   // Float weights in 64-column strips where oneDNN's matmul primitive takes that layout
   // (matmul.h: AVX-512 CPUs): packed once from (N, K) or (K, N), the original's mapped
   // pages released.
@@ -114,39 +124,26 @@ int prepack_for_cpu(Graph& g) {
     const bool nk = layout == "nk";
     const int64_t K = v.data.dim(nk ? 1 : 0), N = v.data.dim(nk ? 0 : 1);
     if (!cpu::strips_fast(K, N)) continue;
-    const int w = n.inputs[1];
-    auto it = packed.find(w);
-    if (it == packed.end()) {
+    n.inputs[1] = relaid(packed, n.inputs[1], ".strips", [&](const Tensor& src) {
       Tensor t = Tensor::empty(DType::kF32, {cpu::strip_count(N), K, cpu::kStripCols});
-      cpu::pack_strips(v.data.data_as<float>(), nk, K, N, t.data_as<float>());
-      if (v.data.mapped()) release_mapped_pages(v.data.data(), v.data.nbytes());
-      const std::string name = v.name;
-      it = packed.emplace(w, g.add_weight(name + ".strips", std::move(t))).first;
-      ++count;
-    }
-    n.inputs[1] = it->second;
+      cpu::pack_strips(src.data_as<float>(), nk, K, N, t.data_as<float>());
+      return t;
+    });
     n.attrs["layout"] = std::string("strips");
     n.attrs["out_features"] = N;
   }
   std::map<int, int> done;  // (N, K) weight -> its (K, N) transpose
   for (Node& n : g.mutable_nodes()) {
     if (n.op != "linear" || n.attr_str("layout") != "nk" || is_head(n)) continue;
-    const int w = n.inputs[1];
-    auto it = done.find(w);
-    if (it == done.end()) {
-      const Value& v = g.value(w);
-      LMF_CHECK(v.kind == ValueKind::kWeight && v.dtype == DType::kF32, kInternal,
-                "prepack: {} is not a float32 weight", v.name);
-      const int64_t N = v.data.dim(0), K = v.data.dim(1);
+    const Value& v = g.value(n.inputs[1]);
+    LMF_CHECK(v.kind == ValueKind::kWeight && v.dtype == DType::kF32, kInternal, "prepack: {} is not a float32 weight",
+              v.name);
+    n.inputs[1] = relaid(done, n.inputs[1], ".T", [&](const Tensor& src) {
+      const int64_t N = src.dim(0), K = src.dim(1);
       Tensor t = Tensor::empty(DType::kF32, {K, N});
-      transpose_f32(v.data.data_as<float>(), t.data_as<float>(), N, K);
-      // The mapped original is no longer read by the plan: its pages leave the resident set.
-      if (v.data.mapped()) release_mapped_pages(v.data.data(), v.data.nbytes());
-      const std::string name = v.name;
-      it = done.emplace(w, g.add_weight(name + ".T", std::move(t))).first;
-      ++count;
-    }
-    n.inputs[1] = it->second;
+      transpose_f32(src.data_as<float>(), t.data_as<float>(), N, K);
+      return t;
+    });
     n.attrs["layout"] = std::string("kn");
   }
   // Float weights the streaming kernels read, 64-byte aligned: a checkpoint's tensors sit
