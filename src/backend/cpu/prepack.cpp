@@ -15,19 +15,17 @@ namespace lmf {
 
 namespace {
 
-// Each value's readers (graph outputs count as one) and producing node (-1: none).
+// Each value's readers (graph outputs count as one).
 struct Uses {
-  std::vector<int> readers, producer;
-  explicit Uses(const Graph& g) : readers(g.values().size(), 0), producer(g.values().size(), -1) {
-    for (size_t i = 0; i < g.nodes().size(); ++i) {
-      for (int v : g.nodes()[i].inputs) ++readers[static_cast<size_t>(v)];
-      for (int v : g.nodes()[i].outputs) producer[static_cast<size_t>(v)] = static_cast<int>(i);
-    }
+  std::vector<int> readers;
+  explicit Uses(const Graph& g) : readers(g.values().size(), 0) {
+    for (const Node& n : g.nodes())
+      for (int v : n.inputs) ++readers[static_cast<size_t>(v)];
     for (int v : g.outputs()) ++readers[static_cast<size_t>(v)];
   }
-  // The node producing v when v is read once (by the fusing node), else null.
+  // The node producing v (Value::producer) when v is read once (by the fusing node), else null.
   Node* sole_producer(Graph& g, int v) const {
-    const int p = producer[static_cast<size_t>(v)];
+    const int p = g.value(v).producer;
     return p >= 0 && readers[static_cast<size_t>(v)] == 1 ? &g.mutable_nodes()[static_cast<size_t>(p)] : nullptr;
   }
 };
@@ -79,7 +77,7 @@ int fuse_qkv_split(Graph& g) {
       x = s->inputs[0];
     }
     if (g.value(x).shape[1] != Dim(hd + 2 * kvd)) return false;
-    for (size_t i = 0; i < 3; ++i) dead[static_cast<size_t>(uses.producer[static_cast<size_t>(a.inputs[i])])] = true;
+    for (size_t i = 0; i < 3; ++i) dead[static_cast<size_t>(g.value(a.inputs[i]).producer)] = true;
     a.inputs[0] = a.inputs[1] = a.inputs[2] = x;
     a.attrs["qkv"] = std::string("packed");
     return true;
