@@ -143,19 +143,21 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
   auto* vc8 = static_cast<int8_t*>(in[4]->data);
   float* ks = i8 ? in[7]->f32() : nullptr;
   float* vs = i8 ? in[8]->f32() : nullptr;
-  // Append this step's keys and values to the cache (int8: max|row| / 127 per row).
+  // Append this step's keys and values to the cache (int8: max|row| / 127 per row); one
+  // item per (token, kv head), shared among the threads below (a prompt's append is
+  // hundreds of KB per layer, which kept the other threads idle when it ran serially).
   auto put8 = [D](const float* x, int8_t* q, float* scale) { *scale = cpu::quantize_int8_sym(x, D, q); };
-  for (int64_t t = 0; t < N; ++t)
-    for (int64_t hk = 0; hk < Hkv; ++hk) {
-      const int64_t row = (static_cast<int64_t>(slots[t]) * Hkv + hk) * S + pos[t], dst = row * D;
-      if (i8) {
-        put8(k + t * kvs + hk * D, kc8 + dst, ks + row);
-        put8(v + t * kvs + hk * D, vc8 + dst, vs + row);
-        continue;
-      }
-      std::memcpy(kc + dst, k + t * kvs + hk * D, static_cast<size_t>(D) * 4);
-      std::memcpy(vc + dst, v + t * kvs + hk * D, static_cast<size_t>(D) * 4);
+  auto append = [&](int64_t item) {
+    const int64_t t = item / Hkv, hk = item % Hkv;
+    const int64_t row = (static_cast<int64_t>(slots[t]) * Hkv + hk) * S + pos[t], dst = row * D;
+    if (i8) {
+      put8(k + t * kvs + hk * D, kc8 + dst, ks + row);
+      put8(v + t * kvs + hk * D, vc8 + dst, vs + row);
+      return;
     }
+    std::memcpy(kc + dst, k + t * kvs + hk * D, static_cast<size_t>(D) * 4);
+    std::memcpy(vc + dst, v + t * kvs + hk * D, static_cast<size_t>(D) * 4);
+  };
   // Runs: maximal spans of tokens of one slot at consecutive positions.
   int64_t nruns = 0;
   for (int64_t t = 0; t < N; ++t) {
@@ -187,12 +189,20 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
   };
   // No parallel region at all for one thread: libgomp allocates a team of one per
   // region, even under a false if() clause.
+  const int64_t items = N * Hkv;
   if (tasks == 1 || omp_get_max_threads() == 1) {
+    for (int64_t item = 0; item < items; ++item) append(item);
     for (int64_t task = 0; task < tasks; ++task) head(task);
     return;
   }
-#pragma omp parallel for schedule(static, 1)
-  for (int64_t task = 0; task < tasks; ++task) head(task);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < items; ++item) append(item);
+    // (the for's barrier: every head reads the whole appended cache)
+#pragma omp for schedule(static, 1)
+    for (int64_t task = 0; task < tasks; ++task) head(task);
+  }
 }
 
 const std::map<std::string, KernelFn>& table() {
