@@ -147,21 +147,21 @@ HWY_INLINE float ExpShiftSum4(float* x, size_t n, float m) {
   VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
   size_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
-    const VF e0 = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
-    const VF e1 = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i + N), vm));
+    const VF e0 = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    const VF e1 = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i + N), vm));
     hn::StoreU(e0, d, x + i);
     hn::StoreU(e1, d, x + i + N);
     s0 = hn::Add(s0, e0);
     s1 = hn::Add(s1, e1);
   }
   for (; i + N <= n; i += N) {
-    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    const VF e = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i), vm));
     hn::StoreU(e, d, x + i);
     s2 = hn::Add(s2, e);
   }
   if (i < n) {
     // Padded lanes hold -inf: exp(-inf) = 0 adds nothing.
-    const VF e = hn::Exp(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
+    const VF e = ExpNonPositive(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
     StorePartial(d, e, x + i, n - i);
     s3 = hn::Add(s3, e);
   }

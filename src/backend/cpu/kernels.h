@@ -74,6 +74,11 @@ void attention_head_i8(const float* q, int64_t q_stride, const int8_t* k, const 
                        const float* vs, float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0, float scale,
                        float* scratch);
 
+// out[i] = exp(x[i]) for x[i] <= 0, the exp the prompt attention's softmax uses (within a
+// few float ulps of std::exp; 0 below -87.7, where a float's normal range ends; -inf
+// gives 0, NaN gives NaN; x > 0 is outside its contract). out may be x.
+void exp_nonpositive(const float* x, float* out, int64_t n);
+
 // Index of the largest element of x: (n), the first on ties. NaNs are skipped; returns 0
 // when every element is NaN and -1 when n <= 0.
 int64_t argmax(const float* x, int64_t n);

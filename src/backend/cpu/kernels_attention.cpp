@@ -138,6 +138,58 @@ HWY_INLINE void WeightedRowsPair(const float* w0, const float* w1, size_t ws, co
   }
 }
 
+// Four rows' weighted sums over the same n rows of v (row i's weights wi[s ws], then its
+// scale si): each v vector loaded once for all four, 16 accumulators (targets with 32
+// vector registers; AttentionRows takes pairs elsewhere). Chunks of 4 vectors, then 1,
+// then scalars.
+HWY_INLINE void WeightedRowsQuad(const float* w, size_t ws, const float* v, size_t n, size_t D,
+                                 const float* scale, float* out, size_t out_stride) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const float *w0 = w, *w1 = w + 1, *w2 = w + 2, *w3 = w + 3;
+  size_t j = 0;
+  for (; j + 4 * N <= D; j += 4 * N) {
+    VF a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    VF c0 = a0, c1 = a0, c2 = a0, c3 = a0, e0 = a0, e1 = a0, e2 = a0, e3 = a0;
+    const float* vs = v + j;
+    for (size_t s = 0; s < n; ++s, vs += D) {
+      const VF v0 = hn::LoadU(d, vs), v1 = hn::LoadU(d, vs + N), v2 = hn::LoadU(d, vs + 2 * N),
+               v3 = hn::LoadU(d, vs + 3 * N);
+      const VF x0 = hn::Set(d, w0[s * ws]), x1 = hn::Set(d, w1[s * ws]);
+      a0 = hn::MulAdd(x0, v0, a0), a1 = hn::MulAdd(x0, v1, a1), a2 = hn::MulAdd(x0, v2, a2), a3 = hn::MulAdd(x0, v3, a3);
+      b0 = hn::MulAdd(x1, v0, b0), b1 = hn::MulAdd(x1, v1, b1), b2 = hn::MulAdd(x1, v2, b2), b3 = hn::MulAdd(x1, v3, b3);
+      const VF x2 = hn::Set(d, w2[s * ws]), x3 = hn::Set(d, w3[s * ws]);
+      c0 = hn::MulAdd(x2, v0, c0), c1 = hn::MulAdd(x2, v1, c1), c2 = hn::MulAdd(x2, v2, c2), c3 = hn::MulAdd(x2, v3, c3);
+      e0 = hn::MulAdd(x3, v0, e0), e1 = hn::MulAdd(x3, v1, e1), e2 = hn::MulAdd(x3, v2, e2), e3 = hn::MulAdd(x3, v3, e3);
+    }
+    auto store4 = [&](size_t i, VF r0, VF r1, VF r2, VF r3) {
+      const VF sc = hn::Set(d, scale[i]);
+      float* o = out + i * out_stride + j;
+      hn::StoreU(hn::Mul(r0, sc), d, o), hn::StoreU(hn::Mul(r1, sc), d, o + N);
+      hn::StoreU(hn::Mul(r2, sc), d, o + 2 * N), hn::StoreU(hn::Mul(r3, sc), d, o + 3 * N);
+    };
+    store4(0, a0, a1, a2, a3), store4(1, b0, b1, b2, b3), store4(2, c0, c1, c2, c3), store4(3, e0, e1, e2, e3);
+  }
+  for (; j + N <= D; j += N) {
+    VF a0 = hn::Zero(d), b0 = a0, c0 = a0, e0 = a0;
+    for (size_t s = 0; s < n; ++s) {
+      const VF v0 = hn::LoadU(d, v + s * D + j);
+      a0 = hn::MulAdd(hn::Set(d, w0[s * ws]), v0, a0), b0 = hn::MulAdd(hn::Set(d, w1[s * ws]), v0, b0);
+      c0 = hn::MulAdd(hn::Set(d, w2[s * ws]), v0, c0), e0 = hn::MulAdd(hn::Set(d, w3[s * ws]), v0, e0);
+    }
+    hn::StoreU(hn::Mul(a0, hn::Set(d, scale[0])), d, out + j);
+    hn::StoreU(hn::Mul(b0, hn::Set(d, scale[1])), d, out + out_stride + j);
+    hn::StoreU(hn::Mul(c0, hn::Set(d, scale[2])), d, out + 2 * out_stride + j);
+    hn::StoreU(hn::Mul(e0, hn::Set(d, scale[3])), d, out + 3 * out_stride + j);
+  }
+  for (; j < D; ++j)
+    for (size_t i = 0; i < 4; ++i) {
+      float a = 0.0f;
+      for (size_t s = 0; s < n; ++s) a += w[i + s * ws] * v[s * D + j];
+      out[i * out_stride + j] = a * scale[i];
+    }
+}
+
 // Rows [b, b + R) of a prompt (R <= Lanes) at once, one query row per lane: q^T (D, L)
 // scaled in qt, then the scores of every key the block sees, 4 keys at a time, as
 // vectors over the rows (st: (n, L); no horizontal sums, each q^T vector feeds 4
@@ -158,6 +210,23 @@ void AttentionRows(const float* q, size_t q_stride, const float* k, const float*
     m = hn::Max(m, sc);
   };
   size_t s = 0;
+  for (; s + 8 <= n; s += 8) {  // 8 chains of multiply-adds: enough to cover the FMA latency
+    const float* k0 = k + s * D;
+    VF a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (size_t j = 0; j < D; ++j) {
+      const VF qv = hn::LoadU(d, qt + j * L);
+      a0 = hn::MulAdd(hn::Set(d, k0[j]), qv, a0);
+      a1 = hn::MulAdd(hn::Set(d, k0[D + j]), qv, a1);
+      a2 = hn::MulAdd(hn::Set(d, k0[2 * D + j]), qv, a2);
+      a3 = hn::MulAdd(hn::Set(d, k0[3 * D + j]), qv, a3);
+      a4 = hn::MulAdd(hn::Set(d, k0[4 * D + j]), qv, a4);
+      a5 = hn::MulAdd(hn::Set(d, k0[5 * D + j]), qv, a5);
+      a6 = hn::MulAdd(hn::Set(d, k0[6 * D + j]), qv, a6);
+      a7 = hn::MulAdd(hn::Set(d, k0[7 * D + j]), qv, a7);
+    }
+    put(s, a0), put(s + 1, a1), put(s + 2, a2), put(s + 3, a3);
+    put(s + 4, a4), put(s + 5, a5), put(s + 6, a6), put(s + 7, a7);
+  }
   for (; s + 4 <= n; s += 4) {
     const float* k0 = k + s * D;
     VF a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0;
@@ -177,7 +246,7 @@ void AttentionRows(const float* q, size_t q_stride, const float* k, const float*
   }
   VF sum = hn::Zero(d);
   for (s = 0; s < n; ++s) {
-    const VF e = hn::Exp(d, hn::Sub(hn::LoadU(d, st + s * L), m));
+    const VF e = ExpNonPositive(d, hn::Sub(hn::LoadU(d, st + s * L), m));
     hn::StoreU(e, d, st + s * L);
     sum = hn::Add(sum, e);
   }
@@ -185,6 +254,10 @@ void AttentionRows(const float* q, size_t q_stride, const float* k, const float*
   // Pairs of rows over the second one's keys (the first one's weight for its extra key is
   // exp(-inf) = 0), then a last odd row alone.
   size_t r = 0;
+#if !HWY_ARCH_X86 || HWY_TARGET <= HWY_AVX3  // 32 vector registers: four rows at a time
+  for (; r + 4 <= R; r += 4)  // over the fourth row's keys (the others' extra weights are 0)
+    WeightedRowsQuad(st + r, L, v, diag + r + 4, D, qt + r, out + (b + r) * out_stride, out_stride);
+#endif
   for (; r + 2 <= R; r += 2)
     WeightedRowsPair(st + r, st + r + 1, L, v, diag + r + 2, D, qt[r], qt[r + 1], out + (b + r) * out_stride,
                      out + (b + r + 1) * out_stride);
@@ -280,6 +353,14 @@ void AttentionHeadI8(const float* q, size_t q_stride, const int8_t* k, const flo
   }
 }
 
+void ExpNonPositiveArray(const float* x, float* out, size_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(ExpNonPositive(d, hn::LoadU(d, x + i)), d, out + i);
+  if (i < n) StorePartial(d, ExpNonPositive(d, LoadPadded(d, x + i, n - i, 0.0f)), out + i, n - i);
+}
+
 // First index of the largest non-NaN element; 0 if all are NaN.
 int64_t ArgmaxScalar(const float* x, size_t n) {
   int64_t best = -1;
@@ -345,6 +426,11 @@ namespace lmf::cpu {
 HWY_EXPORT(AttentionHead);
 HWY_EXPORT(AttentionHeadI8);
 HWY_EXPORT(Argmax);
+HWY_EXPORT(ExpNonPositiveArray);
+
+void exp_nonpositive(const float* x, float* out, int64_t n) {
+  if (n > 0) HWY_DYNAMIC_DISPATCH(ExpNonPositiveArray)(x, out, static_cast<size_t>(n));
+}
 
 void attention_head_i8(const float* q, int64_t q_stride, const int8_t* k, const float* ks, const int8_t* v,
                        const float* vs, float* out, int64_t out_stride, int64_t T, int64_t D, int64_t pos0, float scale,

@@ -93,6 +93,32 @@ HWY_INLINE float Dot(const float* a, const float* b, size_t D) {
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
 }
 
+// exp(x) for the x <= 0 of a softmax shifted by its maximum (a -inf gives 0, a NaN stays
+// NaN), cheaper than hn::Exp, which serves the whole float range: exp(x) = 2^n exp(r) with
+// n = round(x log2 e), r = x - n ln 2 (ln 2 in two parts, Cody and Waite's reduction:
+// |r| <= ln2 / 2) and exp(r) by its Taylor polynomial of degree 7 (truncation below 6e-9
+// relative). x < -87.7 (n < -126, past float's normal range) gives 0.
+HWY_INLINE hn::Vec<hn::ScalableTag<float>> ExpNonPositive(hn::ScalableTag<float> d,
+                                                          hn::Vec<hn::ScalableTag<float>> x) {
+  const hn::RebindToSigned<decltype(d)> di;
+  const auto lo = hn::Set(d, -126.0f);
+  auto n = hn::Round(hn::Mul(x, hn::Set(d, 1.44269504088896341f)));
+  const auto tiny = hn::Lt(n, lo);  // false for a NaN, which stays NaN
+  n = hn::IfThenElse(tiny, lo, n);
+  auto r = hn::NegMulAdd(n, hn::Set(d, 0.693145751953125f), x);  // 15 bits of ln 2: n ln2_hi is exact
+  r = hn::NegMulAdd(n, hn::Set(d, 1.428606765330187e-6f), r);
+  auto p = hn::Set(d, 1.0f / 5040);
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 720));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 120));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 24));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f / 6));
+  p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.0f));
+  const auto two_n = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127))));
+  return hn::IfThenZeroElse(tiny, hn::Mul(p, two_n));
+}
+
 // x[0, n) = exp(x - m); returns their sum.
 HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
   const hn::ScalableTag<float> d;
@@ -101,12 +127,12 @@ HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
   hn::Vec<decltype(d)> s0 = hn::Zero(d), s1 = hn::Zero(d);
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    const auto e = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i), vm));
     hn::StoreU(e, d, x + i);
     s0 = hn::Add(s0, e);
   }
   if (i < n) {
-    const auto e = hn::Exp(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
+    const auto e = ExpNonPositive(d, hn::Sub(LoadPadded(d, x + i, n - i, -HUGE_VALF), vm));
     StorePartial(d, e, x + i, n - i);
     s1 = e;
   }
