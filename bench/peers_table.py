@@ -9,7 +9,9 @@ tokens/s median: over the timed samples of all rounds pooled.  Yardsticks from l
 --json (medians over rounds): read bandwidth and sgemm peak; for every engine
   tg: % of bandwidth bound = t/s * weight_bytes_per_token / read_bandwidth
   pp: % of matmul peak     = t/s * flops_per_token / sgemm_peak
-with flops_per_token = lmforge's gflops / tokens_per_s (its forward_flops(p) / p).
+with flops_per_token = lmforge's gflops / tokens_per_s (its forward_flops(p, every_row) / p: a
+pass with every layer on every prompt row, the work each peer does; lmforge's own last layer
+runs past its attention on the logit row only, its executed_fraction_of_matmul_peak).
 """
 
 import argparse
@@ -56,7 +58,7 @@ def main():
             for t in j.get("tests", []):
                 samples.setdefault((eng, t["test"]), []).extend(t["samples"])
 
-    bw = peak = bytes_tok = flops_tok = None
+    bw = peak = bytes_tok = flops_tok = run_tok = None
     if "lmforge" in runs:
         js = [j for j, _, _ in runs["lmforge"]]
         bws = [j["read_bandwidth_bytes_per_s"] for j in js if "read_bandwidth_bytes_per_s" in j]
@@ -64,9 +66,12 @@ def main():
         bw = st.median(bws) if bws else None
         peak = st.median(pks) if pks else None
         bytes_tok = js[0].get("weight_bytes_per_token")
+        # run_tok: FLOPs per prefill token lmforge itself runs
         for t in js[0]["tests"]:
             if t["test"].startswith("pp") and "gflops" in t and t["tokens_per_s"] > 0:
                 flops_tok = t["gflops"] * 1e9 / t["tokens_per_s"]
+                if "executed_gflops" in t:
+                    run_tok = t["executed_gflops"] * 1e9 / t["tokens_per_s"]
 
     tests = sorted({t for _, t in samples}, key=lambda s: (s[:2] != "pp", s))
     print(f"threads {a.threads}; medians over all timed samples of all rounds "
@@ -96,6 +101,12 @@ def main():
               f"weights read per decode token {bytes_tok / 2**20:.2f} MiB -> bound {bw / bytes_tok:.2f} t/s; "
               f"sgemm peak {peak / 1e9:.1f} GFLOP/s" +
               (f", {flops_tok / 1e6:.1f} MFLOP per prefill token" if flops_tok else ""))
+        pp = [t for t in tests if t.startswith("pp") and ("lmforge", t) in samples]
+        if pp and peak and run_tok:
+            med = st.median(samples[("lmforge", pp[0])])
+            print(f"lmforge runs {run_tok / 1e6:.1f} MFLOP per prefill token itself (its last layer past the "
+                  f"attention on the logit row only): {pp[0]} at {100 * med * run_tok / peak:.1f}% of the sgemm peak "
+                  f"in FLOPs executed")
     print("\n(lmforge's peak RSS: from its --no-probe rounds when there are any)")
     print("\n| engine | peak RSS MiB (median) | wall s per run (median) | load avg before runs |")
     print("| --- | ---: | ---: | --- |")

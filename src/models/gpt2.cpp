@@ -47,6 +47,7 @@ Model build_gpt2(HfFolder& f, const BuildOptions& o) {
     int k = g.add("split_cols", {qkv}, {{"begin", C}, {"end", 2 * C}});
     int v = g.add("split_cols", {qkv}, {{"begin", 2 * C}, {"end", 3 * C}});
     int a = add_attention(g, o, info, l, q, k, v, in);
+    if (l == L - 1) skip_to_logit_rows(g, o, in, a, x);
     a = linear(f, g, a, b + "attn.c_proj", C, C, false, true);
     x = g.add("add", {x, a});
     h = g.add("layer_norm", {x, weight(f, g, b + "ln_2.weight", {C}), weight(f, g, b + "ln_2.bias", {C})},
@@ -56,7 +57,6 @@ Model build_gpt2(HfFolder& f, const BuildOptions& o) {
     h = linear(f, g, h, b + "mlp.c_proj", F, C, false, true);
     x = g.add("add", {x, h});
   }
-  x = logit_rows(g, o, x, in);
   x = g.add("layer_norm", {x, weight(f, g, p + "ln_f.weight", {C}), weight(f, g, p + "ln_f.bias", {C})},
             {{"eps", eps}});
   // The head is tied to wte; a checkpoint may still carry an identical lm_head.weight.

@@ -56,13 +56,13 @@ Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o) {
     q = g.add("rope", {q, in.positions}, {{"heads", H}, {"head_dim", D}, {"theta", theta}});
     k = g.add("rope", {k, in.positions}, {{"heads", Hkv}, {"head_dim", D}, {"theta", theta}});
     int a = add_attention(g, o, info, l, q, k, v, in);
+    if (l == info.layers - 1) skip_to_logit_rows(g, o, in, a, x);
     x = g.add("add", {x, proj(a, b + "self_attn.o_proj", C, H * D, false)});
     h = g.add("rms_norm", {x, weight(f, g, b + "post_attention_layernorm.weight", {C})}, {{"eps", eps}});
     int gate = proj(h, b + "mlp.gate_proj", F, C, false);
     int up = proj(h, b + "mlp.up_proj", F, C, false);
     x = g.add("add", {x, proj(g.add("silu_mul", {gate, up}), b + "mlp.down_proj", C, F, false)});
   }
-  x = logit_rows(g, o, x, in);
   x = g.add("rms_norm", {x, weight(f, g, "model.norm.weight", {C})}, {{"eps", eps}});
   int logits = linear(f, g, x, info.tied_head ? "model.embed_tokens" : "lm_head", C, V, true, false, "logits");
   g.mark_output(logits);

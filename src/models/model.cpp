@@ -162,8 +162,10 @@ std::string kv_cache_of(const HfFolder& f) {
   return kv.get<std::string>();
 }
 
-int logit_rows(Graph& g, const BuildOptions& o, int x, const StepInputs& in) {
-  return o.training() ? x : g.add("gather_rows", {x, in.logit_rows});
+void skip_to_logit_rows(Graph& g, const BuildOptions& o, const StepInputs& in, int& attn_out, int& residual) {
+  if (o.training()) return;
+  attn_out = g.add("gather_rows", {attn_out, in.logit_rows});
+  residual = g.add("gather_rows", {residual, in.logit_rows});
 }
 
 void read_common_ids(const HfFolder& f, ModelInfo& info) {

@@ -104,8 +104,11 @@ StepInputs add_step_inputs(Graph& g, const BuildOptions& o);
 // values are declared here) or, for training, causal over whole sequences.
 int add_attention(Graph& g, const BuildOptions& o, const ModelInfo& info, int64_t l, int q, int k, int v,
                   const StepInputs& in);
-// The rows of x whose logits are computed: logit_rows of them, or all for training.
-int logit_rows(Graph& g, const BuildOptions& o, int x, const StepInputs& in);
+// After the last layer's attention (its keys and values are in the cache: every row's
+// work for later steps is done), the attention output and the residual stream are cut to
+// the logit rows (gather_rows), so the rest of that layer, the final norm and the head run
+// on those rows only, as llama.cpp does; a training graph keeps every row.
+void skip_to_logit_rows(Graph& g, const BuildOptions& o, const StepInputs& in, int& attn_out, int& residual);
 void read_common_ids(const HfFolder& f, ModelInfo& info);
 Model build_gpt2(HfFolder& f, const BuildOptions& o);
 // The family's builder for f's architecture, then the checks load_model() does.

@@ -142,7 +142,8 @@ double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps) {
   return best;
 }
 
-double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows) {
+double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows, bool every_row) {
+  const std::vector<int>& outs = g.outputs();
   double flops = 0;
   for (const Node& n : g.nodes()) {
     if (n.op == "attention") {
@@ -157,7 +158,8 @@ double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows) {
                           ? static_cast<double>(n.attr_int("in_features") * n.attr_int("out_features"))
                           : static_cast<double>(g.value(n.inputs[1]).data.numel());
     const Value& x = g.value(n.inputs[0]);
-    const int64_t rows = x.shape[0].sym == "M" ? logit_rows : tokens;
+    const bool head = std::find(outs.begin(), outs.end(), n.outputs[0]) != outs.end();
+    const int64_t rows = x.shape[0].sym == "M" && (head || !every_row) ? logit_rows : tokens;
     flops += 2.0 * kn * static_cast<double>(rows);
   }
   return flops;

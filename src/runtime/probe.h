@@ -30,7 +30,11 @@ int64_t weight_bytes_per_token(const Graph& g);
 double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps = 5);
 // Matmul FLOPs of a forward pass over a prompt of `tokens` tokens (from position 0) with
 // `logit_rows` head rows: the linear layers' 2 K N per row, and attention's scores and
-// weighted values, 4 head_dim per causal (query, key) pair and query head.
-double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows);
+// weighted values, 4 head_dim per causal (query, key) pair and query head. The rows are
+// the graph's: `tokens` for a linear on N rows, `logit_rows` for one on M rows (the head,
+// and the last layer's after its attention: models/model.h skip_to_logit_rows). With
+// `every_row`, every linear but the head counts `tokens` rows: the pass of an engine that
+// runs each layer on every prompt row, the count `lmforge bench` measures peers with.
+double forward_flops(const Graph& g, int64_t tokens, int64_t logit_rows, bool every_row = false);
 
 }  // namespace lmf

@@ -68,6 +68,37 @@ TEST_P(Parity, RaggedBatchInOnePass) {
           << "prompt " << i << " token " << t;
 }
 
+// Only each prompt's last row: the last layer runs past its attention on those B rows
+// (models/model.h skip_to_logit_rows), which must not change them.
+TEST_P(Parity, RaggedBatchLastRowsOnly) {
+  const size_t B = exp_.prompts.size();
+  Session s(model_, {.max_batch = static_cast<int64_t>(B), .max_context = 0, .max_step_tokens = 64, .threads = 2});
+  const int64_t V = model_.info.vocab;
+  std::vector<SeqChunk> chunks;
+  for (size_t i = 0; i < B; ++i) chunks.push_back({static_cast<int>(i), exp_.prompts[i]});
+  auto logits = s.step(chunks, false);
+  ASSERT_EQ(static_cast<int64_t>(logits.size()), static_cast<int64_t>(B) * V);
+  for (size_t i = 0; i < B; ++i) {
+    const int64_t last = static_cast<int64_t>(exp_.prompts[i].size()) - 1;
+    EXPECT_LT(test::rel_error(logits.data() + i * V, exp_.logits[i].data_as<float>() + last * V, V), kF32Tol)
+        << "prompt " << i;
+  }
+}
+
+// The graph: the linears past the last layer's attention read logit rows (M), every
+// other one prompt rows (N): GPT-2's c_proj, c_fc, MLP c_proj and head; Llama's o_proj,
+// gate, up, down and head.
+TEST_P(Parity, LastLayerPastAttentionRunsOnLogitRows) {
+  int on_m = 0, on_n = 0;
+  for (const Node& n : model_.graph.nodes()) {
+    if (n.op != "linear" && n.op != "linear_q") continue;
+    (model_.graph.value(n.inputs[0]).shape[0].sym == "M" ? on_m : on_n) += 1;
+  }
+  const bool gpt2 = model_.info.architecture == "GPT2LMHeadModel";
+  EXPECT_EQ(on_m, gpt2 ? 4 : 5);
+  EXPECT_EQ(on_n, static_cast<int>(model_.info.layers) * (gpt2 ? 4 : 7) - (on_m - 1));
+}
+
 TEST_P(Parity, GreedyContinuationBatched) {
   const size_t B = exp_.prompts.size();
   Session s(model_, {.max_batch = static_cast<int64_t>(B), .max_context = 0, .max_step_tokens = 16, .threads = 2});

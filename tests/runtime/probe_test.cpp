@@ -1,6 +1,7 @@
 // forward_flops (src/runtime/probe.h), the FLOP count behind `lmforge bench`'s prefill
-// yardstick: linear layers 2 K N per row (prompt rows for N-row inputs, head rows for
-// M-row ones) and attention's 4 head_dim per causal (query, key) pair and query head.
+// yardstick: linear layers 2 K N per row (prompt rows for N-row inputs, logit rows for
+// M-row ones, or prompt rows for all but the head with every_row) and attention's 4
+// head_dim per causal (query, key) pair and query head.
 #include "runtime/probe.h"
 
 #include <gtest/gtest.h>
@@ -24,12 +25,15 @@ TEST(ForwardFlops, CountsLinearsPerRowAndCausalAttentionPairs) {
   const int a = g.add("attention", {q, q, q, kc, vc, slots, pos},
                       {{"heads", H}, {"kv_heads", H}, {"head_dim", D}, {"scale", 0.5}});
   g.mark_output(a);
-  g.mark_output(g.add("linear", {h, w}, {{"layout", std::string("kn")}}));
+  const int h2 = g.add("linear", {h, w}, {{"layout", std::string("kn")}});  // a layer on the logit rows
+  g.mark_output(g.add("linear", {h2, w}, {{"layout", std::string("kn")}}));  // the head
   g.verify();
-  // 10 prompt rows through the first linear, 3 head rows through the second, and
+  // 10 prompt rows through the first linear, 3 logit rows through the other two, and
   // 10 * 11 / 2 = 55 causal pairs per head.
-  EXPECT_DOUBLE_EQ(forward_flops(g, 10, 3), 2.0 * C * C * 10 + 2.0 * C * C * 3 + 4.0 * H * D * 55);
-  EXPECT_DOUBLE_EQ(forward_flops(g, 1, 1), 2.0 * C * C * 2 + 4.0 * H * D);
+  EXPECT_DOUBLE_EQ(forward_flops(g, 10, 3), 2.0 * C * C * 10 + 2 * 2.0 * C * C * 3 + 4.0 * H * D * 55);
+  EXPECT_DOUBLE_EQ(forward_flops(g, 1, 1), 2.0 * C * C * 3 + 4.0 * H * D);
+  // every_row: the layer on logit rows counts the 10 prompt rows, the head still 3.
+  EXPECT_DOUBLE_EQ(forward_flops(g, 10, 3, true), 2 * 2.0 * C * C * 10 + 2.0 * C * C * 3 + 4.0 * H * D * 55);
 }
 
 }  // namespace
