@@ -1,6 +1,7 @@
 // lmforge CPU backend: the single-threaded kernels, fused causal attention for one
-// (sequence, query head) and argmax. See kernels.h for the contract. Compiled once per
-// Highway target (foreach_target.h re-includes this file) and dispatched at run time.
+// (sequence, query head), exp_nonpositive and argmax. See kernels.h for the contract.
+// Compiled once per Highway target (foreach_target.h re-includes this file) and
+// dispatched at run time.
 //
 // attention_head, per query row t: scores s = scale * q_t . k_s into scratch (dot
 // products vectorized over D), exp(s - max) and their sum, then out_t = sum_s p_s v_s /
@@ -191,10 +192,11 @@ HWY_INLINE void WeightedRowsQuad(const float* w, size_t ws, const float* v, size
 }
 
 // Rows [b, b + R) of a prompt (R <= Lanes) at once, one query row per lane: q^T (D, L)
-// scaled in qt, then the scores of every key the block sees, 4 keys at a time, as
-// vectors over the rows (st: (n, L); no horizontal sums, each q^T vector feeds 4
+// scaled in qt, then the scores of every key the block sees, 8 keys at a time, as
+// vectors over the rows (st: (n, L); no horizontal sums, each q^T vector feeds 8
 // multiply-adds), the causal mask on the block's diagonal keys, the softmax along the
-// keys per lane, and each row's weighted sum of v over exactly its own keys.
+// keys per lane (ExpNonPositive), and each row's weighted sum of v over its own keys
+// (four rows or two at a time, over the last one's keys: the others' extra weights are 0).
 void AttentionRows(const float* q, size_t q_stride, const float* k, const float* v, float* out, size_t out_stride,
                    size_t b, size_t R, size_t D, size_t pos0, float scale, float* qt, float* st) {
   const DF d;
@@ -227,19 +229,7 @@ void AttentionRows(const float* q, size_t q_stride, const float* k, const float*
     put(s, a0), put(s + 1, a1), put(s + 2, a2), put(s + 3, a3);
     put(s + 4, a4), put(s + 5, a5), put(s + 6, a6), put(s + 7, a7);
   }
-  for (; s + 4 <= n; s += 4) {
-    const float* k0 = k + s * D;
-    VF a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t j = 0; j < D; ++j) {
-      const VF qv = hn::LoadU(d, qt + j * L);
-      a0 = hn::MulAdd(hn::Set(d, k0[j]), qv, a0);
-      a1 = hn::MulAdd(hn::Set(d, k0[D + j]), qv, a1);
-      a2 = hn::MulAdd(hn::Set(d, k0[2 * D + j]), qv, a2);
-      a3 = hn::MulAdd(hn::Set(d, k0[3 * D + j]), qv, a3);
-    }
-    put(s, a0), put(s + 1, a1), put(s + 2, a2), put(s + 3, a3);
-  }
-  for (; s < n; ++s) {
+  for (; s < n; ++s) {  // the last n % 8 keys
     VF a0 = hn::Zero(d);
     for (size_t j = 0; j < D; ++j) a0 = hn::MulAdd(hn::Set(d, k[s * D + j]), hn::LoadU(d, qt + j * L), a0);
     put(s, a0);
