@@ -115,14 +115,34 @@ std::map<std::string, OpSchema> make_registry() {
        }});
   add({"rope", 2, 2,
        "rotary position embedding (rotate-half) of x (N, heads*D) at positions (N); attrs heads, "
-       "head_dim, theta",
+       "head_dim, theta. attr angles = 'table' (the CPU pre-pack's sharing): input 1 is a "
+       "rope_table (N, head_dim) instead of the positions",
        [](const Graph& g, const Node& n) -> Infer {
          const Value& x = in(g, n, 0);
          expect_rank(n, x, 2);
          int64_t h = n.attr_int("heads"), d = n.attr_int("head_dim");
          LMF_CHECK(x.shape[1] == Dim(h * d) && d % 2 == 0, kInternal, "op rope: {} is not heads*head_dim",
                    sym_shape_str(x.shape));
+         const Value& p = in(g, n, 1);
+         if (n.has_attr("angles")) {
+           LMF_CHECK(n.attr_str("angles") == "table" && p.dtype == DType::kF32 && p.shape.size() == 2 &&
+                         p.shape[0] == x.shape[0] && p.shape[1] == Dim(d),
+                     kInternal, "op rope: angles {} is not a ({}, {}) table", p.name, x.shape[0].str(), d);
+         } else {
+           LMF_CHECK(p.dtype == DType::kI32 && p.shape.size() == 1 && p.shape[0] == x.shape[0], kInternal,
+                     "op rope: positions {} is not ({}) i32", p.name, x.shape[0].str());
+         }
          return {DType::kF32, x.shape};
+       }});
+  add({"rope_table", 1, 1,
+       "cos and sin of rope's angles at positions (N) i32 -> (N, head_dim): row t holds the cos "
+       "of pairs [0, head_dim / 2), then their sin; attrs head_dim, theta",
+       [](const Graph& g, const Node& n) -> Infer {
+         const Value& p = in(g, n, 0);
+         const int64_t d = n.attr_int("head_dim");
+         LMF_CHECK(p.dtype == DType::kI32 && p.shape.size() == 1 && d > 0 && d % 2 == 0, kInternal,
+                   "op rope_table: positions {} must be (N) i32 and head_dim {} even", p.name, d);
+         return {DType::kF32, {p.shape[0], Dim(d)}};
        }});
   add({"attention", 7, 9,
        "causal attention with a KV cache: q (N, H*D), k (N, Hkv*D), v (N, Hkv*D), k_cache and "

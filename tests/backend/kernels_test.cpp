@@ -348,6 +348,39 @@ TEST_P(Kernels, RopeMatchesReference) {
   EXPECT_LE(e.max, 1e-6);
 }
 
+// rope_table + rope_with_table give rope()'s bits, into another buffer (padding left as
+// it was) and in place.
+TEST_P(Kernels, RopeWithTableIsBitIdenticalToRope) {
+  struct Shape { int64_t T, nheads, D, pad; float theta; };
+  for (const Shape s : {Shape{1, 1, 2, 0, 10000.0f}, Shape{3, 2, 6, 5, 10000.0f}, Shape{37, 4, 64, 7, 10000.0f},
+                        Shape{5, 3, 80, 0, 500000.0f}, Shape{2, 1, 600, 3, 1e6f}}) {
+    const int64_t stride = s.nheads * s.D + s.pad;
+    const auto x0 = randn(s.T * stride, 70 + s.D);
+    std::vector<int32_t> pos(s.T);
+    for (int64_t t = 0; t < s.T; ++t) pos[t] = static_cast<int32_t>(t == 1 ? 4000 : 5 * t + 3);
+    auto want = x0;
+    rope(want.data(), s.T, stride, s.nheads, s.D, pos.data(), s.theta);
+    std::vector<float> table(s.T * s.D);
+    rope_table(pos.data(), s.T, s.D, s.theta, table.data());
+    const float sentinel = -12345.0f;
+    std::vector<float> y(x0.size(), sentinel);
+    rope_with_table(x0.data(), y.data(), s.T, stride, s.nheads, s.D, table.data());
+    auto in_place = x0;
+    rope_with_table(in_place.data(), in_place.data(), s.T, stride, s.nheads, s.D, table.data());
+    for (int64_t t = 0; t < s.T; ++t)
+      for (int64_t c = 0; c < stride; ++c) {
+        const size_t i = static_cast<size_t>(t * stride + c);
+        const std::string at = "D=" + std::to_string(s.D) + " t=" + std::to_string(t) + " c=" + std::to_string(c);
+        if (c >= s.nheads * s.D) {
+          ASSERT_EQ(y[i], sentinel) << "padding written at " << at;
+          continue;
+        }
+        ASSERT_EQ(y[i], want[i]) << at;
+        ASSERT_EQ(in_place[i], want[i]) << "in place, " << at;
+      }
+  }
+}
+
 // ---- attention -----------------------------------------------------------------------
 
 // out row (D) for query q at position p over k, v (p + 1, D), in double.

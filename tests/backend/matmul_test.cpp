@@ -506,6 +506,53 @@ TEST(Prepack, FusedGeluAndPackedQkvMatchTheUnfusedGraph) {
   }
 }
 
+// Three ropes on the positions, two with one (head_dim, theta) and one with another theta,
+// and a fourth on other positions: the two share a rope_table made by the plan's first
+// node; the others (alone in their group) keep computing their angles. The output is
+// bit-identical to the graph without the pre-pack.
+TEST(Prepack, RopesSharingPositionsReadOneTable) {
+  auto build = [] {
+    Graph g;
+    const int x = g.add_input("x", DType::kF32, {"N", 24});
+    const int pos = g.add_input("positions", DType::kI32, {"N"});
+    const int pos2 = g.add_input("positions2", DType::kI32, {"N"});
+    auto rope = [&](int in, int p, int64_t heads, double theta) {
+      return g.add("rope", {in, p}, {{"heads", heads}, {"head_dim", int64_t{8}}, {"theta", theta}});
+    };
+    const int a = rope(x, pos, 3, 10000.0);
+    const int b = rope(a, pos, 3, 10000.0);
+    const int c = rope(b, pos, 3, 500000.0);
+    g.mark_output(g.add("add", {rope(c, pos2, 3, 10000.0), x}, {}, "y"));
+    return g;
+  };
+  Graph g = build();
+  prepack_for_cpu(g);
+  g.verify();
+  ASSERT_EQ(g.nodes()[0].op, "rope_table");
+  int tables = 0, with_table = 0;
+  for (const Node& n : g.nodes()) {
+    tables += n.op == "rope_table";
+    with_table += n.op == "rope" && n.has_attr("angles");
+  }
+  EXPECT_EQ(tables, 1);
+  EXPECT_EQ(with_table, 2);
+  std::vector<float> outs[2];
+  for (int shared = 0; shared < 2; ++shared) {
+    PlanOptions o;
+    o.max_tokens = o.max_rows = 16, o.cache_len = 16, o.prepack = shared == 1;
+    Executor e(build(), o);
+    const int64_t n = 11;
+    const auto xs = randn(static_cast<size_t>(n * 24), 23);
+    std::copy(xs.begin(), xs.end(), e.input_f32("x"));
+    for (int64_t t = 0; t < n; ++t)
+      e.input_i32("positions")[t] = static_cast<int32_t>(7 * t + 1), e.input_i32("positions2")[t] = static_cast<int32_t>(t);
+    e.run(n, 1);
+    const auto* y = static_cast<const float*>(e.data(e.graph().find("y")));
+    outs[shared].assign(y, y + n * 24);
+  }
+  EXPECT_EQ(outs[0], outs[1]);
+}
+
 // A gelu whose input something else reads too stays a node of its own.
 TEST(Prepack, GeluWhoseInputHasOtherReadersIsNotFused) {
   Graph g = fusion_graph(true);

@@ -199,8 +199,23 @@ void SoftmaxRows(float* x, size_t r0, size_t r1, size_t cols) {
 
 // ---- RoPE ----------------------------------------------------------------------------
 
-// a, b: the two halves (m floats each) of one head; rotates pair i by (cs[i], sn[i]).
-HWY_INLINE void RotateHalves(float* a, float* b, const float* cs, const float* sn, size_t m) {
+// cos and sin (in double, rounded to float) of the angles of pairs [i0, i0 + m) at position
+// pos: pos * theta^(-2i/D), negated for the inverse rotation. One definition for rope(),
+// its backward and rope_table(), so they agree to the bit.
+inline void RopeAngles(int32_t pos, float theta, size_t D, size_t i0, size_t m, bool inverse, float* cs, float* sn) {
+  const double sign = inverse ? -1.0 : 1.0;
+  for (size_t i = 0; i < m; ++i) {
+    const double inv_freq = std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i0 + i) / static_cast<double>(D));
+    const double angle = static_cast<double>(pos) * inv_freq;
+    cs[i] = static_cast<float>(std::cos(angle));
+    sn[i] = static_cast<float>(sign * std::sin(angle));
+  }
+}
+
+// a, b: the two halves (m floats each) of one head; rotates pair i by (cs[i], sn[i]) into
+// oa, ob (which may be a, b).
+HWY_INLINE void RotateHalvesTo(const float* a, const float* b, const float* cs, const float* sn, size_t m, float* oa,
+                               float* ob) {
   const DF d;
   const size_t N = hn::Lanes(d);
   const auto rotate = [&](VF x1, VF x2, VF c, VF s, VF& o1, VF& o2) HWY_ATTR {
@@ -210,48 +225,54 @@ HWY_INLINE void RotateHalves(float* a, float* b, const float* cs, const float* s
   VF o1, o2;
   size_t i = 0;
   for (; i + N <= m; i += N) {
-    rotate(hn::LoadU(d, a + i), hn::LoadU(d, b + i), hn::Load(d, cs + i), hn::Load(d, sn + i),
+    rotate(hn::LoadU(d, a + i), hn::LoadU(d, b + i), hn::LoadU(d, cs + i), hn::LoadU(d, sn + i),
            o1, o2);
-    hn::StoreU(o1, d, a + i);
-    hn::StoreU(o2, d, b + i);
+    hn::StoreU(o1, d, oa + i);
+    hn::StoreU(o2, d, ob + i);
   }
   if (i < m) {
     const size_t r = m - i;
     rotate(LoadPadded(d, a + i, r, 0.0f), LoadPadded(d, b + i, r, 0.0f),
            LoadPadded(d, cs + i, r, 0.0f), LoadPadded(d, sn + i, r, 0.0f), o1, o2);
-    StorePartial(d, o1, a + i, r);
-    StorePartial(d, o2, b + i, r);
+    StorePartial(d, o1, oa + i, r);
+    StorePartial(d, o2, ob + i, r);
   }
 }
 
-// Tokens [t0, t1) of rope(); cos/sin are computed once per (token, pair) in double and
+HWY_INLINE void RotateHalves(float* a, float* b, const float* cs, const float* sn, size_t m) {
+  RotateHalvesTo(a, b, cs, sn, m, a, b);
+}
+
+// Tokens [t0, t1) of rope(); cos/sin are computed once per (token, pair) (RopeAngles) and
 // shared by all heads. Pairs go in chunks so the tables live on the stack.
 void RopeTokens(float* x, size_t t0, size_t t1, size_t tok_stride, size_t nheads, size_t D,
                 const int32_t* positions, float theta, bool inverse) {
-  const double sign = inverse ? -1.0 : 1.0;  // the inverse rotation: the angle negated
   constexpr size_t kChunk = 128;  // a multiple of every vector length
   HWY_ALIGN float cs[kChunk];
   HWY_ALIGN float sn[kChunk];
-  double inv_freq[kChunk];
   const size_t half = D / 2;
   for (size_t i0 = 0; i0 < half; i0 += kChunk) {
     const size_t m = std::min(kChunk, half - i0);
-    for (size_t i = 0; i < m; ++i) {
-      inv_freq[i] = std::pow(static_cast<double>(theta),
-                             -2.0 * static_cast<double>(i0 + i) / static_cast<double>(D));
-    }
     for (size_t t = t0; t < t1; ++t) {
-      const double pos = positions[t];
-      for (size_t i = 0; i < m; ++i) {
-        const double angle = pos * inv_freq[i];
-        cs[i] = static_cast<float>(std::cos(angle));
-        sn[i] = static_cast<float>(sign * std::sin(angle));
-      }
+      RopeAngles(positions[t], theta, D, i0, m, inverse, cs, sn);
       float* xt = x + t * tok_stride;
       for (size_t h = 0; h < nheads; ++h) {
         RotateHalves(xt + h * D + i0, xt + h * D + half + i0, cs, sn, m);
       }
     }
+  }
+}
+
+// Tokens [t0, t1) of rope_with_table(): token t's cos and sin are row t of the table.
+void RopeTokensTable(const float* x, float* y, size_t t0, size_t t1, size_t tok_stride, size_t nheads, size_t D,
+                     const float* table) {
+  const size_t half = D / 2;
+  for (size_t t = t0; t < t1; ++t) {
+    const float* xt = x + t * tok_stride;
+    float* yt = y + t * tok_stride;
+    const float* row = table + t * D;
+    for (size_t h = 0; h < nheads; ++h)
+      RotateHalvesTo(xt + h * D, xt + h * D + half, row, row + half, half, yt + h * D, yt + h * D + half);
   }
 }
 
@@ -272,6 +293,7 @@ HWY_EXPORT(LayerNormRows);
 HWY_EXPORT(RmsNormRows);
 HWY_EXPORT(SoftmaxRows);
 HWY_EXPORT(RopeTokens);
+HWY_EXPORT(RopeTokensTable);
 
 namespace {
 
@@ -377,6 +399,26 @@ void rope_rows(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t 
 void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
           const int32_t* positions, float theta) {
   rope_rows(x, T, tok_stride, nheads, D, positions, theta, false);
+}
+
+void rope_table(const int32_t* positions, int64_t T, int64_t D, float theta, float* table) {
+  if (D < 2) return;
+  const size_t half = static_cast<size_t>(D / 2);
+  for_row_blocks(T, D, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      float* row = table + t * static_cast<size_t>(D);
+      HWY_STATIC_DISPATCH(RopeAngles)(positions[t], theta, static_cast<size_t>(D), 0, half, false, row, row + half);
+    }
+  });
+}
+
+void rope_with_table(const float* x, float* y, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
+                     const float* table) {
+  if (D < 2 || nheads <= 0) return;
+  for_row_blocks(T, nheads * D, [&](size_t t0, size_t t1) {
+    HWY_DYNAMIC_DISPATCH(RopeTokensTable)(x, y, t0, t1, static_cast<size_t>(tok_stride), static_cast<size_t>(nheads),
+                                          static_cast<size_t>(D), table);
+  });
 }
 
 // The backward of rope (kernels_grad.h): the same rotation by the negated angle.

@@ -50,6 +50,13 @@ void softmax(float* x, int64_t rows, int64_t cols);
 // computes the angle in float32, which differs by up to ~position * 6e-8 radians).
 void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
           const int32_t* positions, float theta);
+// rope()'s cos and sin for T tokens, computed once for every rope of a step that shares
+// positions, head_dim and theta (q and k of every layer): table row t (D floats) holds the
+// cos of pairs [0, D/2) at positions[t], then their sin, bit-identical to rope()'s.
+void rope_table(const int32_t* positions, int64_t T, int64_t D, float theta, float* table);
+// rope() of x into y (the same layout; y may be x) with the angles from such a table (T rows of D).
+void rope_with_table(const float* x, float* y, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
+                     const float* table);
 
 // Fused causal attention for ONE sequence and ONE query head (the caller parallelizes
 // over batch and heads). q: T query rows of D floats, row t at q + t*q_stride.

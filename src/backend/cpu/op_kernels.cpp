@@ -109,9 +109,18 @@ void k_split_cols(const Node& n, In in, Out out, ExecContext&) {
 void k_rope(const Node& n, In in, Out out, ExecContext&) {
   const int64_t rows = in[0]->dims[0], cols = in[0]->dims[1];
   float* y = out[0]->f32();
+  if (n.has_attr("angles")) {  // "table": a rope_table's output
+    cpu::rope_with_table(in[0]->f32(), y, rows, cols, n.attr_int("heads"), n.attr_int("head_dim"), in[1]->f32());
+    return;
+  }
   if (y != in[0]->f32()) std::memcpy(y, in[0]->f32(), static_cast<size_t>(rows * cols) * 4);
   cpu::rope(y, rows, cols, n.attr_int("heads"), n.attr_int("head_dim"), in[1]->i32(),
             static_cast<float>(n.attr_float("theta")));
+}
+
+void k_rope_table(const Node& n, In in, Out out, ExecContext&) {
+  cpu::rope_table(in[0]->i32(), in[0]->dims[0], n.attr_int("head_dim"), static_cast<float>(n.attr_float("theta")),
+                  out[0]->f32());
 }
 
 void k_gather_rows(const Node&, In in, Out out, ExecContext&) {
@@ -209,7 +218,7 @@ const std::map<std::string, KernelFn>& table() {
   static const std::map<std::string, KernelFn> t = {
       {"embedding", k_embedding}, {"add", k_add},           {"gelu_tanh", k_gelu},
       {"silu_mul", k_silu_mul},   {"layer_norm", k_layer_norm}, {"rms_norm", k_rms_norm},
-      {"linear", k_linear},       {"split_cols", k_split_cols}, {"rope", k_rope},
+      {"linear", k_linear},       {"split_cols", k_split_cols}, {"rope", k_rope}, {"rope_table", k_rope_table},
       {"attention", k_attention}, {"gather_rows", k_gather_rows},
       {"linear_q", k_linear_q},   {"embedding_q", k_embedding_q},
   };

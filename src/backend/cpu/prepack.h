@@ -22,7 +22,9 @@
 // gelu_tanh that is the only reader of a linear's (or linear_q's) output is fused into it
 // (attr fused_act; GPT-2's MLP), and an attention whose q, k and v are split_cols of one
 // value side by side reads that value (attr qkv = "packed"; GPT-2's c_attn) instead of
-// three copies; LMF_NO_FUSE turns both off. Outputs are unchanged up to float rounding order.
+// three copies; the ropes sharing positions, head_dim and theta (Llama's q and k of every
+// layer) read one rope_table of their cos and sin, computed once per step. LMF_NO_FUSE
+// turns these off. Outputs are unchanged up to float rounding order.
 #pragma once
 
 #include "ir/graph.h"
