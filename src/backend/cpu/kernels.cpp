@@ -62,25 +62,27 @@ void AddRange(const float* a, const float* b, float* y, size_t n) {
   MapBinary(a, b, y, n, [](DF, VF va, VF vb) HWY_ATTR { return hn::Add(va, vb); });
 }
 
-// gelu_new(x) = 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3).
-// The exp argument is capped at 100 (inside Exp's valid range, past float's overflow):
-// below x ~ -10 the result is denormal or -0, where the exact value is under 1e-37.
+// x sigmoid(w) = x / (1 + exp(-w)), from e = exp(-|w|) <= 1 (ExpNonPositive, cheaper than
+// hn::Exp): x / (1 + e) for w >= 0, x e / (1 + e) below. Past |w| ~ 87.7, e is 0: the
+// result is x, or -0 / 0 where the exact value is under 1e-37. A NaN stays NaN.
+HWY_INLINE VF TimesSigmoid(DF d, VF x, VF w) {
+  const VF e = ExpNonPositive(d, hn::Neg(hn::Abs(w)));
+  const VF num = hn::IfThenElse(hn::Ge(w, hn::Zero(d)), x, hn::Mul(x, e));
+  return hn::Div(num, hn::Add(hn::Set(d, 1.0f), e));
+}
+
+// gelu_new(x) = 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
 void GeluRange(const float* x, float* y, size_t n) {
   MapUnary(x, y, n, [](DF d, VF v) HWY_ATTR {
     const VF c1 = hn::Set(d, 1.5957691216057308f);    // 2 sqrt(2/pi)
     const VF c3 = hn::Set(d, 0.07135481627260025f);   // 2 sqrt(2/pi) 0.044715
-    const VF z = hn::Mul(hn::Neg(v), hn::MulAdd(c3, hn::Mul(v, v), c1));  // -2u
-    const VF e = hn::Exp(d, hn::Min(z, hn::Set(d, 100.0f)));
-    return hn::Div(v, hn::Add(hn::Set(d, 1.0f), e));
+    return TimesSigmoid(d, v, hn::Mul(v, hn::MulAdd(c3, hn::Mul(v, v), c1)));  // 2u
   });
 }
 
-// silu(g) * u = g / (1 + exp(-g)) * u; exp argument capped at 100 as in GeluRange.
+// silu(g) * u = g sigmoid(g) u.
 void SiluMulRange(const float* gate, const float* up, float* y, size_t n) {
-  MapBinary(gate, up, y, n, [](DF d, VF g, VF u) HWY_ATTR {
-    const VF e = hn::Exp(d, hn::Min(hn::Neg(g), hn::Set(d, 100.0f)));
-    return hn::Mul(hn::Div(g, hn::Add(hn::Set(d, 1.0f), e)), u);
-  });
+  MapBinary(gate, up, y, n, [](DF d, VF g, VF u) HWY_ATTR { return hn::Mul(TimesSigmoid(d, g, g), u); });
 }
 
 // ---- row-wise ------------------------------------------------------------------------
