@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/cpu/prepack.h"
 #include "cli/common.h"
 #include "formats/hf_folder.h"
 
@@ -76,10 +77,18 @@ void register_info(CLI::App& app) {
 
 void register_graph(CLI::App& app) {
   auto model = std::make_shared<std::string>();
+  auto plan = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("graph", "Print the model's graph: inputs, weights, ops with shapes and dtypes");
   cmd->add_option("model", *model, "Hugging Face model folder")->required();
-  cmd->callback([model] {
+  cmd->add_flag("--plan", *plan,
+                "The graph the CPU engine runs instead: after its pre-pack (weights re-laid for the matmul "
+                "kernels, fused ops, shared rope tables)");
+  cmd->callback([model, plan] {
     Model m = load_model(*model);
+    if (*plan) {
+      prepack_for_cpu(m.graph);
+      m.graph.verify();
+    }
     fmt::print("{}", m.graph.to_string());
   });
 }

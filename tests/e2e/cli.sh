@@ -20,6 +20,11 @@ PY
 # graph: lists ops with shapes
 out="$("$LMF" graph "$G/gpt2")"
 grep -q "attention(" <<<"$out" && grep -q "logits : f32 (M, 512)" <<<"$out" && pass "graph" || failed "graph"
+# graph --plan: what the CPU engine runs (gelu fused into its linear, q/k/v read packed; Llama's
+# ropes share one rope_table)
+out="$("$LMF" graph --plan "$G/gpt2")"
+grep -q "fused_act=gelu_tanh" <<<"$out" && grep -q "qkv=packed" <<<"$out" && ! grep -q "= gelu_tanh(" <<<"$out" &&
+  [ "$(grep -c "= rope_table(" <<<"$("$LMF" graph --plan "$G/llama")")" = 1 ] && pass "graph --plan" || failed "graph --plan"
 
 # generate --ids: greedy continuation equals the PyTorch reference's
 for case in gpt2 llama qwen2; do
