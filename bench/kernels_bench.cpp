@@ -43,6 +43,27 @@ void BM_AttentionHead(benchmark::State& state) {
 }
 BENCHMARK(BM_AttentionHead)->Args({512, 64, 1})->Args({2048, 128, 1})->Args({128, 64, 128});
 
+// A GPT-2 small layer's prompt attention as the model runs it: H heads of D over a T-token
+// prompt, q read from the packed c_attn output (row stride 3 H D), each head's keys and
+// values from its cache, out (T, H D); the heads shared by `threads` threads as the
+// attention op shares them (static, one head at a time). Compare with BM_AttentionHead x H
+// / threads.
+void BM_AttentionLayer(benchmark::State& state) {
+  const int64_t T = state.range(0), H = state.range(1), D = 64, threads = state.range(2);
+  const int64_t qs = 3 * H * D;
+  const auto qkv = randn(T * qs, 1), k = randn(H * T * D, 2), v = randn(H * T * D, 3);
+  std::vector<float> out(T * H * D), scratch(threads * lmf::cpu::attention_head_scratch(T, D));
+  const int64_t per = lmf::cpu::attention_head_scratch(T, D);
+  for (auto _ : state) {
+#pragma omp parallel for schedule(static, 1) num_threads(threads)
+    for (int64_t h = 0; h < H; ++h)
+      lmf::cpu::attention_head(qkv.data() + h * D, qs, k.data() + h * T * D, v.data() + h * T * D, out.data() + h * D,
+                               H * D, T, D, 0, 0.125f, scratch.data() + omp_get_thread_num() * per);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_AttentionLayer)->Args({128, 12, 1})->Args({128, 12, 2})->UseRealTime();
+
 void BM_RmsNorm(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
   const auto x = randn(rows * cols, 4), g = randn(cols, 5);
