@@ -311,18 +311,38 @@ TEST_P(Kernels, SoftmaxMatchesReference) {
 
 // ---- RoPE ----------------------------------------------------------------------------
 
+// Rope inputs: T tokens of nheads heads of D (rows padded by `pad` floats), positions
+// 3t + 7 but one at 4000; D = 80 has halves that are not a multiple of 16 floats.
+struct RopeShape { int64_t T, nheads, D, pad; float theta; };
+struct RopeCase {
+  RopeShape s;
+  int64_t stride;
+  std::vector<float> x0;
+  std::vector<int32_t> pos;
+};
+std::vector<RopeCase> rope_cases() {
+  std::vector<RopeCase> out;
+  for (const RopeShape s : {RopeShape{1, 1, 2, 0, 10000.0f}, RopeShape{3, 2, 6, 5, 10000.0f},
+                            RopeShape{37, 4, 64, 7, 10000.0f}, RopeShape{5, 3, 34, 0, 500000.0f},
+                            RopeShape{5, 3, 80, 0, 500000.0f}, RopeShape{2, 2, 128, 1, 10000.0f},
+                            RopeShape{2, 1, 600, 3, 1e6f}}) {
+    RopeCase c{s, s.nheads * s.D + s.pad, {}, std::vector<int32_t>(static_cast<size_t>(s.T))};
+    c.x0 = randn(s.T * c.stride, 40 + static_cast<uint32_t>(s.D));
+    for (int64_t t = 0; t < s.T; ++t) c.pos[t] = static_cast<int32_t>(t == 1 ? 4000 : 3 * t + 7);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 TEST_P(Kernels, RopeMatchesReference) {
   // cos/sin exact to float rounding, then 2 products and a sum: ~2 ulp of the pair's
   // magnitude. Measured: 1.2e-7 on every target.
   MaxErr e;
-  struct Shape { int64_t T, nheads, D, pad; float theta; };
-  for (const Shape s : {Shape{1, 1, 2, 0, 10000.0f}, Shape{3, 2, 6, 5, 10000.0f},
-                        Shape{37, 4, 64, 7, 10000.0f}, Shape{5, 3, 34, 0, 500000.0f},
-                        Shape{2, 2, 128, 1, 10000.0f}, Shape{2, 1, 600, 3, 1e6f}}) {
-    const int64_t stride = s.nheads * s.D + s.pad;
-    const auto x0 = randn(s.T * stride, 40 + s.D);
-    std::vector<int32_t> pos(s.T);
-    for (int64_t t = 0; t < s.T; ++t) pos[t] = static_cast<int32_t>(t == 1 ? 4000 : 3 * t + 7);
+  for (const RopeCase& rc : rope_cases()) {
+    const RopeShape& s = rc.s;
+    const int64_t stride = rc.stride;
+    const auto& x0 = rc.x0;
+    const auto& pos = rc.pos;
     auto x = x0;
     rope(x.data(), s.T, stride, s.nheads, s.D, pos.data(), s.theta);
     const int64_t half = s.D / 2;
@@ -351,13 +371,11 @@ TEST_P(Kernels, RopeMatchesReference) {
 // rope_table + rope_with_table give rope()'s bits, into another buffer (padding left as
 // it was) and in place.
 TEST_P(Kernels, RopeWithTableIsBitIdenticalToRope) {
-  struct Shape { int64_t T, nheads, D, pad; float theta; };
-  for (const Shape s : {Shape{1, 1, 2, 0, 10000.0f}, Shape{3, 2, 6, 5, 10000.0f}, Shape{37, 4, 64, 7, 10000.0f},
-                        Shape{5, 3, 80, 0, 500000.0f}, Shape{2, 1, 600, 3, 1e6f}}) {
-    const int64_t stride = s.nheads * s.D + s.pad;
-    const auto x0 = randn(s.T * stride, 70 + s.D);
-    std::vector<int32_t> pos(s.T);
-    for (int64_t t = 0; t < s.T; ++t) pos[t] = static_cast<int32_t>(t == 1 ? 4000 : 5 * t + 3);
+  for (const RopeCase& rc : rope_cases()) {
+    const RopeShape& s = rc.s;
+    const int64_t stride = rc.stride;
+    const auto& x0 = rc.x0;
+    const auto& pos = rc.pos;
     auto want = x0;
     rope(want.data(), s.T, stride, s.nheads, s.D, pos.data(), s.theta);
     std::vector<float> table(s.T * s.D);
