@@ -338,11 +338,7 @@ TEST_P(Kernels, RopeMatchesReference) {
   // cos/sin exact to float rounding, then 2 products and a sum: ~2 ulp of the pair's
   // magnitude. Measured: 1.2e-7 on every target.
   MaxErr e;
-  for (const RopeCase& rc : rope_cases()) {
-    const RopeShape& s = rc.s;
-    const int64_t stride = rc.stride;
-    const auto& x0 = rc.x0;
-    const auto& pos = rc.pos;
+  for (const auto& [s, stride, x0, pos] : rope_cases()) {
     auto x = x0;
     rope(x.data(), s.T, stride, s.nheads, s.D, pos.data(), s.theta);
     const int64_t half = s.D / 2;
@@ -371,11 +367,7 @@ TEST_P(Kernels, RopeMatchesReference) {
 // rope_table + rope_with_table give rope()'s bits, into another buffer (padding left as
 // it was) and in place.
 TEST_P(Kernels, RopeWithTableIsBitIdenticalToRope) {
-  for (const RopeCase& rc : rope_cases()) {
-    const RopeShape& s = rc.s;
-    const int64_t stride = rc.stride;
-    const auto& x0 = rc.x0;
-    const auto& pos = rc.pos;
+  for (const auto& [s, stride, x0, pos] : rope_cases()) {
     auto want = x0;
     rope(want.data(), s.T, stride, s.nheads, s.D, pos.data(), s.theta);
     std::vector<float> table(s.T * s.D);
