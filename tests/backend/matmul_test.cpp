@@ -280,8 +280,9 @@ TEST(Strips, PackLayout) {
   }
 }
 
-// The few-row strips kernel on every target; more rows (oneDNN's matmul primitive on the
-// strips) where this CPU's oneDNN takes the layout (strips_fast).
+// The few-row strips kernel on every target; more rows (lmforge's tiled kernel, and
+// oneDNN's matmul primitive, which the quantized prefill uses) where this CPU's oneDNN
+// takes the layout (strips_fast). M = 17 and 64 leave partial 6-row tiles.
 TEST_P(Matmul, StripsMatchesReference) {
   double worst = 0;
   uint32_t seed = 3000;
@@ -297,15 +298,19 @@ TEST_P(Matmul, StripsMatchesReference) {
         check_all(p, "linear_strips", &worst, [&](float* y, const float* bias) {
           linear_strips(p.x.data(), w.data(), bias, y, M, K, N);
         });
+        if (M > kFewRows)
+          check_all(p, "matmul_strips", &worst, [&](float* y, const float* bias) {
+            matmul_strips(p.x.data(), w.data(), bias, y, M, K, N);
+          });
       }
-  std::printf("[ error ] strips %-7s max %.3g of tolerance (%d cases on oneDNN's primitive)\n", target_name().c_str(),
+  std::printf("[ error ] strips %-7s max %.3g of tolerance (%d cases on the many-row kernel)\n", target_name().c_str(),
               worst, primitive_cases);
 }
 
-// Every y element of the few-row strips kernel is one chain of fused multiply-adds in k
-// order whichever thread computes it: bit-identical for 1 to 4 threads.
+// Every y element of the strips kernels (few rows and many) is one chain of fused
+// multiply-adds in k order whichever thread computes it: bit-identical for 1 to 4 threads.
 TEST_P(Matmul, StripsThreadCountInvariance) {
-  for (int64_t M : {1, 4, 8})
+  for (int64_t M : {1, 4, 8, 17, 64})
     for (int64_t N : {65, 769, 1030}) {
       const int64_t K = 208;
       const Problem& p = problem(M, K, N, 79);
@@ -475,7 +480,7 @@ Graph fusion_graph(bool gelu_read_twice) {
 // The plan of fusion_graph: the gelu is the MLP linear's fused_act and the attention reads
 // the c_attn output packed (no gelu_tanh or split_cols nodes); its output matches the
 // unfused, unpacked graph's (prepack off) for a few-row and a many-row prompt (on AVX-512
-// CPUs the strips kernel and oneDNN's primitive with the gelu post-op).
+// CPUs the few-row and the many-row strips kernels, the gelu in the latter's epilogue).
 TEST(Prepack, FusedGeluAndPackedQkvMatchTheUnfusedGraph) {
   for (int64_t n : {5, 12}) {
     std::vector<float> outs[2];

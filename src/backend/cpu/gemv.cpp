@@ -21,11 +21,13 @@
 #include <cstdint>
 
 #include "backend/cpu/matmul.h"
+#include "hwy/cache_control.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backend/cpu/gemv.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // foreach_target must come first.
+#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -33,6 +35,8 @@ namespace lmf::cpu {
 namespace HWY_NAMESPACE {
 namespace {
 namespace hn = hwy::HWY_NAMESPACE;
+
+#include "backend/cpu/simd-inl.h"  // GeluTanhVec
 
 // y[r][idx[j]] = bias + x_r · W[idx[j]] for R (1..4) rows of x at x0 and the J (1 or 4)
 // W rows idx[0..J). Each dot product: lane-wise fused multiply-adds over whole vectors,
@@ -193,7 +197,8 @@ constexpr size_t kSC = static_cast<size_t>(kStripCols);
 // the bias). `cols` (<= 64) of the strip's columns are written.
 template <int R>
 HWY_INLINE void StripRows(const float* HWY_RESTRICT x0, size_t K, const float* HWY_RESTRICT w,
-                          const float* bias, float* HWY_RESTRICT y0, size_t ldy, size_t cols) {
+                          const float* bias, float* HWY_RESTRICT y0, size_t ldy, size_t cols,
+                          const float* pf = nullptr, size_t pf_lines = 0, bool gelu = false) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   constexpr size_t L = hn::MaxLanes(d);
@@ -201,8 +206,10 @@ HWY_INLINE void StripRows(const float* HWY_RESTRICT x0, size_t K, const float* H
   V acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
+  size_t next = 0;
   for (size_t k = 0; k < K; ++k) {
     const float* row = w + k * kSC;
+    if (pf && next < pf_lines && (k & 1) == 0) hwy::Prefetch(pf + 16 * next++);
     V wv[NV];
     for (size_t v = 0; v < NV; ++v) wv[v] = hn::LoadU(d, row + v * L);
     for (int r = 0; r < R; ++r) {
@@ -210,11 +217,25 @@ HWY_INLINE void StripRows(const float* HWY_RESTRICT x0, size_t K, const float* H
       for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(wv[v], xv, acc[r][v]);
     }
   }
-  HWY_ALIGN float out[kSC];
+  if (cols == kSC) {  // a full strip: + bias, gelu, stored in place
+    for (size_t v = 0; v < NV; ++v) {
+      const V b = bias ? hn::LoadU(d, bias + v * L) : hn::Zero(d);
+      for (int r = 0; r < R; ++r) {
+        V o = hn::Add(acc[r][v], b);
+        if (gelu) o = GeluTanhVec(d, o);
+        hn::StoreU(o, d, y0 + r * ldy + v * L);
+      }
+    }
+    return;
+  }
+  HWY_ALIGN float out[kSC];  // the last strip's `cols` columns (bias holds only those)
   for (int r = 0; r < R; ++r) {
     for (size_t v = 0; v < NV; ++v) hn::Store(acc[r][v], d, out + v * L);
+    for (size_t c = 0; c < cols; ++c) out[c] += bias ? bias[c] : 0.0f;
+    if (gelu)
+      for (size_t v = 0; v < NV; ++v) hn::Store(GeluTanhVec(d, hn::Load(d, out + v * L)), d, out + v * L);
     float* yr = y0 + r * ldy;
-    for (size_t c = 0; c < cols; ++c) yr[c] = out[c] + (bias ? bias[c] : 0.0f);
+    for (size_t c = 0; c < cols; ++c) yr[c] = out[c];
   }
 }
 
@@ -242,6 +263,37 @@ void GemvStrips(const float* x, const float* w, const float* bias, float* y, siz
   }
 }
 
+// Many rows (prefill): strips [s0, s1) against all M rows, 6 rows a tile with 16-lane
+// vectors (24 accumulators); while a strip's tiles run, they prefetch the next strip's
+// lines, spread over the tiles, so the weights stream from memory under the compute.
+void GemmStrips(const float* x, const float* w, const float* bias, float* y, size_t M, size_t K, size_t N,
+                size_t s0, size_t s1, bool gelu) {
+  const hn::ScalableTag<float> d;
+  constexpr size_t L = hn::MaxLanes(d);
+  constexpr size_t G = L >= 16 ? 6 : (L >= 8 ? 2 : 1);
+  const size_t tiles = (M + G - 1) / G, lines = K * kSC / 16, per_tile = (lines + tiles - 1) / tiles;
+  for (size_t s = s0; s < s1; ++s) {
+    const float* ws = w + s * K * kSC;
+    const float* next = s + 1 < s1 ? ws + K * kSC : nullptr;
+    const size_t c0 = s * kSC, cols = std::min(kSC, N - c0);
+    const float* bs = bias ? bias + c0 : nullptr;
+    for (size_t m = 0, t = 0; m < M; m += G, ++t) {
+      const float* xm = x + m * K;
+      float* ym = y + m * N + c0;
+      const float* pf = next ? next + std::min(lines, t * per_tile) * 16 : nullptr;
+      const size_t pl = next ? std::min(per_tile, lines - std::min(lines, t * per_tile)) : 0;
+      switch (std::min(G, M - m)) {
+        case 1: StripRows<1>(xm, K, ws, bs, ym, N, cols, pf, pl, gelu); break;
+        case 2: StripRows<(G >= 2 ? 2 : 1)>(xm, K, ws, bs, ym, N, cols, pf, pl, gelu); break;
+        case 3: StripRows<(G >= 6 ? 3 : 1)>(xm, K, ws, bs, ym, N, cols, pf, pl, gelu); break;
+        case 4: StripRows<(G >= 6 ? 4 : 1)>(xm, K, ws, bs, ym, N, cols, pf, pl, gelu); break;
+        case 5: StripRows<(G >= 6 ? 5 : 1)>(xm, K, ws, bs, ym, N, cols, pf, pl, gelu); break;
+        default: StripRows<(G >= 6 ? 6 : 1)>(xm, K, ws, bs, ym, N, cols, pf, pl, gelu); break;
+      }
+    }
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lmf::cpu
@@ -254,6 +306,20 @@ HWY_EXPORT(GemvRows);
 HWY_EXPORT(GemvKBlock);
 HWY_EXPORT(SumStreams);
 HWY_EXPORT(GemvStrips);
+HWY_EXPORT(GemmStrips);
+
+void gemm_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+                 bool gelu) {
+  const auto m = static_cast<size_t>(M), k = static_cast<size_t>(K), n = static_cast<size_t>(N);
+  const int64_t S = strip_count(N);
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t s0 = S * t / team, s1 = S * (t + 1) / team;
+    if (s0 < s1)
+      HWY_DYNAMIC_DISPATCH(GemmStrips)(x, w, bias, y, m, k, n, static_cast<size_t>(s0), static_cast<size_t>(s1), gelu);
+  }
+}
 
 float sum_streams(const float* p, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumStreams)(p, static_cast<size_t>(n)); }
 

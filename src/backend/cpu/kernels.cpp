@@ -62,22 +62,9 @@ void AddRange(const float* a, const float* b, float* y, size_t n) {
   MapBinary(a, b, y, n, [](DF, VF va, VF vb) HWY_ATTR { return hn::Add(va, vb); });
 }
 
-// x sigmoid(w) = x / (1 + exp(-w)), from e = exp(-|w|) <= 1 (ExpNonPositive, cheaper than
-// hn::Exp): x / (1 + e) for w >= 0, x e / (1 + e) below. Past |w| ~ 87.7, e is 0: the
-// result is x, or -0 / 0 where the exact value is under 1e-37. A NaN stays NaN.
-HWY_INLINE VF TimesSigmoid(DF d, VF x, VF w) {
-  const VF e = ExpNonPositive(d, hn::Neg(hn::Abs(w)));
-  const VF num = hn::IfThenElse(hn::Ge(w, hn::Zero(d)), x, hn::Mul(x, e));
-  return hn::Div(num, hn::Add(hn::Set(d, 1.0f), e));
-}
-
-// gelu_new(x) = 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
+// gelu_new (GeluTanhVec, simd-inl.h).
 void GeluRange(const float* x, float* y, size_t n) {
-  MapUnary(x, y, n, [](DF d, VF v) HWY_ATTR {
-    const VF c1 = hn::Set(d, 1.5957691216057308f);    // 2 sqrt(2/pi)
-    const VF c3 = hn::Set(d, 0.07135481627260025f);   // 2 sqrt(2/pi) 0.044715
-    return TimesSigmoid(d, v, hn::Mul(v, hn::MulAdd(c3, hn::Mul(v, v), c1)));  // 2u
-  });
+  MapUnary(x, y, n, [](DF d, VF v) HWY_ATTR { return GeluTanhVec(d, v); });
 }
 
 // silu(g) * u = g sigmoid(g) u.

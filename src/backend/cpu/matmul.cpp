@@ -102,7 +102,12 @@ void linear_strips(const float* x, const float* w, const float* bias, float* y, 
     if (gelu) gelu_tanh(y, y, M * N);
     return;
   }
-  matmul_strips(x, w, bias, y, M, K, N, gelu);
+  static const bool onednn = std::getenv("LMF_ONEDNN_STRIPS") != nullptr;  // oneDNN's primitive, for A/B
+  if (onednn) {
+    matmul_strips(x, w, bias, y, M, K, N, gelu);
+    return;
+  }
+  gemm_strips(x, w, bias, y, M, K, N, gelu);
 }
 
 void matmul_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,

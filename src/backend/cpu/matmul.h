@@ -1,7 +1,8 @@
-// lmforge CPU backend: dense float32 matmul: oneDNN (shared OpenMP pool) for many rows,
-// lmforge's own streaming kernels (gemv.cpp) for few rows. A plan holds every linear
-// weight (prepack_for_cpu) in 64-column strips where oneDNN's matmul primitive takes them
-// (linear_strips), else (K, N), the layout oneDNN's sgemm is fastest with (linear).
+// lmforge CPU backend: dense float32 matmul. A plan holds every linear weight
+// (prepack_for_cpu) in 64-column strips where oneDNN's matmul primitive takes that layout
+// (AVX-512 CPUs), multiplied by lmforge's own kernels (gemv.cpp: streaming for few rows,
+// tiled with prefetch for many; linear_strips), else (K, N), the layout oneDNN's sgemm is
+// fastest with (linear; oneDNN's shared OpenMP pool for many rows, streaming kernels for few).
 #pragma once
 
 #include <cstdint>
@@ -49,9 +50,10 @@ bool strips_fast(int64_t K, int64_t N);
 void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out);
 
 // y (M, N) = x (M, K) · W + bias with W in strips, then gelu_tanh of it when `gelu`.
-// M <= kFewRows: the streaming kernel (allocates nothing; the result does not depend on
-// the thread count); more rows: oneDNN's matmul primitive (bias and gelu fused), one per
-// (M, K, N, bias or not, gelu or not), made on first use and kept.
+// M <= kFewRows: the streaming kernel (gelu as a pass over y); more rows: gemm_strips
+// (bias and gelu in its epilogue). Neither allocates, and the result does not depend on
+// the thread count. LMF_ONEDNN_STRIPS=1 (A/B runs) takes oneDNN's matmul primitive
+// (matmul_strips) for the many-row case instead.
 void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
                    bool gelu = false);
 // The primitive alone, for any M > 0 (the quantized prefill dequantizes into strips chunk
@@ -60,6 +62,14 @@ void matmul_strips(const float* x, const float* w, const float* bias, float* y, 
                    bool gelu = false);
 void linear_few_rows_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
                             int64_t N);
+// Many rows on strips (gemv.cpp GemmStrips): each thread one contiguous stretch of strips;
+// a tile is 6 rows x one strip (24 vector accumulators with 16-lane vectors, every y
+// element one chain of multiply-adds in k order), bias and gelu applied to the
+// accumulators, and while a strip's tiles run they prefetch the next strip's lines, so
+// the weights stream in from memory under the compute (oneDNN's primitive loses ~10% to
+// that stream; this kernel gains 3-7% over it in a prefill, BENCHMARKS.md).
+void gemm_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+                 bool gelu);
 
 // Sum of n floats read as four sequential SIMD streams: the reader of the bandwidth probe.
 float sum_streams(const float* p, int64_t n);

@@ -119,6 +119,23 @@ HWY_INLINE hn::Vec<hn::ScalableTag<float>> ExpNonPositive(hn::ScalableTag<float>
   return hn::IfThenZeroElse(tiny, hn::Mul(p, two_n));
 }
 
+// x sigmoid(w) = x / (1 + exp(-w)), from e = exp(-|w|) <= 1 (ExpNonPositive, cheaper than
+// hn::Exp): x / (1 + e) for w >= 0, x e / (1 + e) below. Past |w| ~ 87.7, e is 0: the
+// result is x, or -0 / 0 where the exact value is under 1e-37. A NaN stays NaN.
+HWY_INLINE hn::Vec<hn::ScalableTag<float>> TimesSigmoid(hn::ScalableTag<float> d, hn::Vec<hn::ScalableTag<float>> x,
+                                                        hn::Vec<hn::ScalableTag<float>> w) {
+  const auto e = ExpNonPositive(d, hn::Neg(hn::Abs(w)));
+  const auto num = hn::IfThenElse(hn::Ge(w, hn::Zero(d)), x, hn::Mul(x, e));
+  return hn::Div(num, hn::Add(hn::Set(d, 1.0f), e));
+}
+
+// gelu_new(x) = 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
+HWY_INLINE hn::Vec<hn::ScalableTag<float>> GeluTanhVec(hn::ScalableTag<float> d, hn::Vec<hn::ScalableTag<float>> v) {
+  const auto c1 = hn::Set(d, 1.5957691216057308f);   // 2 sqrt(2/pi)
+  const auto c3 = hn::Set(d, 0.07135481627260025f);  // 2 sqrt(2/pi) 0.044715
+  return TimesSigmoid(d, v, hn::Mul(v, hn::MulAdd(c3, hn::Mul(v, v), c1)));  // 2u
+}
+
 // x[0, n) = exp(x - m); returns their sum.
 HWY_INLINE float ExpShiftSum(float* x, size_t n, float m) {
   const hn::ScalableTag<float> d;
