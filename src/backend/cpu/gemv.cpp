@@ -209,7 +209,7 @@ HWY_INLINE void StripRows(const float* HWY_RESTRICT x0, size_t K, const float* H
   size_t next = 0;
   for (size_t k = 0; k < K; ++k) {
     const float* row = w + k * kSC;
-    if (pf && next < pf_lines && (k & 1) == 0) hwy::Prefetch(pf + 16 * next++);
+    if (pf && next < pf_lines && (k & 1) == 0) __builtin_prefetch(pf + 16 * next++, 0, 2);  // into L2
     V wv[NV];
     for (size_t v = 0; v < NV; ++v) wv[v] = hn::LoadU(d, row + v * L);
     for (int r = 0; r < R; ++r) {
