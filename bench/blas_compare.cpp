@@ -1,9 +1,11 @@
 // oneDNN against OpenBLAS at GPT-2 small's matmul shapes, 2 threads, GFLOP/s (BENCHMARKS.md,
 // "Why oneDNN"): sgemm with the weight (K, N) or (N, K) in both libraries, and lmforge's
-// linear_strips (oneDNN's matmul primitive on 64-column strips, where this CPU's oneDNN
-// takes them: matmul.h strips_fast). Best of 7 with the weight hot in cache; then the
-// prefill-like case: the 48 layer matmuls of GPT-2 small at 128 rows in order, each with
-// its own weight (340 MB, read from memory as in a model), sgemm (K, N) against strips.
+// the 64-column strips a plan holds where this CPU's oneDNN takes them (matmul.h
+// strips_fast): oneDNN's matmul primitive on them (matmul_strips) and lmforge's own kernel
+// (linear_strips: gemm_strips for many rows, the streaming kernel for few). Best of 7 with
+// the weight hot in cache; then the prefill-like case: the 48 layer matmuls of GPT-2 small
+// at 128 rows in order, each with its own weight (340 MB, read from memory as in a model),
+// sgemm (K, N) against both on strips.
 #include <cblas.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -49,8 +51,8 @@ int main() {
   omp_set_num_threads(2);
   openblas_set_num_threads(2);
   using lmf::cpu::kStripCols;
-  printf("| M | K | N | oneDNN sgemm (K,N) | oneDNN sgemm (N,K) | OpenBLAS (K,N) | OpenBLAS (N,K) | oneDNN primitive, strips |\n");
-  printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  printf("| M | K | N | oneDNN sgemm (K,N) | oneDNN sgemm (N,K) | OpenBLAS (K,N) | OpenBLAS (N,K) | oneDNN primitive, strips | lmforge, strips |\n");
+  printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::vector<std::pair<long, long>> shapes = kLayer;
   shapes.emplace_back(768, 50257);
   for (long M : {128L, 1L})
@@ -63,7 +65,7 @@ int main() {
         ws.resize(static_cast<size_t>(lmf::cpu::strip_count(N) * K * kStripCols));
         lmf::cpu::pack_strips(w.data(), false, K, N, ws.data());
       }
-      double best[5] = {1e9, 1e9, 1e9, 1e9, 1e9};
+      double best[6] = {1e9, 1e9, 1e9, 1e9, 1e9, 1e9};
       for (int r = 0; r < 7; ++r) {
         for (int tr = 0; tr < 2; ++tr) {
           double t = now();
@@ -75,16 +77,19 @@ int main() {
           best[2 + tr] = std::min(best[2 + tr], now() - t);
         }
         if (strips) {
-          const double t = now();
-          lmf::cpu::linear_strips(x.data(), ws.data(), nullptr, y.data(), M, K, N);
+          double t = now();
+          lmf::cpu::matmul_strips(x.data(), ws.data(), nullptr, y.data(), M, K, N);
           best[4] = std::min(best[4], now() - t);
+          t = now();
+          lmf::cpu::linear_strips(x.data(), ws.data(), nullptr, y.data(), M, K, N);
+          best[5] = std::min(best[5], now() - t);
         }
       }
       const double f = 2.0 * M * N * K / 1e9;
       printf("| %ld | %ld | %ld | %.1f | %.1f | %.1f | %.1f | ", M, K, N, f / best[0], f / best[1], f / best[2],
              f / best[3]);
-      if (strips) printf("%.1f |\n", f / best[4]);
-      else printf("(not taken) |\n");
+      if (strips) printf("%.1f | %.1f |\n", f / best[4], f / best[5]);
+      else printf("(not taken) | (not taken) |\n");
     }
 
   // The prefill-like sequence: 12 layers x 4 matmuls, every weight its own.
@@ -116,8 +121,13 @@ int main() {
       t = now();
       i = 0;
       for (int l = 0; l < 12; ++l)
+        for (auto [K, N] : kLayer) lmf::cpu::matmul_strips(x.data(), st[i++].data(), nullptr, y.data(), M, K, N);
+      printf("   oneDNN strips %.1f", flops / (now() - t) / 1e9);
+      t = now();
+      i = 0;
+      for (int l = 0; l < 12; ++l)
         for (auto [K, N] : kLayer) lmf::cpu::linear_strips(x.data(), st[i++].data(), nullptr, y.data(), M, K, N);
-      printf("   strips %.1f", flops / (now() - t) / 1e9);
+      printf("   lmforge strips %.1f", flops / (now() - t) / 1e9);
     }
     printf("\n");
   }
