@@ -21,7 +21,6 @@
 #include <cstdint>
 
 #include "backend/cpu/matmul.h"
-#include "hwy/cache_control.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backend/cpu/gemv.cpp"
@@ -308,17 +307,31 @@ HWY_EXPORT(SumStreams);
 HWY_EXPORT(GemvStrips);
 HWY_EXPORT(GemmStrips);
 
-void gemm_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
-                 bool gelu) {
-  const auto m = static_cast<size_t>(M), k = static_cast<size_t>(K), n = static_cast<size_t>(N);
-  const int64_t S = strip_count(N);
+// Calls f(s0, s1) for each thread's consecutive strips [s0, s1) of S (one contiguous
+// stretch of W per thread: a function of the team size, but every y element is computed
+// the same way by whichever thread); no parallel region with one thread or one strip.
+namespace {
+template <class F>
+void for_strip_ranges(int64_t S, const F& f) {
+  if (omp_get_max_threads() == 1 || S < 2) {
+    f(size_t{0}, static_cast<size_t>(S));
+    return;
+  }
 #pragma omp parallel
   {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
     const int64_t s0 = S * t / team, s1 = S * (t + 1) / team;
-    if (s0 < s1)
-      HWY_DYNAMIC_DISPATCH(GemmStrips)(x, w, bias, y, m, k, n, static_cast<size_t>(s0), static_cast<size_t>(s1), gelu);
+    if (s0 < s1) f(static_cast<size_t>(s0), static_cast<size_t>(s1));
   }
+}
+}  // namespace
+
+void gemm_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+                 bool gelu) {
+  const auto m = static_cast<size_t>(M), k = static_cast<size_t>(K), n = static_cast<size_t>(N);
+  for_strip_ranges(strip_count(N), [&](size_t s0, size_t s1) {
+    HWY_DYNAMIC_DISPATCH(GemmStrips)(x, w, bias, y, m, k, n, s0, s1, gelu);
+  });
 }
 
 float sum_streams(const float* p, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumStreams)(p, static_cast<size_t>(n)); }
@@ -326,20 +339,9 @@ float sum_streams(const float* p, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumSt
 void linear_few_rows_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
                             int64_t N) {
   const auto m = static_cast<size_t>(M), k = static_cast<size_t>(K), n = static_cast<size_t>(N);
-  const int64_t S = strip_count(N);
-  if (omp_get_max_threads() == 1 || S < 2) {
-    HWY_DYNAMIC_DISPATCH(GemvStrips)(x, w, bias, y, m, k, n, 0, static_cast<size_t>(S));
-    return;
-  }
-#pragma omp parallel
-  {
-    // Consecutive strips per thread (one contiguous stretch of W): a function of the
-    // team size, but every y element is computed the same way by whichever thread.
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    const int64_t s0 = S * t / team, s1 = S * (t + 1) / team;
-    if (s0 < s1)
-      HWY_DYNAMIC_DISPATCH(GemvStrips)(x, w, bias, y, m, k, n, static_cast<size_t>(s0), static_cast<size_t>(s1));
-  }
+  for_strip_ranges(strip_count(N), [&](size_t s0, size_t s1) {
+    HWY_DYNAMIC_DISPATCH(GemvStrips)(x, w, bias, y, m, k, n, s0, s1);
+  });
 }
 
 void linear_few_rows(const float* x, const float* w_nk, const float* bias, float* y, int64_t M, int64_t K,

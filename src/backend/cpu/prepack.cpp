@@ -31,13 +31,17 @@ struct Uses {
   }
 };
 
+// LMF_NO_FUSE (any value) turns the fusions off for A/B measurements.
+bool fusions_off() {
+  static const bool off = std::getenv("LMF_NO_FUSE") != nullptr;
+  return off;
+}
+
 // Runs `fuse(node, index, uses, dead)` on every node (true: it fused, flagging the nodes it
-// made dead), then erases the dead ones. LMF_NO_FUSE (any value) turns fusions off for A/B
-// measurements.
+// made dead), then erases the dead ones; nothing when fusions_off().
 template <class F>
 int fuse_nodes(Graph& g, F&& fuse) {
-  static const bool off = std::getenv("LMF_NO_FUSE") != nullptr;
-  if (off) return 0;
+  if (fusions_off()) return 0;
   const Uses uses(g);
   std::vector<bool> dead(g.nodes().size(), false);
   int fused = 0;
@@ -91,8 +95,7 @@ int fuse_qkv_split(Graph& g) {
 // same cos and sin again (Llama-shaped, 12 layers, pp128: 24 ropes took 1.7 ms, ~2% of
 // a prefill). Results are bit-identical. Off with LMF_NO_FUSE.
 int share_rope_tables(Graph& g) {
-  static const bool off = std::getenv("LMF_NO_FUSE") != nullptr;
-  if (off) return 0;
+  if (fusions_off()) return 0;
   std::map<std::tuple<int, int64_t, double>, std::vector<size_t>> groups;  // (positions, head_dim, theta) -> ropes
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const Node& n = g.nodes()[i];
