@@ -22,6 +22,12 @@ class Parity : public ::testing::TestWithParam<std::string> {
     model_ = load_model(dir_);
     exp_ = test::load_expected(dir_);
   }
+  // Every prompt as one chunk of a ragged batch, prompt i in slot i.
+  std::vector<SeqChunk> all_prompts() const {
+    std::vector<SeqChunk> chunks;
+    for (size_t i = 0; i < exp_.prompts.size(); ++i) chunks.push_back({static_cast<int>(i), exp_.prompts[i]});
+    return chunks;
+  }
   std::string dir_;
   Model model_;
   test::Expected exp_;
@@ -58,9 +64,7 @@ TEST_P(Parity, RaggedBatchInOnePass) {
   const size_t B = exp_.prompts.size();
   Session s(model_, {.max_batch = static_cast<int64_t>(B), .max_context = 0, .max_step_tokens = 64, .threads = 2});
   const int64_t V = model_.info.vocab;
-  std::vector<SeqChunk> chunks;
-  for (size_t i = 0; i < B; ++i) chunks.push_back({static_cast<int>(i), exp_.prompts[i]});
-  auto logits = s.step(chunks, true);
+  auto logits = s.step(all_prompts(), true);
   int64_t row = 0;
   for (size_t i = 0; i < B; ++i)
     for (size_t t = 0; t < exp_.prompts[i].size(); ++t, ++row)
@@ -74,9 +78,7 @@ TEST_P(Parity, RaggedBatchLastRowsOnly) {
   const size_t B = exp_.prompts.size();
   Session s(model_, {.max_batch = static_cast<int64_t>(B), .max_context = 0, .max_step_tokens = 64, .threads = 2});
   const int64_t V = model_.info.vocab;
-  std::vector<SeqChunk> chunks;
-  for (size_t i = 0; i < B; ++i) chunks.push_back({static_cast<int>(i), exp_.prompts[i]});
-  auto logits = s.step(chunks, false);
+  auto logits = s.step(all_prompts(), false);
   ASSERT_EQ(static_cast<int64_t>(logits.size()), static_cast<int64_t>(B) * V);
   for (size_t i = 0; i < B; ++i) {
     const int64_t last = static_cast<int64_t>(exp_.prompts[i].size()) - 1;
