@@ -64,6 +64,9 @@ void run_generate(const GenerateArgs& a) {
   SessionOptions opts;
   opts.max_batch = static_cast<int64_t>(prompts.size());
   opts.max_context = a.ctx;
+  size_t longest = 0;
+  for (const auto& p : prompts) longest = std::max(longest, p.size());
+  opts.reserve_context = static_cast<int64_t>(longest) + a.n;  // the cache holds what this run needs
   opts.threads = a.threads;
   Session session(m, opts);
   for (size_t i = 0; i < prompts.size(); ++i)
@@ -130,7 +133,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--top-k", a->top_k, "Sample from the k most likely tokens (0 = all)");
   cmd->add_option("--top-p", a->top_p, "Nucleus sampling threshold in (0, 1] (default 1)");
   cmd->add_option("--seed", a->seed, "Random seed for sampling (default 0)");
-  cmd->add_option("-c,--ctx", a->ctx, "Context length (default: the model's)");
+  cmd->add_option("-c,--ctx", a->ctx, "Positions per sequence at most (default: the model's context; the KV cache holds prompt + -n)");
   cmd->add_flag("-q,--quiet", a->quiet, "Do not print timing to stderr");
   add_threads_flag(cmd, &a->threads);
   cmd->callback([a] { run_generate(*a); });

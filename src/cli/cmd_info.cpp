@@ -6,6 +6,7 @@
 #include "backend/cpu/prepack.h"
 #include "cli/common.h"
 #include "formats/hf_folder.h"
+#include "runtime/session.h"
 
 namespace lmf::cli {
 
@@ -14,6 +15,7 @@ namespace {
 struct InfoArgs {
   std::string model;
   bool tensors = false, json = false;
+  int64_t ctx = 0;
 };
 
 void run_info(const InfoArgs& a) {
@@ -21,6 +23,8 @@ void run_info(const InfoArgs& a) {
   const ModelInfo& i = m.info;
   std::unique_ptr<Tokenizer> tok = load_tokenizer(m);
   HfFolder f = HfFolder::open(a.model);
+  const int64_t kv_token = kv_bytes_per_position(m.graph);
+  const int64_t ctx = a.ctx > 0 ? std::min(a.ctx, i.context) : i.context;
   if (a.json) {
     nlohmann::json j = {{"model", a.model},           {"architecture", i.architecture},
                         {"parameters", i.params},     {"dtype", dtype_name(i.dtype)},
@@ -29,7 +33,8 @@ void run_info(const InfoArgs& a) {
                         {"hidden", i.hidden},         {"heads", i.heads},
                         {"kv_heads", i.kv_heads},     {"head_dim", i.head_dim},
                         {"mlp", i.inner},             {"tied_head", i.tied_head},
-                        {"tokenizer", tok ? tok->path() : ""}, {"quantization", i.quantization}, {"kv_cache", i.kv_cache}};
+                        {"tokenizer", tok ? tok->path() : ""}, {"quantization", i.quantization}, {"kv_cache", i.kv_cache},
+                        {"kv_bytes_per_token", kv_token}, {"kv_positions", ctx}, {"kv_bytes", kv_token * ctx}};
     if (a.tensors) {
       j["tensors"] = nlohmann::json::array();
       for (const auto& name : f.names()) {
@@ -45,9 +50,11 @@ void run_info(const InfoArgs& a) {
   fmt::print("parameters:   {} ({})\n", i.params, human_count(static_cast<double>(i.params)));
   fmt::print("dtype:        {}\n", dtype_name(i.dtype));
   if (!i.quantization.empty()) fmt::print("quantized:    {} linear layers\n", i.quantization);
-  if (i.kv_cache != "f32") fmt::print("kv cache:     {}\n", i.kv_cache);
   fmt::print("size:         {} ({} bytes of tensors)\n", human_bytes(static_cast<double>(i.weight_bytes)), i.weight_bytes);
   fmt::print("context:      {}\n", i.context);
+  fmt::print("kv cache:     {} per token ({}); {} for {} positions{}\n", human_bytes(static_cast<double>(kv_token)),
+             i.kv_cache, human_bytes(static_cast<double>(kv_token * ctx)), ctx,
+             a.ctx > 0 ? "" : " (the full context; a run holds prompt + -n, or -c/--ctx)");
   fmt::print("vocabulary:   {}\n", i.vocab);
   fmt::print("layers:       {}\n", i.layers);
   fmt::print("hidden:       {}\n", i.hidden);
@@ -72,6 +79,8 @@ void register_info(CLI::App& app) {
   cmd->add_option("model", a->model, "Hugging Face model folder")->required();
   cmd->add_flag("--tensors", a->tensors, "List every tensor with dtype and shape");
   cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_option("-c,--ctx", a->ctx, "Positions per sequence for the KV-cache size (default: the model's context)")
+      ->check(CLI::PositiveNumber);
   cmd->callback([a] { run_info(*a); });
 }
 

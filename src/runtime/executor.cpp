@@ -37,13 +37,19 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
     }
     if (v.kind == ValueKind::kWeight) {
       tv.data = v.data.data();
-    } else if (v.kind == ValueKind::kInput || v.kind == ValueKind::kState) {
-      size_t bytes = static_cast<size_t>(tv.numel()) * dtype_size(v.dtype);
+    } else if (v.kind == ValueKind::kInput) {
+      const size_t bytes = static_cast<size_t>(tv.numel()) * dtype_size(v.dtype);
       void* p = alloc_aligned(bytes);
-      std::memset(p, 0, bytes);
+      std::memset(p, 0, bytes);  // step inputs are small; a stale row must never be garbage
       owned_.push_back(p);
       tv.data = p;
-      if (v.kind == ValueKind::kState) state_bytes_ += bytes;
+    } else if (v.kind == ValueKind::kState) {
+      // The KV cache: every position is written (this step's append) before any kernel
+      // reads it, so it is not cleared; untouched pages stay unallocated by the OS.
+      const size_t bytes = static_cast<size_t>(tv.numel()) * dtype_size(v.dtype);
+      tv.data = alloc_aligned(bytes);
+      state_.push_back(i);
+      state_bytes_ += bytes;
     }
   }
   for (const Node& n : graph_.nodes()) {
@@ -57,21 +63,65 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
   }
   plan_memory();
   ctx_.threads = opts.threads;
-  int64_t per_thread = opts.cache_len;  // KV-cache attention: attention_head's scratch per thread
-  for (const Node& n : graph_.nodes()) per_thread = std::max(per_thread, cpu_scratch_per_thread(n, opts.cache_len));
-  ctx_.scratch_per_thread = (per_thread + 15) / 16 * 16;
-  const int pool = std::max(opts.threads, omp_get_max_threads());
-  int64_t scratch = pool * ctx_.scratch_per_thread;
-  for (size_t i = 0; i < graph_.nodes().size(); ++i)
-    scratch = std::max(scratch, cpu_scratch_floats(graph_.nodes()[i], node_in_[i].data(), pool));
-  ctx_.scratch = static_cast<float*>(alloc_aligned(static_cast<size_t>(scratch) * 4));
-  owned_.push_back(ctx_.scratch);
+  plan_scratch();
   ctx_.runs = static_cast<int64_t*>(alloc_aligned(static_cast<size_t>(4 * opts.max_tokens) * 8));
   owned_.push_back(ctx_.runs);
 }
 
 Executor::~Executor() {
   for (void* p : owned_) free_aligned(p);
+  for (size_t i : state_) free_aligned(views_[i].data);
+  free_aligned(ctx_.scratch);
+}
+
+// The kernels' scratch: per thread for the KV-cache attention over cache_len positions,
+// and the largest any other node asks for. Sized again when the cache grows.
+void Executor::plan_scratch() {
+  int64_t per_thread = opts_.cache_len;  // KV-cache attention: attention_head's scratch per thread
+  for (const Node& n : graph_.nodes()) per_thread = std::max(per_thread, cpu_scratch_per_thread(n, opts_.cache_len));
+  ctx_.scratch_per_thread = (per_thread + 15) / 16 * 16;
+  const int pool = std::max(opts_.threads, omp_get_max_threads());
+  int64_t scratch = pool * ctx_.scratch_per_thread;
+  for (size_t i = 0; i < graph_.nodes().size(); ++i)
+    scratch = std::max(scratch, cpu_scratch_floats(graph_.nodes()[i], node_in_[i].data(), pool));
+  free_aligned(ctx_.scratch);
+  ctx_.scratch = static_cast<float*>(alloc_aligned(static_cast<size_t>(scratch) * 4));
+}
+
+// Every state value holds S positions in one dimension (e.g. the KV cache (SLOTS, Hkv,
+// S, D)): a larger S gets a new buffer with the first `keep` positions of each block
+// copied over; the rest is left unwritten, as at construction.
+void Executor::grow_cache(int64_t cache_len, int64_t keep) {
+  if (cache_len <= opts_.cache_len) return;
+  LMF_CHECK(keep >= 0 && keep <= opts_.cache_len, kInternal, "plan: keep {} of a {}-position cache", keep,
+            opts_.cache_len);
+  const int64_t old_len = opts_.cache_len;
+  opts_.cache_len = cache_len;
+  state_bytes_ = 0;
+  for (size_t i : state_) {
+    const Value& v = graph_.value(static_cast<int>(i));
+    TensorView& tv = views_[i];
+    int sd = -1;  // the dimension bound to S
+    for (int d = 0; d < tv.rank; ++d)
+      if (v.shape[static_cast<size_t>(d)].sym == "S") sd = d;
+    if (sd < 0) continue;
+    const size_t elem = dtype_size(v.dtype);
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < sd; ++d) outer *= tv.dims[d];
+    for (int d = sd + 1; d < tv.rank; ++d) inner *= tv.dims[d];
+    tv.dims[sd] = cache_len;
+    const size_t bytes = static_cast<size_t>(tv.numel()) * elem;
+    auto* dst = static_cast<unsigned char*>(alloc_aligned(bytes));
+    const auto* src = static_cast<const unsigned char*>(tv.data);
+    const size_t row = static_cast<size_t>(inner) * elem;
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(dst + static_cast<size_t>(o * cache_len) * row, src + static_cast<size_t>(o * old_len) * row,
+                  static_cast<size_t>(keep) * row);
+    free_aligned(tv.data);
+    tv.data = dst;
+    state_bytes_ += bytes;
+  }
+  plan_scratch();
 }
 
 int64_t Executor::bind(const Dim& d) const {
@@ -144,6 +194,9 @@ int32_t* Executor::input_i32(const std::string& name) { return static_cast<int32
 float* Executor::input_f32(const std::string& name) { return static_cast<float*>(input(name, DType::kF32)); }
 
 void Executor::run(int64_t n, int64_t m) {
+  LMF_CHECK(n > 0 && n <= opts_.max_tokens && m >= 0 && m <= std::min(n, opts_.max_rows), kInvalidArgument,
+            "plan: a step of {} tokens and {} logit rows, the plan holds {} tokens and {} rows", n, m,
+            opts_.max_tokens, opts_.max_rows);
   for (size_t i = 0; i < views_.size(); ++i) {
     if (dim0_kind_[i] == 1) views_[i].dims[0] = n;
     if (dim0_kind_[i] == 2) views_[i].dims[0] = m;

@@ -45,8 +45,13 @@ class Executor {
   // The buffer of any value (an activation's is valid after run() when the value is a
   // graph output or until the arena slot is reused).
   void* data(int value) const { return views_.at(static_cast<size_t>(value)).data; }
-  // Runs the graph for n tokens and m logit rows.
+  // Runs the graph for n tokens and m logit rows (0 < n <= max_tokens, m <= min(n,
+  // max_rows); throws otherwise).
   void run(int64_t n, int64_t m);
+  // Makes the state (KV cache) hold cache_len positions per sequence, keeping the first
+  // `keep` of each; nothing if it already holds as many. Allocates: call it between
+  // steps, never inside the decode loop.
+  void grow_cache(int64_t cache_len, int64_t keep);
   // The graph's first output after run(): (M, V) floats.
   const float* output() const;
   int64_t output_cols() const;
@@ -72,6 +77,7 @@ class Executor {
   int64_t bind(const Dim& d) const;
   void* input(const std::string& name, DType dtype);
   void plan_memory();
+  void plan_scratch();
 
   Graph graph_;  // the caller's graph with weights pre-packed for the CPU kernels
   PlanOptions opts_;
@@ -80,7 +86,8 @@ class Executor {
   std::vector<KernelFn> kernels_;              // per node
   std::vector<std::vector<const TensorView*>> node_in_;
   std::vector<std::vector<TensorView*>> node_out_;
-  std::vector<void*> owned_;                   // arena, inputs, state, scratch
+  std::vector<void*> owned_;                   // arena, inputs, runs
+  std::vector<size_t> state_;                  // the state values (their buffers are owned too)
   size_t arena_bytes_ = 0, state_bytes_ = 0;
   ExecContext ctx_;
   bool profiling_ = false;

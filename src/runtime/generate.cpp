@@ -56,6 +56,9 @@ std::vector<std::vector<int32_t>> generate(Session& session, const std::vector<s
               "prompt {} has {} tokens, more than the context of {}", i + 1, prompts[i].size(), session.context());
   }
   session.reset_all();
+  size_t longest = 0;
+  for (const auto& p : prompts) longest = std::max(longest, p.size());
+  session.reserve(static_cast<int64_t>(longest) + opts.max_new_tokens);  // the decode loop never grows the cache
   const int64_t V = session.vocab();
   std::vector<Sampler> samplers;
   for (size_t i = 0; i < B; ++i) samplers.emplace_back(opts.sampling, V, i);

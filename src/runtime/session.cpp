@@ -15,7 +15,11 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
   p.max_tokens = opts.max_step_tokens;
   p.max_rows = opts.max_step_tokens;
   p.slots = opts.max_batch;
-  p.cache_len = context_;
+  const int64_t want = opts.reserve_context > 0 ? opts.reserve_context
+                       : opts.max_context > 0   ? opts.max_context
+                                                : kDefaultReserve;
+  capacity_ = std::min(context_, want);
+  p.cache_len = capacity_;
   p.threads = opts.threads;
   exec_ = std::make_unique<Executor>(model.graph, p);
   lengths_.assign(static_cast<size_t>(opts.max_batch), 0);
@@ -26,6 +30,27 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
 }
 
 void Session::reset_all() { std::fill(lengths_.begin(), lengths_.end(), 0); }
+
+void Session::reserve(int64_t positions) {
+  positions = std::min(positions, context_);
+  if (positions <= capacity_) return;
+  exec_->grow_cache(positions, *std::max_element(lengths_.begin(), lengths_.end()));
+  capacity_ = positions;
+}
+
+int64_t kv_bytes_per_position(const Graph& graph) {
+  int64_t total = 0;
+  for (const Value& v : graph.values()) {
+    if (v.kind != ValueKind::kState) continue;
+    int64_t n = static_cast<int64_t>(dtype_size(v.dtype));
+    for (const Dim& d : v.shape)
+      if (!d.symbolic()) n *= d.n;
+    total += n;
+  }
+  return total;
+}
+
+int64_t Session::kv_bytes_per_token() const { return kv_bytes_per_position(model_.graph); }
 
 std::span<const float> Session::step(std::span<const SeqChunk> chunks, bool all_logits) {
   int64_t n = 0, m = 0;
@@ -43,6 +68,11 @@ std::span<const float> Session::step(std::span<const SeqChunk> chunks, bool all_
   }
   LMF_CHECK(n <= opts_.max_step_tokens, kInvalidArgument, "step of {} tokens exceeds the plan's {}", n,
             opts_.max_step_tokens);
+  if (n == 0) return {};
+  int64_t need = 0;
+  for (const SeqChunk& c : chunks)
+    need = std::max(need, lengths_[static_cast<size_t>(c.slot)] + static_cast<int64_t>(c.tokens.size()));
+  if (need > capacity_) reserve(std::max(need, 2 * capacity_));
   int64_t t = 0;
   for (const SeqChunk& c : chunks) {
     int64_t& len = lengths_[static_cast<size_t>(c.slot)];
