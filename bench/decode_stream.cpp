@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     const double k = bits ? best_of([&] {
       for (const QMat& m : qs)
-        (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), m.w, nullptr, y.data(), 1, qscratch.data());
+        (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), m.w, nullptr, y.data(), 1, qscratch.data(), lmf::cpu::kDefaultKernels);
     }) : best_of([&] { float_step(ms); });
     const double km = mapped.empty() ? 0 : best_of([&] { float_step(mapped); });
     const double p = best_of([&] {

@@ -132,8 +132,7 @@ BENCHMARK(BM_Argmax)->Arg(50257);
 
 // One decode row through a group-128 quantized matrix in the strip layout (random words),
 // float activations (linear_q: arg 3 = 0 in the strips the plan lays out, the bf16 kernel's wide ones where
-// the CPU has it; 3 = 16-column strips: the float kernel, or where q_pair_takes() the pair kernel unless
-// LMF_NO_I8PAIR is set)
+// the CPU has it; 3 = 16-column strips: the float kernel, or where q_pair_takes() the pair kernel)
 // or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its AVX2 code); bytes/s counts the
 // strips and scales. 768 x 768 at 4 bits (0.3 MB) stays in L2: the kernel's own speed.
 void BM_LinearQDecode(benchmark::State& state) {
@@ -148,12 +147,12 @@ void BM_LinearQDecode(benchmark::State& state) {
       y(static_cast<size_t>(N)),
       scratch(static_cast<size_t>(std::max(lmf::cpu::linear_q_scratch(K, N, G, 1), lmf::cpu::linear_q_a8_scratch(K, N, G, 1))));
   const lmf::cpu::QWeight w{q.data(), s.data(), zs.data(), K, N, G, bits, W};
-  if (state.range(3) == 2) lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kAvx2);
+  lmf::cpu::KernelOptions ko;
+  if (state.range(3) == 2) ko.i8_isa = lmf::cpu::QI8Isa::kAvx2;
   for (auto _ : state) {
-    (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), w, nullptr, y.data(), 1, scratch.data());
+    (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), w, nullptr, y.data(), 1, scratch.data(), ko);
     benchmark::DoNotOptimize(y.data());
   }
-  lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kVnni);
   state.SetBytesProcessed(state.iterations() * (words + 2 * scales) * 4);
 }
 BENCHMARK(BM_LinearQDecode)
@@ -173,13 +172,13 @@ void BM_LinearQInt8Decode(benchmark::State& state) {
   std::vector<float> s(colsum.size(), 0.01f), x = randn(static_cast<size_t>(K), 4), y(static_cast<size_t>(N)),
       scratch(static_cast<size_t>(lmf::cpu::linear_q_i8_scratch(K, 1)));
   const lmf::cpu::QWeightI8 w{q.data(), s.data(), colsum.data(), K, N};
-  lmf::cpu::q_i8_limit_isa(isa);
-  if (lmf::cpu::q_i8_isa() != isa) state.SkipWithError("this CPU lacks the instruction set");
+  lmf::cpu::KernelOptions ko;
+  ko.i8_isa = isa;
+  if (lmf::cpu::q_i8_isa(ko) != isa) state.SkipWithError("this CPU lacks the instruction set");
   for (auto _ : state) {
-    lmf::cpu::linear_q_i8(x.data(), w, nullptr, y.data(), 1, scratch.data());
+    lmf::cpu::linear_q_i8(x.data(), w, nullptr, y.data(), 1, scratch.data(), ko);
     benchmark::DoNotOptimize(y.data());
   }
-  lmf::cpu::q_i8_limit_isa(lmf::cpu::QI8Isa::kVnni);
   state.SetBytesProcessed(state.iterations() * words * 4);
 }
 BENCHMARK(BM_LinearQInt8Decode)->Args({768, 768, 0})->Args({768, 768, 1})->Args({768, 768, 2});

@@ -58,6 +58,7 @@ void run_bench(const BenchArgs& a) {
   so.max_step_tokens = std::max<int64_t>(a.p, 1);
   so.max_context = std::max(a.p, a.n + 1);
   so.threads = a.threads;
+  so.kernels = kernel_options_from_env();
   Session session(m, so);
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(m.info.vocab - 1));

@@ -68,6 +68,7 @@ void run_generate(const GenerateArgs& a) {
   for (const auto& p : prompts) longest = std::max(longest, p.size());
   opts.reserve_context = static_cast<int64_t>(longest) + a.n;  // the cache holds what this run needs
   opts.threads = a.threads;
+  opts.kernels = kernel_options_from_env();
   Session session(m, opts);
   for (size_t i = 0; i < prompts.size(); ++i)
     LMF_CHECK(static_cast<int64_t>(prompts[i].size()) <= session.context(), kOutOfRange,

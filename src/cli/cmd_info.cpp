@@ -95,7 +95,7 @@ void register_graph(CLI::App& app) {
   cmd->callback([model, plan] {
     Model m = load_model(*model);
     if (*plan) {
-      prepack_for_cpu(m.graph);
+      prepack_for_cpu(m.graph, kernel_options_from_env());
       m.graph.verify();
     }
     fmt::print("{}", m.graph.to_string());

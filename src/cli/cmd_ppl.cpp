@@ -67,6 +67,7 @@ void run_ppl(const PplArgs& a) {
   so.max_context = a.ctx;
   so.max_step_tokens = a.batch * a.ctx;
   so.threads = a.threads;
+  so.kernels = kernel_options_from_env();
   const bool tty = !a.quiet && isatty(STDERR_FILENO);
   Session s(m, so);
   if (a.base.empty()) {

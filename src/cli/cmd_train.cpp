@@ -177,6 +177,7 @@ void run_train(TrainArgs a) {
     so.max_context = a.c.seq;
     so.max_step_tokens = local_batch * a.c.seq;
     so.threads = a.threads;
+    so.kernels = kernel_options_from_env();
     tsession = std::make_unique<Session>(*teacher, so);
   };
   TeacherCache::LogitsFn live = [&](std::span<const int32_t> tokens) {  // logits of every row of these windows

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
@@ -10,6 +11,17 @@
 namespace lmf::cli {
 
 int default_threads() { return std::max(1, omp_get_num_procs()); }
+
+cpu::KernelOptions kernel_options_from_env() {
+  auto set = [](const char* name) { return std::getenv(name) != nullptr; };
+  cpu::KernelOptions ko;
+  ko.strips = !set("LMF_NO_STRIPS");
+  ko.onednn_strips = set("LMF_ONEDNN_STRIPS");
+  ko.fuse = !set("LMF_NO_FUSE");
+  ko.i8_pair = !set("LMF_NO_I8PAIR");
+  ko.bf16 = !set("LMF_NO_BF16");
+  return ko;
+}
 
 void add_threads_flag(CLI::App* cmd, int* threads) {
   *threads = default_threads();

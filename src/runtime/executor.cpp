@@ -15,7 +15,8 @@ namespace lmf {
 Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph), opts_(opts) {
   LMF_CHECK(opts.max_tokens > 0 && opts.max_rows > 0 && opts.slots > 0 && opts.cache_len > 0, kInvalidArgument,
             "plan: capacities must be positive");
-  if (opts.prepack) prepack_for_cpu(graph_);
+  if (opts.prepack) prepack_for_cpu(graph_, opts.kernels);
+  ctx_.kernels = opts.kernels;
   const auto& values = graph_.values();
   views_.resize(values.size());
   dim0_kind_.assign(values.size(), 0);
@@ -83,7 +84,7 @@ void Executor::plan_scratch() {
   const int pool = std::max(opts_.threads, omp_get_max_threads());
   int64_t scratch = pool * ctx_.scratch_per_thread;
   for (size_t i = 0; i < graph_.nodes().size(); ++i)
-    scratch = std::max(scratch, cpu_scratch_floats(graph_.nodes()[i], node_in_[i].data(), pool));
+    scratch = std::max(scratch, cpu_scratch_floats(graph_.nodes()[i], node_in_[i].data(), pool, opts_.kernels));
   free_aligned(ctx_.scratch);
   ctx_.scratch = static_cast<float*>(alloc_aligned(static_cast<size_t>(scratch) * 4));
 }

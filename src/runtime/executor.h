@@ -29,6 +29,7 @@ struct PlanOptions {
   // Put weights in the CPU kernels' layout (prepack.h). Off for training, whose weights
   // the trainer updates in place and must stay the graph's own tensors.
   bool prepack = true;
+  cpu::KernelOptions kernels;  // kernel choices (backend/cpu/kernel_options.h); the defaults are the fastest
 };
 
 class Executor {

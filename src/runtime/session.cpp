@@ -21,6 +21,7 @@ Session::Session(const Model& model, const SessionOptions& opts) : model_(model)
   capacity_ = std::min(context_, want);
   p.cache_len = capacity_;
   p.threads = opts.threads;
+  p.kernels = opts.kernels;
   exec_ = std::make_unique<Executor>(model.graph, p);
   lengths_.assign(static_cast<size_t>(opts.max_batch), 0);
   tokens_ = exec_->input_i32("tokens");

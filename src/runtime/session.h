@@ -25,6 +25,7 @@ struct SessionOptions {
   int64_t reserve_context = 0;
   int64_t max_step_tokens = 256;  // tokens per forward pass (longer prompts go in chunks)
   int threads = 1;
+  cpu::KernelOptions kernels;  // kernel choices (backend/cpu/kernel_options.h)
 };
 
 struct SeqChunk {

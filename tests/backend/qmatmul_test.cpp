@@ -165,7 +165,7 @@ class QMatmul : public test::PerTarget {};
 // its tolerance; the pair kernel also within tolerance() of the float64 result for its x̃
 // (pair_parts). Returns the largest error relative to the terms' scale and counts the bf16
 // and pair kernels' cases.
-double check_linear_q(bool wide, int64_t* bf16_cases, int64_t* pair_cases) {
+double check_linear_q(bool wide, const KernelOptions& ko, int64_t* bf16_cases, int64_t* pair_cases) {
   double worst = 0;
   for_each_case([&](const Case& c) {
     if (wide && c.wide.w.q == nullptr) return;
@@ -174,15 +174,15 @@ double check_linear_q(bool wide, int64_t* bf16_cases, int64_t* pair_cases) {
     for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
       std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
       const std::vector<double> xd(x.begin(), x.end());
-      std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M)));
-      const bool bf16 = wide && M == 1 && q_bf16_cpu();
-      const bool pair = !wide && M == 1 && q_pair_takes(K, c.G, w.bits);
+      std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M, ko)));
+      const bool bf16 = wide && M == 1 && q_bf16_cpu(ko);
+      const bool pair = !wide && M == 1 && q_pair_takes(K, c.G, w.bits, ko);
       *bf16_cases += bf16;
       *pair_cases += pair;
       const std::vector<double> xt = pair ? pair_parts(x, w.bits == 8) : std::vector<double>{};
       for (int threads : {1, 2}) {
         std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
-        with_threads(threads, [&] { linear_q(x.data(), w, c.bias.data(), y.data(), M, scratch.data()); });
+        with_threads(threads, [&] { linear_q(x.data(), w, c.bias.data(), y.data(), M, scratch.data(), ko); });
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) {
             const Ref r = ref_of(c, xd.data() + m * K, n);
@@ -205,8 +205,8 @@ double check_linear_q(bool wide, int64_t* bf16_cases, int64_t* pair_cases) {
 }
 
 // 16-column strips, wide ones, and with the one-row kernel this CPU has turned off: wide
-// ones without the bf16 kernel (q_bf16_allow(false), AVX-512 BF16), 16-column ones without
-// the pair kernel (q_pair_allow(false), AVX2 or VNNI); the float kernels take the one row
+// ones without the bf16 kernel (!bf16, AVX-512 BF16), 16-column ones without
+// the pair kernel (!i8_pair, AVX2 or VNNI); the float kernels take the one row
 // then. With VNNI, 16-column strips once more with the integer path limited to AVX2 (the
 // pair kernel's AVX2 form).
 TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
@@ -221,14 +221,12 @@ TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
   if (has_pair) passes.push_back({false, true, false, "16-column (pair kernel off)"});
   if (q_i8_isa() == QI8Isa::kVnni) passes.push_back({false, true, true, "16-column (AVX2 pair kernel)", QI8Isa::kAvx2});
   for (const Pass& p : passes) {
-    q_bf16_allow(p.bf16);
-    q_pair_allow(p.pair);
-    q_i8_limit_isa(p.isa);
+    KernelOptions ko;
+    ko.bf16 = p.bf16;
+    ko.i8_pair = p.pair;
+    ko.i8_isa = p.isa;
     int64_t bf16_cases = 0, pair_cases = 0;
-    const double worst = check_linear_q(p.wide, &bf16_cases, &pair_cases);
-    q_i8_limit_isa(QI8Isa::kVnni);
-    q_bf16_allow(true);
-    q_pair_allow(true);
+    const double worst = check_linear_q(p.wide, ko, &bf16_cases, &pair_cases);
     if (has_bf16) EXPECT_EQ(bf16_cases > 0, p.wide && p.bf16) << "the bf16 kernel runs on one row of wide strips";
     if (has_pair) EXPECT_EQ(pair_cases > 0, !p.wide && p.pair) << "the pair kernel runs on one row of 16-column strips";
     std::printf("    %s, %s strips: max relative error %.3g%s\n", target_name().c_str(), p.name, worst,
@@ -307,9 +305,9 @@ TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
       for (int threads : {1, 2}) {
         with_threads(threads, [&] { linear_q_i8(x.data(), w, bias.data(), y1.data(), M, scratch.data()); });
         for (QI8Isa isa : isas) {
-          q_i8_limit_isa(isa);
-          with_threads(threads, [&] { linear_q_i8(x.data(), w, bias.data(), y2.data(), M, scratch.data()); });
-          q_i8_limit_isa(QI8Isa::kVnni);
+          KernelOptions ko;
+          ko.i8_isa = isa;
+          with_threads(threads, [&] { linear_q_i8(x.data(), w, bias.data(), y2.data(), M, scratch.data(), ko); });
           ASSERT_EQ(y1, y2) << "K " << K << " N " << N << " M " << M << " isa " << static_cast<int>(isa);
         }
       }
@@ -371,12 +369,12 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsOnEveryPath) {
       for (int threads : {1, 2}) {
         std::vector<float> y(static_cast<size_t>(M * N), -1.0f), y2(y.size(), -2.0f), y3(y.size(), -3.0f);
         with_threads(threads, [&] {
+          KernelOptions avx2, portable;
+          avx2.i8_isa = QI8Isa::kAvx2;
+          portable.i8_isa = QI8Isa::kPortable;
           linear_q_a8(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data());
-          q_i8_limit_isa(QI8Isa::kAvx2);
-          linear_q_a8(x.data(), c.t.w, c.bias.data(), y2.data(), M, scratch.data());
-          q_i8_limit_isa(QI8Isa::kPortable);
-          linear_q_a8(x.data(), c.t.w, c.bias.data(), y3.data(), M, scratch.data());
-          q_i8_limit_isa(QI8Isa::kVnni);
+          linear_q_a8(x.data(), c.t.w, c.bias.data(), y2.data(), M, scratch.data(), avx2);
+          linear_q_a8(x.data(), c.t.w, c.bias.data(), y3.data(), M, scratch.data(), portable);
         });
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) {

@@ -2,7 +2,6 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -64,9 +63,8 @@ std::mutex g_mu;
 
 }  // namespace
 
-bool strips_fast(int64_t K, int64_t N) {
-  static const bool env_off = std::getenv("LMF_NO_STRIPS") != nullptr;  // for A/B measurements
-  if (env_off || K <= 0 || N <= 0 || K % 16 != 0) return false;
+bool strips_fast(int64_t K, int64_t N, const KernelOptions& ko) {
+  if (!ko.strips || K <= 0 || N <= 0 || K % 16 != 0) return false;
   static std::map<std::pair<int64_t, int64_t>, bool> known;
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = known.find({K, N});
@@ -95,15 +93,14 @@ void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out) {
 }
 
 void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
-                   bool gelu) {
+                   bool gelu, const KernelOptions& ko) {
   if (M == 0) return;
   if (M <= kFewRows) {
     linear_few_rows_strips(x, w, bias, y, M, K, N);
     if (gelu) gelu_tanh(y, y, M * N);
     return;
   }
-  static const bool onednn = std::getenv("LMF_ONEDNN_STRIPS") != nullptr;  // oneDNN's primitive, for A/B
-  if (onednn) {
+  if (ko.onednn_strips) {
     matmul_strips(x, w, bias, y, M, K, N, gelu);
     return;
   }

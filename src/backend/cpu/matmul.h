@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "backend/cpu/kernel_options.h"
+
 namespace lmf::cpu {
 
 // y (M, N) = x (M, K) · W + bias, row-major; bias may be null. W is (N, K) when w_nk
@@ -43,8 +45,8 @@ inline int64_t strip_count(int64_t N) { return (N + kStripCols - 1) / kStripCols
 
 // Whether oneDNN's matmul primitive, left to choose, takes W (K, N) in exactly this
 // layout on this CPU (it does on AVX-512 ones; on AVX2-only ones it does not, and W
-// stays (K, N) for sgemm). Needs K % 16 == 0. Asked once per (K, N).
-bool strips_fast(int64_t K, int64_t N);
+// stays (K, N) for sgemm). Needs K % 16 == 0 and ko.strips. Asked once per (K, N).
+bool strips_fast(int64_t K, int64_t N, const KernelOptions& ko = kDefaultKernels);
 
 // W (K, N), or (N, K) when w_nk, into strips at `out` (strip_count(N) * K * kStripCols floats).
 void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out);
@@ -52,10 +54,10 @@ void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out);
 // y (M, N) = x (M, K) · W + bias with W in strips, then gelu_tanh of it when `gelu`.
 // M <= kFewRows: the streaming kernel (gelu as a pass over y); more rows: gemm_strips
 // (bias and gelu in its epilogue). Neither allocates, and the result does not depend on
-// the thread count. LMF_ONEDNN_STRIPS=1 (A/B runs) takes oneDNN's matmul primitive
+// the thread count. ko.onednn_strips (A/B runs) takes oneDNN's matmul primitive
 // (matmul_strips) for the many-row case instead.
 void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
-                   bool gelu = false);
+                   bool gelu = false, const KernelOptions& ko = kDefaultKernels);
 // The primitive alone, for any M > 0 (the quantized prefill dequantizes into strips chunk
 // by chunk). y is contiguous: oneDNN 2.6 runs a strided y on its reference code.
 void matmul_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,

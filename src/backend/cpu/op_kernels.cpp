@@ -57,7 +57,7 @@ void k_linear(const Node& n, In in, Out out, ExecContext& ctx) {
   const float* bias = n.inputs.size() == 3 ? in[2]->f32() : nullptr;
   const bool gelu = n.has_attr("fused_act");  // "gelu_tanh", the one the registry allows
   if (n.attr_str("layout") == "strips") {
-    cpu::linear_strips(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, n.attr_int("out_features"), gelu);
+    cpu::linear_strips(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, n.attr_int("out_features"), gelu, ctx.kernels);
     return;
   }
   const int64_t N = nk ? in[1]->dims[0] : in[1]->dims[1];
@@ -84,11 +84,11 @@ void k_linear_q(const Node& n, In in, Out out, ExecContext& ctx) {
   const std::string act = n.has_attr("act") ? n.attr_str("act") : "float";
   if (act == "int8") {
     cpu::QWeightI8 w{in[1]->i32(), in[2]->f32(), in[3]->i32(), n.attr_int("in_features"), n.attr_int("out_features")};
-    cpu::linear_q_i8(in[0]->f32(), w, bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
+    cpu::linear_q_i8(in[0]->f32(), w, bias, out[0]->f32(), in[0]->dims[0], ctx.scratch, ctx.kernels);
   } else if (act == "int8_block32") {
-    cpu::linear_q_a8(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
+    cpu::linear_q_a8(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch, ctx.kernels);
   } else {
-    cpu::linear_q(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch);
+    cpu::linear_q(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch, ctx.kernels);
   }
   if (n.has_attr("fused_act"))  // "gelu_tanh", the one the registry allows
     cpu::gelu_tanh(out[0]->f32(), out[0]->f32(), in[0]->dims[0] * n.attr_int("out_features"));
@@ -231,17 +231,17 @@ int64_t cpu_scratch_per_thread(const Node& n, int64_t cache_len) {
   return n.op == "attention" ? cpu::attention_head_scratch(cache_len, n.attr_int("head_dim")) : 0;
 }
 
-int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads) {
+int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads, const cpu::KernelOptions& ko) {
   if (n.op == "linear" && n.attr_str("layout") == "kn" && in[0]->dims[0] > 0)  // few-row (K, N) partials
     return cpu::few_rows_kn_blocks(in[0]->dims[1]) * std::min(cpu::kFewRows, in[0]->dims[0]) * in[1]->dims[1];
   if (n.op == "linear_q" && n.attrs.count("act") && n.attr_str("act") == "int8")
     return cpu::linear_q_i8_scratch(n.attr_int("in_features"), in[0]->dims[0]);
   if (n.op == "linear_q" && n.attrs.count("act") && n.attr_str("act") == "int8_block32")
     return cpu::linear_q_a8_scratch(n.attr_int("in_features"), n.attr_int("out_features"), n.attr_int("group_size"),
-                                    in[0]->dims[0]);
+                                    in[0]->dims[0], ko);
   if (n.op == "linear_q")
     return cpu::linear_q_scratch(n.attr_int("in_features"), n.attr_int("out_features"), n.attr_int("group_size"),
-                                 in[0]->dims[0]);
+                                 in[0]->dims[0], ko);
   if (n.op == "attention_causal") return threads * n.attr_int("seq");
   if (n.op == "attention_causal_grad")
     return cpu::attention_causal_backward_scratch(n.attr_int("batch"), n.attr_int("seq"), n.attr_int("heads"),

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/cpu/kernel_options.h"
 #include "core/dtype.h"
 #include "ir/graph.h"
 
@@ -32,6 +33,7 @@ struct ExecContext {
   float* scratch = nullptr;  // threads * scratch_per_thread floats
   int64_t scratch_per_thread = 0;
   int64_t* runs = nullptr;  // room for 4 * max tokens integers (attention's sequence runs)
+  cpu::KernelOptions kernels;  // the plan's kernel choices (PlanOptions::kernels)
 };
 
 using KernelFn = void (*)(const Node& node, const TensorView* const* in, TensorView* const* out,
@@ -43,7 +45,7 @@ KernelFn cpu_kernel(const std::string& op);
 // Floats of ExecContext::scratch the kernel of node n needs with `threads` threads, its
 // inputs `in` bound to their largest shapes; 0 for most ops (the executor also gives
 // threads * scratch_per_thread, the KV-cache attention's need).
-int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads);
+int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threads, const cpu::KernelOptions& ko);
 // Floats per thread the KV-cache attention of node n needs over cache_len positions (0
 // for other ops): ExecContext::scratch_per_thread is the largest over the graph.
 int64_t cpu_scratch_per_thread(const Node& n, int64_t cache_len);

@@ -31,17 +31,10 @@ struct Uses {
   }
 };
 
-// LMF_NO_FUSE (any value) turns the fusions off for A/B measurements.
-bool fusions_off() {
-  static const bool off = std::getenv("LMF_NO_FUSE") != nullptr;
-  return off;
-}
-
 // Runs `fuse(node, index, uses, dead)` on every node (true: it fused, flagging the nodes it
-// made dead), then erases the dead ones; nothing when fusions_off().
+// made dead), then erases the dead ones.
 template <class F>
 int fuse_nodes(Graph& g, F&& fuse) {
-  if (fusions_off()) return 0;
   const Uses uses(g);
   std::vector<bool> dead(g.nodes().size(), false);
   int fused = 0;
@@ -93,9 +86,8 @@ int fuse_qkv_split(Graph& g) {
 // read one rope_table of those angles (attr angles = "table"), made by a node put first in
 // the graph (its input, the positions, is a graph input), instead of each computing the
 // same cos and sin again (Llama-shaped, 12 layers, pp128: 24 ropes took 1.7 ms, ~2% of
-// a prefill). Results are bit-identical. Off with LMF_NO_FUSE.
+// a prefill). Results are bit-identical.
 int share_rope_tables(Graph& g) {
-  if (fusions_off()) return 0;
   std::map<std::tuple<int, int64_t, double>, std::vector<size_t>> groups;  // (positions, head_dim, theta) -> ropes
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const Node& n = g.nodes()[i];
@@ -125,10 +117,9 @@ int share_rope_tables(Graph& g) {
 
 }  // namespace
 
-int prepack_for_cpu(Graph& g) {
-  int count = fuse_gelu(g);
-  count += fuse_qkv_split(g);
-  count += share_rope_tables(g);
+int prepack_for_cpu(Graph& g, const cpu::KernelOptions& ko) {
+  int count = 0;
+  if (ko.fuse) count += fuse_gelu(g) + fuse_qkv_split(g) + share_rope_tables(g);
   const std::vector<int>& outputs = g.outputs();
   // The head stays (N, K): it runs on few rows (decode, and prefill's last rows), where
   // the row-dot kernel draws more bandwidth than the (K, N) one (measured on GPT-2
@@ -161,7 +152,7 @@ int prepack_for_cpu(Graph& g) {
     if ((layout != "nk" && layout != "kn") || v.kind != ValueKind::kWeight || v.dtype != DType::kF32) continue;
     const bool nk = layout == "nk";
     const int64_t K = v.data.dim(nk ? 1 : 0), N = v.data.dim(nk ? 0 : 1);
-    if (!cpu::strips_fast(K, N)) continue;
+    if (!cpu::strips_fast(K, N, ko)) continue;
     n.inputs[1] = relaid(packed, n.inputs[1], ".strips", [&](const Tensor& src) {
       Tensor t = Tensor::empty(DType::kF32, {cpu::strip_count(N), K, cpu::kStripCols});
       cpu::pack_strips(src.data_as<float>(), nk, K, N, t.data_as<float>());
@@ -220,7 +211,7 @@ int prepack_for_cpu(Graph& g) {
     if (it == strips.end()) {
       const int64_t K = n.attr_int("in_features"), N = n.attr_int("out_features"), G = n.attr_int("group_size");
       const int bits = static_cast<int>(n.attr_int("bits"));
-      const int64_t W = i8 ? cpu::kQStrip : cpu::q_strip_cols(bits, G, act == "float"), st = cpu::q_strips(N, W);
+      const int64_t W = i8 ? cpu::kQStrip : cpu::q_strip_cols(bits, G, act == "float", ko), st = cpu::q_strips(N, W);
       const Tensor& scales = g.value(n.inputs[first + 1]).data;
       const bool f32 = scales.dtype() == DType::kF32;
       Tensor q = Tensor::empty(DType::kI32, {st, K / (32 / cpu::strip_bits(bits)), W});

@@ -23,15 +23,16 @@
 // (attr fused_act; GPT-2's MLP), and an attention whose q, k and v are split_cols of one
 // value side by side reads that value (attr qkv = "packed"; GPT-2's c_attn) instead of
 // three copies; the ropes sharing positions, head_dim and theta (Llama's q and k of every
-// layer) read one rope_table of their cos and sin, computed once per step. LMF_NO_FUSE
+// layer) read one rope_table of their cos and sin, computed once per step. !ko.fuse
 // turns these off. Outputs are unchanged up to float rounding order.
 #pragma once
 
+#include "backend/cpu/kernel_options.h"
 #include "ir/graph.h"
 
 namespace lmf {
 
 // Returns the number of weights re-laid or copied plus the activations fused.
-int prepack_for_cpu(Graph& g);
+int prepack_for_cpu(Graph& g, const cpu::KernelOptions& ko = cpu::kDefaultKernels);
 
 }  // namespace lmf

@@ -265,13 +265,13 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
 // Few rows: the group sums; for the bf16 kernel (one row) then the row's bf16 parts.
 inline int64_t bf16_parts_offset(int64_t K, int64_t group) { return (K / group + 15) / 16 * 16; }
 
-int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
+int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows, const KernelOptions& ko) {
   const int64_t few = std::max({std::min(max_rows, kQStripRows) * (K / group), bf16_parts_offset(K, group) + K,
                                 linear_q_pair_scratch(K, group)});
   // Prefill: a chunk of columns dequantized; on strips kDequantStripCols of them (whole
   // strips) and the primitive's (max_rows, chunk) output.
   if (max_rows <= kQStripRows) return few;
-  if (strips_fast(K, kDequantStripCols)) return std::max(few, (K + max_rows) * kDequantStripCols);
+  if (strips_fast(K, kDequantStripCols, ko)) return std::max(few, (K + max_rows) * kDequantStripCols);
   return std::max(few, K * std::min(N, kDequantCols) + kQStrip);
 }
 
@@ -297,11 +297,12 @@ void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int
   }
 }
 
-void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
+void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
+              const KernelOptions& ko) {
   if (M == 0) return;
   const int64_t K = w.K, N = w.N;
   const bool wide = w.strip == kQStripWide;
-  if (M == 1 && wide && q_bf16_cpu()) {  // the bf16 kernel
+  if (M == 1 && wide && q_bf16_cpu(ko)) {  // the bf16 kernel
     float* xsum = scratch;  // (groups)
     auto* parts = reinterpret_cast<uint32_t*>(scratch + bf16_parts_offset(K, w.group));
     q_bf16_split(x, K, w.group, parts, xsum);
@@ -309,8 +310,8 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
                      [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, w, xsum, bias, y, s0, s1); });
     return;
   }
-  if (M == 1 && !wide && q_pair_takes(K, w.group, w.bits)) {  // the pair kernel
-    linear_q_pair(x, w, bias, y, scratch);
+  if (M == 1 && !wide && q_pair_takes(K, w.group, w.bits, ko)) {  // the pair kernel
+    linear_q_pair(x, w, bias, y, scratch, ko);
     return;
   }
   if (M <= kQStripRows) {  // the float kernels, 16 columns at a time
@@ -326,7 +327,7 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
   // Prefill where oneDNN's primitive takes 64-column strips (matmul.h): dequantize
   // kDequantStripCols columns at a time straight into strips (the last one's columns past
   // N zero), then the primitive (bias fused) into a (M, cols) block copied into y's columns.
-  if (strips_fast(K, kDequantStripCols)) {
+  if (strips_fast(K, kDequantStripCols, ko)) {
     float* out = scratch + K * kDequantStripCols;
     for (int64_t c0 = 0; c0 < N; c0 += kDequantStripCols) {
       const int64_t nc = std::min(kDequantStripCols, N - c0), S = strip_count(nc);

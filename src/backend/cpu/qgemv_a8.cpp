@@ -492,8 +492,8 @@ float quantize_int8_sym_scalar(const float* x, int64_t n, int8_t* q) {
 
 // The vector code of the integer path in use (so the tests' ISA limit runs each), scalar
 // for the portable one; all give the same bytes for finite x.
-float quantize_int8_sym(const float* x, int64_t n, int8_t* q) {
-  const QI8Isa isa = q_i8_isa();
+float quantize_int8_sym(const float* x, int64_t n, int8_t* q, const KernelOptions& ko) {
+  const QI8Isa isa = q_i8_isa(ko);
   if (isa == QI8Isa::kVnni) return quantize_int8_sym_avx512(x, n, q);
   if (isa == QI8Isa::kAvx2) return quantize_int8_sym_avx2(x, n, q);
   return quantize_int8_sym_scalar(x, n, q);
@@ -503,20 +503,21 @@ bool q_a8_supported(int64_t K, int64_t group, int bits) {
   return (bits == 4 || bits == 8) && group > 0 && K % group == 0 && group % kB == 0;
 }
 
-int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows) {
+int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows, const KernelOptions& ko) {
   // VNNI: activation words, block scales, group sums; otherwise x̂ and linear_q's own.
-  return std::max(max_rows * (K / 4 + K / kB + K / group), max_rows * K + linear_q_scratch(K, N, group, max_rows));
+  return std::max(max_rows * (K / 4 + K / kB + K / group), max_rows * K + linear_q_scratch(K, N, group, max_rows, ko));
 }
 
-void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch) {
+void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
+                 const KernelOptions& ko) {
   if (M == 0) return;
   const int64_t K = w.K;
-  const QI8Isa isa = q_i8_isa();
+  const QI8Isa isa = q_i8_isa(ko);
   if (isa == QI8Isa::kPortable) {  // x̂ in float, then linear_q (its float strip kernels, or dequantize + sgemm)
     float* xh = scratch;
 #pragma omp parallel for schedule(static) if (M * K >= 32768)
     for (int64_t r = 0; r < M; ++r) round_rows(x + r * K, K, round_block, xh + r * K);
-    linear_q(xh, w, bias, y, M, scratch + M * K);
+    linear_q(xh, w, bias, y, M, scratch + M * K, ko);
     return;
   }
   auto* xw = reinterpret_cast<int32_t*>(scratch);
@@ -531,26 +532,18 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
   for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xw, sx, xsum, M, w, bias, y, s0, s1, vnni); });
 }
 
-namespace {
-std::atomic<bool> g_allow_pair{true};
-}  // namespace
+bool q_pair_cpu(const KernelOptions& ko) { return ko.i8_pair && q_i8_isa(ko) != QI8Isa::kPortable; }
 
-bool q_pair_cpu() {
-  static const bool env_off = std::getenv("LMF_NO_I8PAIR") != nullptr;
-  return !env_off && g_allow_pair.load(std::memory_order_relaxed) && q_i8_isa() != QI8Isa::kPortable;
-}
-
-void q_pair_allow(bool allow) { g_allow_pair.store(allow, std::memory_order_relaxed); }
-
-bool q_pair_takes(int64_t K, int64_t group, int bits) {
-  return q_pair_cpu() && q_a8_supported(K, group, bits) && (bits == 4 || q_i8_isa() == QI8Isa::kAvx2);
+bool q_pair_takes(int64_t K, int64_t group, int bits, const KernelOptions& ko) {
+  return q_pair_cpu(ko) && q_a8_supported(K, group, bits) && (bits == 4 || q_i8_isa(ko) == QI8Isa::kAvx2);
 }
 
 int64_t linear_q_pair_scratch(int64_t K, int64_t group) { return 2 * (K / 4 + K / kB + K / group); }  // (≥ x16's)
 
-void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch) {
+void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch,
+                   const KernelOptions& ko) {
   const int64_t K = w.K, G = w.group, N = w.N, nb = K / kB, groups = K / G, qrows = K / (32 / w.bits);
-  const bool vnni = q_i8_isa() == QI8Isa::kVnni, x16 = w.bits == 8;
+  const bool vnni = q_i8_isa(ko) == QI8Isa::kVnni, x16 = w.bits == 8;
   auto* xw = reinterpret_cast<int32_t*>(scratch);
   float* sx = scratch + 2 * (K / 4);
   float* xsum = sx + 2 * nb;

@@ -48,13 +48,10 @@
 namespace lmf::cpu {
 namespace {
 
-std::atomic<bool> g_allow_bf16{true};
-
-// AVX-512 BF16 (and BW for the byte and word operations), unless the environment sets
-// LMF_NO_BF16 (to compare the two kernels with one binary).
+// AVX-512 BF16 (and BW for the byte and word operations).
 bool cpu_has_bf16() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512bf16") && std::getenv("LMF_NO_BF16") == nullptr;
+                          __builtin_cpu_supports("avx512bf16");
   return has;
 }
 
@@ -151,14 +148,12 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void wide_row(const uint3
 
 }  // namespace
 
-bool q_bf16_cpu() { return g_allow_bf16.load(std::memory_order_relaxed) && cpu_has_bf16(); }
+bool q_bf16_cpu(const KernelOptions& ko) { return ko.bf16 && cpu_has_bf16(); }
 
-void q_bf16_allow(bool allow) { g_allow_bf16.store(allow, std::memory_order_relaxed); }
-
-int64_t q_strip_cols(int bits, int64_t group, bool float_act) {
+int64_t q_strip_cols(int bits, int64_t group, bool float_act, const KernelOptions& ko) {
   // The pair kernel runs on 16-column strips where it takes them (Intel Sapphire Rapids
   // class, one core, 768 x 768 in L2: 29 GB/s of strips, the bf16 kernel 10.5, the float 17).
-  return float_act && strip_bits(bits) == 4 && group % 16 == 0 && q_bf16_cpu() && !q_pair_takes(group, group, 4)
+  return float_act && strip_bits(bits) == 4 && group % 16 == 0 && q_bf16_cpu(ko) && !q_pair_takes(group, group, 4, ko)
              ? kQStripWide
              : kQStrip;
 }

@@ -25,7 +25,6 @@ namespace lmf::cpu {
 namespace {
 
 constexpr int64_t kS = kQStrip;
-QI8Isa g_isa_limit = QI8Isa::kVnni;
 
 QI8Isa cpu_isa() {
   static const QI8Isa isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -142,8 +141,7 @@ void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, c
 
 }  // namespace
 
-QI8Isa q_i8_isa() { return std::min(cpu_isa(), g_isa_limit); }
-void q_i8_limit_isa(QI8Isa limit) { g_isa_limit = limit; }
+QI8Isa q_i8_isa(const KernelOptions& ko) { return std::min(cpu_isa(), ko.i8_isa); }
 
 void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int64_t K, int64_t N, int32_t* q, float* s,
                int32_t* colsum) {
@@ -168,15 +166,16 @@ void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int6
 
 int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows) { return max_rows * (K / 4 + 1) + 16; }
 
-void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch) {
+void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch,
+                 const KernelOptions& ko) {
   if (M == 0) return;
   const int64_t K = w.K, kq = K / 4;
   auto* xq = reinterpret_cast<int32_t*>(scratch);  // (M, K/4) words of 4 bytes
   float* sx = scratch + M * kq;
-  const QI8Isa isa = q_i8_isa();
+  const QI8Isa isa = q_i8_isa(ko);
   for (int64_t r = 0; r < M; ++r) {
     auto* b = reinterpret_cast<uint8_t*>(xq + r * kq);
-    sx[r] = quantize_int8_sym(x + r * K, K, reinterpret_cast<int8_t*>(b));
+    sx[r] = quantize_int8_sym(x + r * K, K, reinterpret_cast<int8_t*>(b), ko);
     if (isa == QI8Isa::kVnni)
       for (int64_t k = 0; k < K; ++k) b[k] ^= 0x80;  // signed -> unsigned q + 128
   }

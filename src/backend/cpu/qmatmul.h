@@ -20,6 +20,8 @@
 
 #include <cstdint>
 
+#include "backend/cpu/kernel_options.h"
+
 namespace lmf::cpu {
 
 constexpr int64_t kQStrip = 16;
@@ -72,11 +74,11 @@ void q_tile(const int32_t* qweight, const void* scales, bool scales_f32, const i
             int bits, int64_t group, int32_t* q, float* s, float* zs, int64_t strip = kQStrip);
 // The strip width the plan gives a weight of `bits` bits and group `group`: kQStripWide
 // for 4-bit strips, float activations and groups of 16k on CPUs with AVX-512 BF16 (unless
-// q_bf16_allow(false)) where the pair kernel does not take them (q_pair_takes: with
-// VNNI or AVX2, groups of 32k take 16-column strips), else kQStrip.
-int64_t q_strip_cols(int bits, int64_t group, bool float_act);
-bool q_bf16_cpu();
-void q_bf16_allow(bool allow);
+// !ko.bf16) where the pair kernel does not take them (q_pair_takes: with VNNI or AVX2,
+// groups of 32k take 16-column strips), else kQStrip.
+int64_t q_strip_cols(int bits, int64_t group, bool float_act, const KernelOptions& ko = kDefaultKernels);
+// Whether one row of wide strips goes to the bf16 kernel: ko.bf16 and AVX-512 BF16.
+bool q_bf16_cpu(const KernelOptions& ko = kDefaultKernels);
 
 // int8-dynamic (8-bit per-channel weights, zero 128, activations quantized per row at run
 // time): strips of signed bytes q (strips, K/4, 16) (4 consecutive k per int32, as
@@ -94,17 +96,16 @@ void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int6
 // max|x|/127, round to nearest even) and exact integer dot products (AVX-512 VNNI
 // vpdpbusd, else AVX2 vpmaddubsw, else portable code: the same result on every CPU).
 // scratch: linear_q_i8_scratch floats.
-void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch);
+void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch,
+                 const KernelOptions& ko = kDefaultKernels);
 int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows);
 // The integer code linear_q_i8, linear_q_a8 and quantize_int8_sym use: the best this CPU
-// has, at most the limit set by q_i8_limit_isa (tests run each path).
-enum class QI8Isa { kPortable, kAvx2, kVnni };
-QI8Isa q_i8_isa();
-void q_i8_limit_isa(QI8Isa limit);
+// has, at most ko.i8_isa (tests run each path).
+QI8Isa q_i8_isa(const KernelOptions& ko = kDefaultKernels);
 
 // q[k] = x[k] / s rounded to nearest (even) and clamped to [-127, 127], s = max|x|/127
 // (all zero when x is); returns s. The activation rounding of linear_q_i8 and linear_q_a8.
-float quantize_int8_sym(const float* x, int64_t n, int8_t* q);
+float quantize_int8_sym(const float* x, int64_t n, int8_t* q, const KernelOptions& ko = kDefaultKernels);
 
 // Group-wise strips (QWeight, 4 or 8 bits) with activations rounded to int8 per block of
 // kActBlock inputs at run time (config act "int8_block32"; llama.cpp's Q8_0 blocks):
@@ -115,8 +116,9 @@ float quantize_int8_sym(const float* x, int64_t n, int8_t* q);
 // q_a8_supported(K, group, bits). scratch: linear_q_a8_scratch floats.
 constexpr int64_t kActBlock = 32;
 bool q_a8_supported(int64_t K, int64_t group, int bits);
-void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch);
-int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
+void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
+                 const KernelOptions& ko = kDefaultKernels);
+int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows, const KernelOptions& ko = kDefaultKernels);
 
 // The pair kernel (16-column strips, one row, float activations, q_a8_supported shapes;
 // 4 bits with AVX-512 VNNI or AVX2, 8 bits on AVX2 without VNNI): linear_q's decode on such
@@ -133,12 +135,11 @@ int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_row
 // 8 bits stay on the float kernel: it keeps up with memory (28 GB/s per core in L2), and
 // the two-part int8 form (2.2x in L2) read a 38 MB head ~10% slower from L3 and memory.
 // q_pair_takes(K, group, bits): whether linear_q sends such a row to the pair kernel.
-// Off with q_pair_allow(false) or the environment variable LMF_NO_I8PAIR.
-bool q_pair_cpu();
-void q_pair_allow(bool allow);
-bool q_pair_takes(int64_t K, int64_t group, int bits);
+// Off with !ko.i8_pair.
+bool q_pair_cpu(const KernelOptions& ko = kDefaultKernels);
+bool q_pair_takes(int64_t K, int64_t group, int bits, const KernelOptions& ko = kDefaultKernels);
 int64_t linear_q_pair_scratch(int64_t K, int64_t group);
-void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch);
+void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch, const KernelOptions& ko = kDefaultKernels);
 
 // y (M, N) = x (M, K) · W + bias (bias may be null). scratch: linear_q_scratch floats.
 // On wide strips one row (decode) computes with x held as two bf16 parts (16 significant
@@ -146,8 +147,9 @@ void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y
 // where q_pair_cpu(), one row goes through linear_q_pair; elsewhere x stays float32. Past
 // kQStripRows rows (prefill) W is dequantized a chunk of columns at a time, into 64-column
 // strips for oneDNN's matmul primitive where strips_fast() (matmul.h), else (K, cols) for sgemm.
-void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch);
-int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows);
+void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
+              const KernelOptions& ko = kDefaultKernels);
+int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows, const KernelOptions& ko = kDefaultKernels);
 
 // The bf16 kernel (qgemv_bf16.cpp), one row, wide strips: x (K) -> parts (K) bf16 pairs
 // and xsum (K / G); then y = parts · wide strips [s0, s1) + bias.
