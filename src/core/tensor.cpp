@@ -8,9 +8,15 @@
 
 namespace lmf {
 
-int64_t shape_numel(const Shape& s) {
+int64_t shape_numel(const Shape& s) { return checked_numel(s, "tensor"); }
+
+int64_t checked_numel(const Shape& s, std::string_view what) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    LMF_CHECK(d >= 0, kBadFile, "{}: shape {} has a negative dimension", what, shape_str(s));
+    LMF_CHECK(!__builtin_mul_overflow(n, d, &n), kBadFile, "{}: shape {} has more elements than a 64-bit integer holds",
+              what, shape_str(s));
+  }
   return n;
 }
 
