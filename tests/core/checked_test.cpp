@@ -49,6 +49,8 @@ TEST(Checked, NumelRefusesNegativeAndOverflowingShapes) {
   EXPECT_EQ(error_of([] { checked_numel({2, -3}, "a.st: tensor 'w'"); }),
             "a.st: tensor 'w': shape (2, -3) has a negative dimension");
   EXPECT_NE(error_of([] { shape_numel({int64_t{1} << 40, int64_t{1} << 40}); }).find("more elements"), std::string::npos);
+  EXPECT_EQ(error_of([] { Tensor::empty(DType::kF32, {int64_t{1} << 31, int64_t{1} << 31}); }),
+            "a f32 tensor of shape (2147483648, 2147483648) needs more bytes than a 64-bit size holds");
 }
 
 TEST(Checked, ParseInt64NamesTheField) {
