@@ -88,19 +88,20 @@ void run_prepare(const PrepareArgs& a) {
 void run_info(const std::string& dir, bool verify, bool json) {
   nlohmann::json splits = nlohmann::json::object();
   nlohmann::json manifest;
+  std::string tokenizer;
   for (const char* s : data::kSplitNames) {
     const data::TokenDataset d = data::TokenDataset::open(dir, s);
     if (verify) d.verify();
     splits[s] = {{"documents", d.documents()}, {"tokens", d.size()}, {"shards", d.shard_count()}};
     manifest = d.manifest();
+    tokenizer = fmt::format("{} ({})", d.tokenizer_path(), d.tokenizer_hash());
   }
   if (json) {
     fmt::print("{}\n", nlohmann::json{{"dir", dir}, {"verified", verify}, {"splits", splits}}.dump(2));
     return;
   }
-  fmt::print("corpus:    {} ({})\n", manifest["corpus"].get<std::string>(), manifest["source"].get<std::string>());
-  fmt::print("tokenizer: {} ({})\n", manifest["tokenizer"]["path"].get<std::string>(),
-             manifest["tokenizer"]["hash"].get<std::string>());
+  fmt::print("corpus:    {} ({})\n", manifest.value("corpus", "?"), manifest.value("source", "?"));
+  fmt::print("tokenizer: {}\n", tokenizer);
   fmt::print("dtype:     {}\n", manifest["dtype"].get<std::string>());
   for (const char* s : data::kSplitNames)
     fmt::print("{:<6}     {} documents, {} tokens, {} shard(s)\n", s, splits[s]["documents"].get<int64_t>(),

@@ -152,7 +152,7 @@ void run_train(TrainArgs a) {
   Model m = starting_model(a, build);
   data::TokenDataset probe = data::TokenDataset::open(a.data, "train");
   std::string tok_path = a.tokenizer;
-  if (tok_path.empty()) tok_path = probe.manifest()["tokenizer"]["path"].get<std::string>();
+  if (tok_path.empty()) tok_path = probe.tokenizer_path();
   std::unique_ptr<Tokenizer> tok = open_tokenizer(tok_path);
   LMF_CHECK(tok->hash() == probe.tokenizer_hash(), kInvalidArgument,
             "--data {} was prepared with tokenizer {}, but {} is {}", a.data, probe.tokenizer_hash(), tok_path,

@@ -8,9 +8,15 @@
 
 namespace lmf {
 
-int64_t shape_numel(const Shape& s) {
+int64_t shape_numel(const Shape& s) { return checked_numel(s, "tensor"); }
+
+int64_t checked_numel(const Shape& s, std::string_view what) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    LMF_CHECK(d >= 0, kBadFile, "{}: shape {} has a negative dimension", what, shape_str(s));
+    LMF_CHECK(!__builtin_mul_overflow(n, d, &n), kBadFile, "{}: shape {} has more elements than a 64-bit integer holds",
+              what, shape_str(s));
+  }
   return n;
 }
 
@@ -21,6 +27,7 @@ std::string shape_str(const Shape& s) {
 }
 
 void* alloc_aligned(size_t bytes) {
+  if (bytes > SIZE_MAX - 63) fail(ErrorCode::kIo, "out of memory allocating {} bytes", bytes);
   size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded ? rounded : 64);
   if (!p) fail(ErrorCode::kIo, "out of memory allocating {} bytes", bytes);
@@ -42,7 +49,9 @@ Tensor Tensor::empty(DType dtype, Shape shape, bool zero) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
-  size_t bytes = t.nbytes();
+  size_t bytes = 0;
+  LMF_CHECK(!__builtin_mul_overflow(static_cast<size_t>(t.numel()), dtype_size(dtype), &bytes), kOutOfRange,
+            "a {} tensor of shape {} needs more bytes than a 64-bit size holds", dtype_name(dtype), shape_str(t.shape_));
   void* p = alloc_aligned(bytes);
   if (zero) std::memset(p, 0, bytes);
   t.data_ = p;

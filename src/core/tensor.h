@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/dtype.h"
@@ -17,7 +18,10 @@ namespace lmf {
 
 using Shape = std::vector<int64_t>;
 
-int64_t shape_numel(const Shape& s);
+// The element count of s; throws lmf::Error naming `what` (e.g. "FILE: tensor 'NAME'")
+// when a dimension is negative or the product overflows int64 (the checked_mul of core/checked.h).
+int64_t checked_numel(const Shape& s, std::string_view what);
+int64_t shape_numel(const Shape& s);  // checked_numel(s, "tensor")
 std::string shape_str(const Shape& s);
 
 class Tensor {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "data/prepare.h"
 
@@ -64,8 +65,11 @@ TokenDataset TokenDataset::open(const std::string& dir, Split split) {
   d.token_bytes_ = dtype == "uint16" ? 2 : 4;
   const json& tok = member(*j, "tokenizer", "", mpath);
   d.tokenizer_hash_ = str_member(tok, "hash", "tokenizer", mpath);
+  d.tokenizer_path_ = str_member(tok, "path", "tokenizer", mpath);
   const json& eos = member(tok, "eos_id", "tokenizer", mpath);
-  if (eos.is_number_integer()) d.eos_id_ = eos.get<int32_t>();
+  LMF_CHECK(eos.is_null() || (eos.is_number_integer() && eos.get<int64_t>() >= 0 && eos.get<int64_t>() <= INT32_MAX),
+            kBadFile, "{}: field 'tokenizer.eos_id' must be null or a token id (an integer in [0, 2^31))", mpath);
+  if (!eos.is_null()) d.eos_id_ = static_cast<int32_t>(eos.get<int64_t>());
 
   const std::string where = std::string("splits.") + split_name(split);
   const json& s = member(member(*j, "splits", "", mpath), split_name(split), "splits", mpath);
@@ -82,10 +86,10 @@ TokenDataset TokenDataset::open(const std::string& dir, Split split) {
     sh.checksum = str_member(shards[k], "fnv1a64", w, mpath);
     sh.begin = begin;
     sh.file = MappedFile::open((fs::path(dir) / file).string());
-    const auto want = static_cast<uint64_t>(sh.tokens) * d.token_bytes_;
+    const auto want = static_cast<uint64_t>(checked_mul(sh.tokens, d.token_bytes_, mpath + ": field '" + w + ".tokens'"));
     LMF_CHECK(sh.file->size() == want, kBadFile, "{}: {} bytes, but the manifest gives {} tokens of {} ({} bytes)",
               sh.file->path(), sh.file->size(), sh.tokens, dtype, want);
-    begin += sh.tokens;
+    begin = checked_add(begin, sh.tokens, mpath + ": field '" + where + ".shards'");
     d.shards_.push_back(std::move(sh));
   }
   LMF_CHECK(begin == d.tokens_, kBadFile, "{}: the shards of '{}' hold {} tokens, but its 'tokens' is {}", mpath,
@@ -94,7 +98,9 @@ TokenDataset TokenDataset::open(const std::string& dir, Split split) {
   const json& index = member(s, "index", where, mpath);
   d.index_ = MappedFile::open((fs::path(dir) / file_member(index, "file", where + ".index", mpath)).string());
   const std::string& ipath = d.index_->path();
-  LMF_CHECK(d.index_->size() == static_cast<uint64_t>(d.documents_ + 1) * 8, kBadFile,
+  const int64_t index_bytes =
+      checked_mul(checked_add(d.documents_, 1, mpath + ": field '" + where + ".documents'"), 8, mpath);
+  LMF_CHECK(d.index_->size() == static_cast<uint64_t>(index_bytes), kBadFile,
             "{}: {} bytes, but {} documents need {} offsets of 8 bytes", ipath, d.index_->size(), d.documents_,
             d.documents_ + 1);
   uint64_t prev = 0;

@@ -25,7 +25,8 @@ namespace lmf::data {
 
 class TokenDataset {
  public:
-  // Throws lmf::Error naming the file that is missing, malformed or of the wrong size.
+  // Throws lmf::Error naming the file that is missing, malformed or of the wrong size,
+  // and the manifest field that is missing or of the wrong type.
   static TokenDataset open(const std::string& dir, Split split);
   static TokenDataset open(const std::string& dir, const std::string& split) {
     return open(dir, parse_split(split));
@@ -54,6 +55,7 @@ class TokenDataset {
 
   std::optional<int32_t> eos_id() const { return eos_id_; }
   const std::string& tokenizer_hash() const { return tokenizer_hash_; }
+  const std::string& tokenizer_path() const { return tokenizer_path_; }  // the manifest's tokenizer.path
   const nlohmann::json& manifest() const { return *manifest_; }
   // Recomputes each shard's checksum; throws kBadFile naming the first that differs.
   void verify() const;
@@ -74,7 +76,7 @@ class TokenDataset {
   int64_t tokens_ = 0, documents_ = 0;
   int token_bytes_ = 2;
   std::optional<int32_t> eos_id_;
-  std::string tokenizer_hash_;
+  std::string tokenizer_hash_, tokenizer_path_;
 };
 
 }  // namespace lmf::data

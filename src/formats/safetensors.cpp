@@ -4,6 +4,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/checked.h"
 #include "core/error.h"
 
 namespace lmf {
@@ -50,12 +51,11 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name,
   LMF_CHECK(e.end <= data_size, kBadFile,
             "{}: tensor '{}': data_offsets [{}, {}] run past the end of the data ({} bytes)", path,
             name, e.begin, e.end, data_size);
-  // numel * size, guarding against overflow from absurd shapes
-  __int128 bytes = static_cast<__int128>(dtype_size(e.dtype));
-  for (int64_t d : e.shape) bytes *= d;
-  LMF_CHECK(bytes == static_cast<__int128>(e.end - e.begin), kBadFile,
-            "{}: tensor '{}': shape {} of {} needs {} bytes but data_offsets give {}", path, name,
-            shape_str(e.shape), dt, static_cast<long long>(bytes), e.end - e.begin);
+  const std::string what = fmt::format("{}: tensor '{}'", path, name);
+  const int64_t bytes = checked_mul(checked_numel(e.shape, what), static_cast<int64_t>(dtype_size(e.dtype)), what);
+  LMF_CHECK(static_cast<uint64_t>(bytes) == e.end - e.begin, kBadFile,
+            "{}: shape {} of {} needs {} bytes but data_offsets give {}", what, shape_str(e.shape), dt, bytes,
+            e.end - e.begin);
   return e;
 }
 

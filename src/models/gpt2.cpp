@@ -4,6 +4,7 @@
 // carry (attn.bias, attn.masked_bias) are ignored.
 #include <fmt/format.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "models/model.h"
 
@@ -17,7 +18,7 @@ Model build_gpt2(HfFolder& f, const BuildOptions& o) {
   info.heads = f.cfg_int("n_head");
   info.vocab = f.cfg_int("vocab_size");
   info.context = f.cfg_int("n_positions");
-  info.inner = f.cfg_int("n_inner", 4 * info.hidden);
+  info.inner = f.cfg_int("n_inner", checked_mul(4, info.hidden, f.config_path() + ": n_embd"));
   const std::string act = f.cfg_str("activation_function", "gelu_new");
   LMF_CHECK(act == "gelu_new" || act == "gelu_pytorch_tanh", kUnsupported,
             "{}: activation_function '{}' is not supported (gelu_new)", f.config_path(), act);
@@ -31,6 +32,7 @@ Model build_gpt2(HfFolder& f, const BuildOptions& o) {
   info.tied_head = true;
   info.kv_cache = kv_cache_of(f);
   const int64_t C = info.hidden, F = info.inner, L = info.layers, V = info.vocab;
+  checked_mul(3, C, f.config_path() + ": n_embd");  // the fused q, k, v projection (C, 3C)
 
   const std::string p = f.has("transformer.wte.weight") || f.has("transformer.wte.qweight") ? "transformer." : "";
   Graph& g = m.graph;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "models/model.h"
 
@@ -40,6 +41,7 @@ Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o) {
   const int64_t C = info.hidden, F = info.inner, V = info.vocab, D = info.head_dim;
   info.kv_cache = kv_cache_of(f);
   const int64_t H = info.heads, Hkv = info.kv_heads;
+  checked_mul(H, D, f.config_path() + ": num_attention_heads x head_dim");  // q_proj (C, H*D)
 
   Graph& g = m.graph;
   StepInputs in = add_step_inputs(g, o);

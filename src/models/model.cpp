@@ -29,10 +29,51 @@ int raw_weight(HfFolder& f, Graph& g, const std::string& name) {
   return g.add_weight(name, f.take(name));
 }
 
+// Whether `module`'s qzeros are stored GPTQ-v1 style (z - 1): config.json's
+// quantization_config must say quant_method "gptq"; checkpoint_format "gptq_v2" (what
+// lmforge writes) stores true zeros, "gptq" (AutoGPTQ, GPTQModel and Hugging Face
+// optimum's v1; also when the field is absent, as in their older files) stores z - 1.
+bool gptq_v1_zeros(const HfFolder& f, const std::string& module) {
+  const auto& c = f.config();
+  LMF_CHECK(c.contains("quantization_config") && c["quantization_config"].is_object(), kBadFile,
+            "{}: {}.qweight is quantized, but there is no quantization_config (quant_method, checkpoint_format) "
+            "saying how its zeros are stored",
+            f.config_path(), module);
+  const auto& q = c["quantization_config"];
+  const nlohmann::json method = q.value("quant_method", nlohmann::json());
+  LMF_CHECK(method == "gptq", kUnsupported, "{}: quantization_config.quant_method {} is not supported (\"gptq\")",
+            f.config_path(), method.dump());
+  const nlohmann::json format = q.value("checkpoint_format", nlohmann::json());
+  LMF_CHECK(format.is_null() || format == "gptq" || format == "gptq_v2", kUnsupported,
+            "{}: quantization_config.checkpoint_format {} is not supported (\"gptq\" or \"gptq_v2\")", f.config_path(),
+            format.dump());
+  return format != "gptq_v2";
+}
+
+// v1 qzeros zt (K/G, ceil(N*bits/32)) hold z - 1 per field: the true zeros (each field + 1)
+// as an owned tensor. A field of 2^bits - 1 (z = 2^bits, or a zero of 0 that v1 wrapped)
+// has no true zero and is refused.
+Tensor zeros_from_v1(const Tensor& zt, int64_t N, int bits, const std::string& what) {
+  Tensor out = Tensor::empty(DType::kI32, zt.shape(), true);
+  const uint32_t maxq = (1u << bits) - 1;
+  const int64_t W = zt.dim(1);
+  for (int64_t g = 0; g < zt.dim(0); ++g)
+    for (int64_t n = 0; n < N; ++n) {
+      const uint32_t v = quant::read_packed(zt.data_as<int32_t>() + g * W, 1, n, bits);
+      LMF_CHECK(v < maxq, kBadFile,
+                "{}.qzeros: group {} column {} stores {}, which checkpoint_format \"gptq\" (zero - 1) cannot hold "
+                "at {} bits",
+                what, g, n, v, bits);
+      quant::write_packed(out.data_as<int32_t>() + g * W, 1, n, bits, v + 1);
+    }
+  return out;
+}
+
 // The attributes of quantized module `module` with K inputs and N outputs, checked
 // against its tensors' shapes and dtypes; adds qweight, scales, qzeros to `ins`.
 std::map<std::string, Attr> quantized(HfFolder& f, Graph& g, const std::string& module, int64_t K, int64_t N,
                                       std::vector<int>& ins) {
+  const bool fresh_zeros = g.find(module + ".qzeros") < 0;  // a tied head reuses the embedding's
   const int q = raw_weight(f, g, module + ".qweight"), s = raw_weight(f, g, module + ".scales"),
             z = raw_weight(f, g, module + ".qzeros");
   const Tensor& qt = g.value(q).data;
@@ -56,6 +97,8 @@ std::map<std::string, Attr> quantized(HfFolder& f, Graph& g, const std::string& 
   LMF_CHECK(zt.dtype() == DType::kI32 && zt.shape() == Shape({K / G, quant::packed_cols(N, bits)}), kBadFile,
             "{}.qzeros: {} {} is not ({}, {}) int32", where, dtype_name(zt.dtype()), shape_str(zt.shape()), K / G,
             quant::packed_cols(N, bits));
+  if (fresh_zeros && gptq_v1_zeros(f, module))
+    g.values()[static_cast<size_t>(z)].data = zeros_from_v1(zt, N, bits, where);
   if (f.has(module + ".g_idx")) {  // GPTQ's act-order map: only the identity grouping k / G is supported
     Tensor gi = f.take(module + ".g_idx");
     bool plain = gi.dtype() == DType::kI32 && gi.shape() == Shape({K});

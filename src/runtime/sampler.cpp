@@ -19,24 +19,33 @@ Sampler::Sampler(const SamplingOptions& opts, int64_t vocab, uint64_t stream)
     : opts_(opts), vocab_(vocab), rng_(opts.seed * 0x9E3779B97F4A7C15ull + stream) {
   check_sampling(opts);
   idx_.resize(static_cast<size_t>(vocab));
+  logit_.resize(static_cast<size_t>(vocab));
   prob_.resize(static_cast<size_t>(vocab));
 }
 
 int32_t Sampler::sample(const float* logits) {
   if (opts_.temperature == 0.0f) return static_cast<int32_t>(cpu::argmax(logits, vocab_));
-  for (int64_t i = 0; i < vocab_; ++i) idx_[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  const float* l = logit_.data();  // (V), NaN -> -inf: a total order for the sort
+  for (int64_t i = 0; i < vocab_; ++i) {
+    logit_[static_cast<size_t>(i)] = std::isnan(logits[i]) ? -HUGE_VALF : logits[i];
+    idx_[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  }
   int64_t k = opts_.top_k > 0 ? std::min<int64_t>(opts_.top_k, vocab_) : vocab_;
-  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  auto by_logit = [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
   const bool sorted = k < vocab_ || opts_.top_p < 1.0f;
   if (sorted) {
     if (k < vocab_) std::partial_sort(idx_.begin(), idx_.begin() + k, idx_.end(), by_logit);
     else std::sort(idx_.begin(), idx_.end(), by_logit);
   }
+  const float top = sorted ? l[idx_[0]] : l[cpu::argmax(l, vocab_)];
+  if (top == -HUGE_VALF) return static_cast<int32_t>(cpu::argmax(logits, vocab_));  // nothing above -inf
   const float inv_t = 1.0f / opts_.temperature;
-  const float top = sorted ? logits[idx_[0]] : logits[cpu::argmax(logits, vocab_)];
   double sum = 0;
   for (int64_t i = 0; i < k; ++i) {
-    float p = std::exp((logits[idx_[static_cast<size_t>(i)]] - top) * inv_t);
+    const float x = l[idx_[static_cast<size_t>(i)]];
+    // exp((x - top) / T) without NaN: the maximum (+inf or not) is 1, even when 1/T is inf;
+    // below a +inf maximum everything is 0 (softmax's limit); -inf gives 0
+    const float p = x == top ? 1.0f : top == HUGE_VALF ? 0.0f : std::exp((x - top) * inv_t);
     prob_[static_cast<size_t>(i)] = p;
     sum += p;
   }
@@ -56,11 +65,14 @@ int32_t Sampler::sample(const float* logits) {
   }
   std::uniform_real_distribution<double> u(0.0, sum);
   double r = u(rng_), acc = 0;
+  int64_t last = 0;  // the last token with p > 0, if rounding puts r at sum
   for (int64_t i = 0; i < k; ++i) {
-    acc += prob_[static_cast<size_t>(i)];
+    const float p = prob_[static_cast<size_t>(i)];
+    acc += p;
+    if (p > 0) last = i;
     if (r < acc) return idx_[static_cast<size_t>(i)];
   }
-  return idx_[static_cast<size_t>(k - 1)];
+  return idx_[static_cast<size_t>(last)];
 }
 
 }  // namespace lmf

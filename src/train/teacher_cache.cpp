@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/checked.h"
 #include "core/error.h"
 
 namespace lmf {
@@ -73,8 +74,8 @@ TeacherCache TeacherCache::open(const std::string& path, const std::map<std::str
   c.ids_ = c.file_->tensor("ids");
   c.logits_ = c.file_->tensor("logits");
   c.tail_ = c.file_->tensor("tail");
-  c.seq_ = std::stoll(have.at("seq"));
-  c.k_ = std::stoll(have.at("k"));
+  c.seq_ = parse_int64(have.at("seq"), "--teacher-cache " + path + ": metadata 'seq'");
+  c.k_ = parse_int64(have.at("k"), "--teacher-cache " + path + ": metadata 'k'");
   LMF_CHECK(c.ids_.dtype() == DType::kI32 && c.logits_.dtype() == DType::kF32 && c.ids_.shape() == c.logits_.shape() &&
                 c.ids_.rank() == 2 && c.ids_.dim(1) == c.k_ && c.seq_ > 0 && c.ids_.dim(0) % c.seq_ == 0 &&
                 c.tail_.dtype() == DType::kF32 && c.tail_.shape() == Shape({c.ids_.dim(0)}),

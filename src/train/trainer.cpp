@@ -5,6 +5,7 @@
 #include <map>
 
 #include "backend/cpu/kernels_grad.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
 
@@ -153,7 +154,7 @@ void Trainer::load_state(const std::string& path) {
       std::memcpy(dst->data(), x.data(), dst->size() * 4);
     }
   }
-  step_ = std::stoll(it->second);
+  step_ = parse_int64(it->second, path + ": metadata 'step'");
   micro_ = 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -248,6 +249,49 @@ TEST_F(PrepareTest, EmptySplitHasNoShards) {
   EXPECT_EQ(d.size(), 0);
   EXPECT_EQ(d.documents(), 0);
   EXPECT_TRUE(d.read_all().empty());
+}
+
+// Every manifest field open() reads is checked for presence and type, the error naming
+// manifest.json and the field; absurd counts are errors, not integer overflow.
+TEST_F(PrepareTest, ManifestFieldsAreChecked) {
+  REQUIRE_INPUTS();
+  const BpeTokenizer tok = BpeTokenizer::from_file(kGpt2);
+  PrepareOptions opt;
+  opt.out_dir = dir_.string();
+  VectorSource src(small_docs(6));
+  prepare_dataset(src, tok, opt);
+  const std::string mpath = (dir_ / "manifest.json").string();
+  const nlohmann::json good = nlohmann::json::parse(read_text_file(mpath));
+  EXPECT_EQ(TokenDataset::open(dir_.string(), Split::kTrain).tokenizer_path(), good["tokenizer"]["path"]);
+  auto error_with = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json m = good;
+    edit(m);
+    write_file_atomic(mpath, m.dump());
+    try {
+      TokenDataset::open(dir_.string(), Split::kTrain);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::pair<std::function<void(nlohmann::json&)>, std::string> cases[] = {
+      {[](auto& m) { m["tokenizer"].erase("path"); }, "manifest.json: missing field 'tokenizer.path'"},
+      {[](auto& m) { m["tokenizer"]["path"] = 7; }, "manifest.json: field 'tokenizer.path' must be a string"},
+      {[](auto& m) { m["tokenizer"].erase("hash"); }, "manifest.json: missing field 'tokenizer.hash'"},
+      {[](auto& m) { m.erase("tokenizer"); }, "manifest.json: missing field 'tokenizer'"},
+      {[](auto& m) { m["tokenizer"]["eos_id"] = "x"; }, "manifest.json: field 'tokenizer.eos_id' must be null or a token id"},
+      {[](auto& m) { m["tokenizer"]["eos_id"] = int64_t{1} << 40; }, "field 'tokenizer.eos_id' must be null or a token id"},
+      {[](auto& m) { m["splits"]["train"]["tokens"] = "12"; }, "field 'splits.train.tokens' must be an integer >= 0"},
+      {[](auto& m) { m["splits"]["train"].erase("shards"); }, "missing field 'splits.train.shards'"},
+      {[](auto& m) { m["splits"]["train"]["shards"][0]["tokens"] = int64_t{1} << 62; },
+       "manifest.json: field 'splits.train.shards[0].tokens': 4611686018427387904 x 2 overflows a 64-bit integer"},
+      {[](auto& m) { m["splits"]["train"]["documents"] = INT64_MAX; },
+       "manifest.json: field 'splits.train.documents': 9223372036854775807 + 1 overflows a 64-bit integer"},
+  };
+  for (const auto& [edit, want] : cases) {
+    const std::string got = error_with(edit);
+    EXPECT_NE(got.find(want), std::string::npos) << got << "\n  wanted: " << want;
+  }
 }
 
 }  // namespace

@@ -56,6 +56,8 @@ d=$(copy dtype gpt2); patch_header "$d" 'h[names[0]]["dtype"] = "F8_E9M9"'
 expect_error "unknown dtype" "unknown dtype 'F8_E9M9'" "$LMF" info "$d"
 d=$(copy shape gpt2); patch_header "$d" 'h[names[0]]["shape"][0] += 1'
 expect_error "shape x dtype != byte range" "needs .* bytes but data_offsets give" "$LMF" info "$d"
+d=$(copy overflow gpt2); patch_header "$d" 'h[names[0]]["shape"] = [4294967296, 4294967296, 2]'
+expect_error "shape product overflows int64" "tensor '.*': shape \(4294967296, 4294967296, 2\) has more elements than a 64-bit integer holds" "$LMF" info "$d"
 d=$(copy wrongshape gpt2); patch_header "$d" '
 n = "transformer.wpe.weight"; s = h[n]["shape"]; h[n]["shape"] = [s[1], s[0]]'
 expect_error "tensor shape disagrees with config" "tensor 'transformer.wpe.weight' has shape \(64, 128\)" "$LMF" info "$d"
@@ -69,6 +71,38 @@ d=$(copy wordpiece gpt2); echo '{"model": {"type": "WordPiece", "vocab": {"a": 0
 expect_error "unsupported tokenizer" "tokenizer.json: .*WordPiece" "$LMF" generate "$d" -p "hello" -n 2
 expect_error "no tokenizer" "tokenizer.json: missing" "$LMF" generate "$G/gpt2" -p "hello" -n 2
 
+# NaN weights: generation never crashes. A NaN logit counts as -inf (runtime/sampler.h):
+# with ln_f NaN every logit is NaN and every pick is greedy's fallback, token 0; with the
+# head's (tied wte) rows 256.. NaN, sampling only ever draws ids below 256.
+nan_rows() {  # nan_rows DIR TENSOR FIRST_ROW: float32 rows FIRST_ROW.. of TENSOR set to NaN
+  "$PY" - "$1/model.safetensors" "$2" "$3" <<'PY'
+import json, struct, sys
+path, name, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
+raw = bytearray(open(path, "rb").read()); n = struct.unpack("<Q", raw[:8])[0]
+e = json.loads(raw[8:8 + n])[name]; a, b = e["data_offsets"]
+a += first * (e["shape"][1] if len(e["shape"]) > 1 else 1) * 4
+raw[8 + n + a:8 + n + b] = struct.pack("<f", float("nan")) * ((b - a) // 4)
+open(path, "wb").write(raw)
+PY
+}
+expect_output() {  # expect_output NAME PATTERN CMD...: CMD exits 0 and its stdout matches PATTERN
+  local name="$1" pattern="$2"; shift 2
+  local out rc=0
+  out="$("$@" 2>/dev/null)" || rc=$?
+  if [[ $rc -ne 0 ]]; then failed "$name: exit code $rc"; return; fi
+  if ! grep -qE -- "$pattern" <<<"$out"; then failed "$name: output '$out' does not match /$pattern/"; return; fi
+  pass "$name: $out"
+}
+d=$(copy nanall gpt2); nan_rows "$d" transformer.ln_f.weight 0
+expect_output "all-NaN logits, sampling" "^1 2 3 0 0 0 0 0$" "$LMF" generate "$d" --ids -p 1,2,3 -n 5 --temperature 0.8 --top-k 10 --top-p 0.9 -q
+expect_output "all-NaN logits, greedy" "^1 2 3 0 0 0 0 0$" "$LMF" generate "$d" --ids -p 1,2,3 -n 5 -q
+d=$(copy nanhalf gpt2); nan_rows "$d" transformer.wte.weight 256
+for flags in "--temperature 1.5" "--temperature 1 --top-p 0.95" "--temperature 2 --top-k 300"; do
+  # shellcheck disable=SC2086
+  expect_output "half-NaN logits ($flags)" "^1 2 3( (1?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])){40}$" \
+    "$LMF" generate "$d" --ids -p 1,2,3 -n 40 $flags --seed 7 -q
+done
+
 long="$(seq -s, 1 200)"
 expect_error "prompt longer than the context" "prompt 1 has 200 tokens, more than the context of 128" "$LMF" generate "$G/gpt2" --ids -p "$long" -n 2
 expect_error "token id outside the vocabulary" "token id 9999 is outside the vocabulary of 512" "$LMF" generate "$G/gpt2" --ids -p "1,9999" -n 2
@@ -81,4 +115,13 @@ expect_error "bad --threads" "threads" "$LMF" generate "$G/gpt2" --ids -p 1 -t 0
 expect_error "missing prompt file" "--file $T/nope.txt: cannot open" "$LMF" generate "$G/gpt2" --ids --file "$T/nope.txt"
 expect_error "bench -p beyond context" "exceed the model's context of 128" "$LMF" bench "$G/gpt2" -p 500 -n 1
 expect_error "unknown subcommand" "frobnicate" "$LMF" frobnicate
+
+# A dataset manifest without tokenizer.path: an error naming manifest.json and the field.
+printf 'One small document.\n\nAnother one here.\n' > "$T/notes.txt"
+"$LMF" data prepare --text "$T/notes.txt" --tokenizer "$G/gpt2-tokenizer.json" -o "$T/ds" --split 100,0,0 -q
+"$PY" -c "import json,sys; p=sys.argv[1]; m=json.load(open(p)); del m['tokenizer']['path']; json.dump(m,open(p,'w'))" "$T/ds/manifest.json"
+expect_error "manifest without tokenizer.path" "manifest.json: missing field 'tokenizer.path'" "$LMF" data info "$T/ds"
+echo '{"architectures": ["GPT2LMHeadModel"], "n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 16, "vocab_size": 50257}' > "$T/tiny.json"
+expect_error "train: manifest without tokenizer.path" "manifest.json: missing field 'tokenizer.path'" \
+  "$LMF" train --config "$T/tiny.json" --data "$T/ds" -o "$T/trained" --steps 1 -b 1 --seq 8
 finish

@@ -337,5 +337,90 @@ TEST_F(QuantizeFolder, LyingQuantizedTensorsAreRefused) {
   EXPECT_NE(load_with([&](auto& t) { t.erase(mod + ".scales"); }).find(mod + ".scales"), std::string::npos);
 }
 
+// Third-party GPTQ checkpoints: checkpoint_format "gptq" (v1, also when absent) stores
+// each zero as z - 1 and is converted on load to exactly lmforge's "gptq_v2" zeros (same
+// tensors in the graph, identical logits); an unknown format, another quant_method, no
+// quantization_config or a v1 zero that cannot be stored are refused, naming the field.
+TEST_F(QuantizeFolder, GptqV1CheckpointsAreConvertedOrRefused) {
+  compress::QuantizeJob job;
+  job.model = test::golden_dir("llama");
+  job.out = (tmp_ / "v2").string();
+  job.group = 32;  // symmetric 4-bit: every zero is 8
+  compress::quantize_model(job);
+  const std::string v2 = job.out;
+  // A copy of v2 with config.json edited by `cfg` and each qzeros word w of a module with
+  // `bits`-bit zeros replaced by word(tensor name, w, bits).
+  using WordEdit = std::function<uint32_t(const std::string&, uint32_t, int)>;
+  auto variant = [&](const std::string& name, const std::function<void(nlohmann::json&)>& cfg, const WordEdit& word) {
+    const std::string dir = (tmp_ / name).string();
+    std::filesystem::create_directories(dir);
+    nlohmann::json c = nlohmann::json::parse(read_text_file(v2 + "/config.json"));
+    const nlohmann::json modules = c["quantization_config"]["lmforge"]["modules"];
+    cfg(c["quantization_config"]);
+    write_file_atomic(dir + "/config.json", c.dump());
+    std::map<std::string, Tensor> t;
+    SafetensorsFile f = SafetensorsFile::open(v2 + "/model.safetensors");
+    for (const auto& [tname, e] : f.entries()) {
+      Tensor src = f.tensor(tname), copy = Tensor::empty(src.dtype(), src.shape());
+      std::memcpy(copy.data(), src.data(), src.nbytes());
+      if (tname.ends_with(".qzeros")) {
+        const int bits = modules[tname.substr(0, tname.size() - 7)]["bits"].get<int>();
+        for (int64_t i = 0; i < copy.numel(); ++i)
+          copy.data_as<uint32_t>()[i] = word(tname, copy.data_as<uint32_t>()[i], bits);
+      }
+      t[tname] = copy;
+    }
+    write_safetensors(dir + "/model.safetensors", t);
+    return dir;
+  };
+  auto minus_one = [](const std::string&, uint32_t w, int bits) {  // v1: z - 1 per nonzero field (0: past N)
+    EXPECT_TRUE(bits == 4 || bits == 8);
+    const uint32_t mask = (1u << bits) - 1;
+    uint32_t out = 0;
+    for (int j = 0; j < 32 / bits; ++j) {
+      const uint32_t z = (w >> (bits * j)) & mask;
+      out |= (z ? z - 1 : 0u) << (bits * j);
+    }
+    return out;
+  };
+  const WordEdit same = [](const std::string&, uint32_t w, int) { return w; };
+  const Model want = load_model(v2);
+  const std::vector<int32_t> ids = {1, 5, 9, 2, 7};
+  const std::vector<float> want_logits = logits_of(want, ids, false);
+  for (const bool absent : {false, true}) {
+    SCOPED_TRACE(absent ? "checkpoint_format absent" : "checkpoint_format gptq");
+    const Model v1 = load_model(variant("v1", [&](nlohmann::json& q) {
+      if (absent) q.erase("checkpoint_format");
+      else q["checkpoint_format"] = "gptq";
+    }, minus_one));
+    int checked = 0;
+    for (const Value& v : want.graph.values()) {
+      if (!v.name.ends_with(".qzeros")) continue;
+      const Tensor& got = v1.graph.value(v1.graph.find(v.name)).data;
+      ASSERT_EQ(got.shape(), v.data.shape()) << v.name;
+      EXPECT_EQ(std::memcmp(got.data(), v.data.data(), v.data.nbytes()), 0) << v.name;
+      ++checked;
+    }
+    EXPECT_GT(checked, 5);
+    EXPECT_EQ(logits_of(v1, ids, false), want_logits);
+  }
+  auto refused = [&](const std::function<void(nlohmann::json&)>& cfg, const WordEdit& word) {
+    return error_of([&] { load_model(variant("bad", cfg, word)); });
+  };
+  EXPECT_NE(refused([](auto& q) { q["checkpoint_format"] = "marlin"; }, same)
+                .find("config.json: quantization_config.checkpoint_format \"marlin\" is not supported"),
+            std::string::npos);
+  EXPECT_NE(refused([](auto& q) { q["quant_method"] = "awq"; }, same)
+                .find("config.json: quantization_config.quant_method \"awq\" is not supported"),
+            std::string::npos);
+  EXPECT_NE(refused([](auto& q) { q = nullptr; }, same).find("there is no quantization_config"), std::string::npos);
+  // v1 field 15 would be a zero of 16 at 4 bits (what v1 wrote for a zero of 0): refused
+  const std::string mod = "model.layers.0.mlp.up_proj";
+  const WordEdit all_ones = [&](const std::string& t, uint32_t w, int) { return t == mod + ".qzeros" ? ~0u : w; };
+  EXPECT_NE(refused([](auto& q) { q["checkpoint_format"] = "gptq"; }, all_ones)
+                .find(mod + ".qzeros: group 0 column 0 stores 15, which checkpoint_format \"gptq\" (zero - 1) cannot hold"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace lmf

@@ -1,0 +1,36 @@
+// lmforge core: checked arithmetic and number parsing for file-supplied values.
+//
+// Every product or sum of sizes read from a file (a safetensors shape × its dtype size,
+// a manifest's token counts × bytes per token) goes through checked_mul / checked_add,
+// so an absurd header is an lmf::Error naming `what` (file and tensor or field), never
+// signed overflow. parse_int64 is std::stoll for file metadata: the whole text must be
+// a decimal integer in range, else an error naming `what`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace lmf {
+
+// a * b; throws kBadFile "<what>: <a> x <b> overflows a 64-bit integer" on overflow.
+inline int64_t checked_mul(int64_t a, int64_t b, std::string_view what) {
+  int64_t out;
+  LMF_CHECK(!__builtin_mul_overflow(a, b, &out), kBadFile, "{}: {} x {} overflows a 64-bit integer", what, a, b);
+  return out;
+}
+
+// a + b; throws kBadFile naming `what` on overflow.
+inline int64_t checked_add(int64_t a, int64_t b, std::string_view what) {
+  int64_t out;
+  LMF_CHECK(!__builtin_add_overflow(a, b, &out), kBadFile, "{}: {} + {} overflows a 64-bit integer", what, a, b);
+  return out;
+}
+
+// The decimal integer `text` (optional leading '-'); throws kBadFile
+// "<what>: '<text>' is not an integer" (or "... is out of range").
+int64_t parse_int64(const std::string& text, std::string_view what);
+
+}  // namespace lmf
