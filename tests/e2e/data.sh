@@ -11,7 +11,9 @@ check() {
   else failed "$1: $3 is false for $2"; fi
 }
 
-# Brown with GPT-2's tokenizer: the pinned split, quiet when stdout/stderr are not a TTY.
+# Brown with GPT-2's tokenizer: the pinned split, quiet when stdout/stderr are not a TTY. The
+# token counts are gpt-3-encoder's for the same documents (tests/data/data_brown_test.cpp,
+# BrownTokens, checks the shards' ids against it and these counts).
 out="$("$LMF" data prepare --corpus brown --tokenizer "$TOK" -o "$T/brown" 2>"$T/brown.err")"
 [[ ! -s "$T/brown.err" ]] && pass "brown: nothing on stderr off a TTY" || failed "brown: stderr: $(cat "$T/brown.err")"
 grep -qE "^train +450 +1156488 " <<<"$out" && grep -qE "^test +25 +64553 " <<<"$out" \
