@@ -9,8 +9,8 @@ PY="${LMF_PYTHON:-/usr/bin/python3}"
 REF="$SRC/tests/reference/ref_models.py"
 mkdir -p "$OUT"
 # The fixtures are a function of the scripts that write them: the marker holds a sha256 of
-# this file and tests/reference/*, and a different hash (a script changed) regenerates all.
-STAMP="$(cd "$SRC/tests" && sha256sum golden.sh reference/* | sha256sum | cut -d' ' -f1)"
+# this file and tests/reference/*.py, and a different hash (a script changed) regenerates all.
+STAMP="$(cd "$SRC/tests" && sha256sum golden.sh reference/*.py | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$OUT/.scripts.sha256" 2>/dev/null)" != "$STAMP" ]]; then
   find "$OUT" -mindepth 1 -delete
 fi

