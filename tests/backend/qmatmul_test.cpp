@@ -396,6 +396,35 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsOnEveryPath) {
               q_i8_isa() == QI8Isa::kVnni ? "AVX-512 VNNI, AVX2 and the float fallback" : "the paths this CPU has");
 }
 
+// The quantized kernels outside Highway (raw intrinsics, chosen with
+// __builtin_cpu_supports): which paths the tests above run here, listed in the log; the
+// best this CPU has is what the CPU's features say (so a VNNI machine does not silently
+// test only the AVX2 or portable code); LMF_TEST_SIMD names (VNNI, BF16, PAIR) must run.
+TEST(QMatmulPaths, ReportsTheIsaPathsRun) {
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  const bool vnni = avx512 && __builtin_cpu_supports("avx512vnni");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const QI8Isa best = q_i8_isa();
+  std::string i8;
+  for (auto [isa, name] : std::vector<std::pair<QI8Isa, const char*>>{
+           {QI8Isa::kVnni, "VNNI"}, {QI8Isa::kAvx2, "AVX2"}, {QI8Isa::kPortable, "portable"}})
+    if (isa <= best) i8 += std::string(i8.empty() ? "" : " ") + name;
+  std::printf("[ simd  ] qmatmul paths run: int8 %s; pair kernel %s; bf16 kernel %s\n", i8.c_str(),
+              !q_pair_cpu() ? "no (not on this CPU)"
+              : best == QI8Isa::kVnni ? "VNNI and AVX2 forms, and off"
+                                      : "AVX2 form, and off",
+              q_bf16_cpu() ? "yes, and off" : "no (not on this CPU)");
+  EXPECT_EQ(best, vnni ? QI8Isa::kVnni : avx2 ? QI8Isa::kAvx2 : QI8Isa::kPortable);
+  if (std::getenv("LMF_NO_BF16") == nullptr)
+    EXPECT_EQ(q_bf16_cpu(), avx512 && __builtin_cpu_supports("avx512bf16"));
+  for (const std::string& want : test::required_simd()) {
+    if (want == "VNNI") EXPECT_EQ(best, QI8Isa::kVnni) << "LMF_TEST_SIMD names VNNI, which does not run here";
+    if (want == "BF16") EXPECT_TRUE(q_bf16_cpu()) << "LMF_TEST_SIMD names BF16, which does not run here";
+    if (want == "PAIR") EXPECT_TRUE(q_pair_cpu()) << "LMF_TEST_SIMD names PAIR, which does not run here";
+  }
+}
+
 TEST(QMatmulA8, SupportNeedsGroupsOf32) {
   EXPECT_TRUE(q_a8_supported(768, 128, 4));
   EXPECT_TRUE(q_a8_supported(768, 768, 8));

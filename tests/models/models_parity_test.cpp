@@ -1,9 +1,13 @@
 // Parity with the PyTorch reference (tests/reference/ref_models.py): logits for a
 // whole prompt, token by token through the KV cache, and for a ragged batch in one
-// pass, within 1e-4 of the largest logit (float32 engine vs float64 reference);
+// pass, within 1e-5 of the largest logit (float32 engine vs float64 reference; each
+// test prints its largest error); norm epsilon and rope_theta read from config.json;
 // greedy continuations of 24 tokens identical. Reduced-precision checkpoints are
 // also compared with PyTorch running in that precision, at a stated looser bound.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
 
 #include "models/model.h"
 #include "runtime/generate.h"
@@ -13,7 +17,11 @@
 namespace lmf {
 namespace {
 
-constexpr double kF32Tol = 1e-4;
+// Float32 engine vs float64 reference, relative to the largest |logit|: the worst error
+// measured over every golden model and path below is 1.4e-6 (about 12 float32 epsilons,
+// 2^-23 = 1.2e-7); the tolerance is ~7x that, 1e-5 (~80 epsilons), room for another SIMD
+// target or thread count summing in another order. Never loosened to pass a test.
+constexpr double kF32Tol = 1e-5;
 
 class Parity : public ::testing::TestWithParam<std::string> {
  protected:
@@ -28,9 +36,20 @@ class Parity : public ::testing::TestWithParam<std::string> {
     for (size_t i = 0; i < exp_.prompts.size(); ++i) chunks.push_back({static_cast<int>(i), exp_.prompts[i]});
     return chunks;
   }
+  // err < tol, and the worst err of the test, printed at its end.
+  ::testing::AssertionResult within(double err, double tol) {
+    worst_ = std::max(worst_, err);
+    tol_ = tol;
+    if (err < tol) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "error " << err << " of the logit scale, tolerance " << tol;
+  }
+  void TearDown() override {
+    if (tol_ > 0) std::printf("    %s: largest error %.2e of the logit scale (tolerance %.0e)\n", GetParam().c_str(), worst_, tol_);
+  }
   std::string dir_;
   Model model_;
   test::Expected exp_;
+  double worst_ = 0, tol_ = 0;
 };
 
 TEST_P(Parity, WholePromptLogits) {
@@ -41,7 +60,7 @@ TEST_P(Parity, WholePromptLogits) {
     SeqChunk c{0, exp_.prompts[i]};
     auto logits = s.step(std::span<const SeqChunk>(&c, 1), true);
     ASSERT_EQ(static_cast<int64_t>(logits.size()), static_cast<int64_t>(exp_.prompts[i].size()) * V);
-    EXPECT_LT(test::rel_error(logits.data(), exp_.logits[i].data_as<float>(), static_cast<int64_t>(logits.size())), kF32Tol)
+    EXPECT_TRUE(within(test::rel_error(logits.data(), exp_.logits[i].data_as<float>(), static_cast<int64_t>(logits.size())), kF32Tol))
         << "prompt " << i;
   }
 }
@@ -54,7 +73,7 @@ TEST_P(Parity, TokenByTokenWithCache) {
     for (size_t t = 0; t < exp_.prompts[i].size(); ++t) {
       SeqChunk c{0, std::span<const int32_t>(&exp_.prompts[i][t], 1)};
       auto logits = s.step(std::span<const SeqChunk>(&c, 1), false);
-      EXPECT_LT(test::rel_error(logits.data(), exp_.logits[i].data_as<float>() + t * V, V), kF32Tol)
+      EXPECT_TRUE(within(test::rel_error(logits.data(), exp_.logits[i].data_as<float>() + t * V, V), kF32Tol))
           << "prompt " << i << " token " << t;
     }
   }
@@ -68,7 +87,7 @@ TEST_P(Parity, RaggedBatchInOnePass) {
   int64_t row = 0;
   for (size_t i = 0; i < B; ++i)
     for (size_t t = 0; t < exp_.prompts[i].size(); ++t, ++row)
-      EXPECT_LT(test::rel_error(logits.data() + row * V, exp_.logits[i].data_as<float>() + t * V, V), kF32Tol)
+      EXPECT_TRUE(within(test::rel_error(logits.data() + row * V, exp_.logits[i].data_as<float>() + t * V, V), kF32Tol))
           << "prompt " << i << " token " << t;
 }
 
@@ -82,7 +101,7 @@ TEST_P(Parity, RaggedBatchLastRowsOnly) {
   ASSERT_EQ(static_cast<int64_t>(logits.size()), static_cast<int64_t>(B) * V);
   for (size_t i = 0; i < B; ++i) {
     const int64_t last = static_cast<int64_t>(exp_.prompts[i].size()) - 1;
-    EXPECT_LT(test::rel_error(logits.data() + i * V, exp_.logits[i].data_as<float>() + last * V, V), kF32Tol)
+    EXPECT_TRUE(within(test::rel_error(logits.data() + i * V, exp_.logits[i].data_as<float>() + last * V, V), kF32Tol))
         << "prompt " << i;
   }
 }
@@ -118,7 +137,7 @@ TEST_P(Parity, GreedyStepLogits) {
     SeqChunk c{0, exp_.prompts[i]};
     auto logits = s.step(std::span<const SeqChunk>(&c, 1), false);
     for (size_t g = 0; g < exp_.greedy[i].size(); ++g) {
-      ASSERT_LT(test::rel_error(logits.data(), exp_.step_logits[i].data_as<float>() + g * V, V), kF32Tol)
+      ASSERT_TRUE(within(test::rel_error(logits.data(), exp_.step_logits[i].data_as<float>() + g * V, V), kF32Tol))
           << "prompt " << i << " step " << g;
       c = SeqChunk{0, std::span<const int32_t>(&exp_.greedy[i][g], 1)};
       if (g + 1 < exp_.greedy[i].size()) logits = s.step(std::span<const SeqChunk>(&c, 1), false);
@@ -128,16 +147,17 @@ TEST_P(Parity, GreedyStepLogits) {
 
 // bf16: PyTorch computes in bf16 (8-bit mantissa, relative rounding 2^-9 per op)
 // while lmforge upcasts weights to f32; over a few layers the logits differ by a few
-// percent of their scale. f16 (emulated by the reference) is ~8x tighter.
+// percent of their scale. f16 (emulated by the reference) is ~8x tighter. Measured:
+// qwen2_bf16 1.4e-2, llama_f16 1.5e-3; tolerances ~2-3x those.
 TEST_P(Parity, NativePrecisionReference) {
   if (!exp_.logits_native[0].defined() || exp_.logits_native[0].numel() == 0) GTEST_SKIP() << "float32 checkpoint";
-  const double tol = model_.info.dtype == DType::kBF16 ? 5e-2 : 1e-2;
+  const double tol = model_.info.dtype == DType::kBF16 ? 3e-2 : 5e-3;
   Session s(model_, {.max_batch = 1, .max_context = 0, .max_step_tokens = 64, .threads = 2});
   for (size_t i = 0; i < exp_.prompts.size(); ++i) {
     s.reset_all();
     SeqChunk c{0, exp_.prompts[i]};
     auto logits = s.step(std::span<const SeqChunk>(&c, 1), true);
-    EXPECT_LT(test::rel_error(logits.data(), exp_.logits_native[i].data_as<float>(), static_cast<int64_t>(logits.size())), tol);
+    EXPECT_TRUE(within(test::rel_error(logits.data(), exp_.logits_native[i].data_as<float>(), static_cast<int64_t>(logits.size())), tol));
   }
 }
 
@@ -151,6 +171,53 @@ TEST_P(Parity, GreedyIndependentOfThreads) {
   }
   EXPECT_EQ(outs[0], outs[1]);
 }
+
+// The norm epsilon and rope_theta come from config.json: golden variants with the weights
+// of a base model (same seed) and another layer_norm_epsilon / rms_norm_eps (1e-2) or
+// rope_theta (500000) in config.json match PyTorch on that config, whole prompt and token
+// by token through the cache (RoPE at each position), while PyTorch's logits for the
+// variant and the base differ by > 100x the tolerance, so reading a default or the base's
+// value would fail (the largest move over prompts: a 1-token prompt has no RoPE).
+struct Variant {
+  std::string name, base;
+};
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
+class ConfigScalars : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(ConfigScalars, LogitsMoveWithConfigAsPyTorchDoes) {
+  const std::string dir = test::golden_dir(GetParam().name);
+  const Model m = load_model(dir);
+  const test::Expected exp = test::load_expected(dir), base = test::load_expected(test::golden_dir(GetParam().base));
+  const int64_t V = m.info.vocab;
+  double worst = 0, moved = -1;  // moved: the largest over prompts (a 1-token prompt has no RoPE)
+  for (size_t i = 0; i < exp.prompts.size(); ++i) {
+    const int64_t n = static_cast<int64_t>(exp.prompts[i].size()) * V;
+    if (exp.prompts[i] == base.prompts[i])
+      moved = std::max(moved, test::rel_error(exp.logits[i].data_as<float>(), base.logits[i].data_as<float>(), n));
+    Session whole(m, {.max_batch = 1, .max_context = 0, .max_step_tokens = 64, .threads = 2});
+    SeqChunk c{0, exp.prompts[i]};
+    auto logits = whole.step(std::span<const SeqChunk>(&c, 1), true);
+    ASSERT_EQ(static_cast<int64_t>(logits.size()), n);
+    worst = std::max(worst, test::rel_error(logits.data(), exp.logits[i].data_as<float>(), n));
+    Session cached(m, {.max_batch = 1, .max_context = 0, .max_step_tokens = 8, .threads = 1});
+    for (size_t t = 0; t < exp.prompts[i].size(); ++t) {
+      SeqChunk one{0, std::span<const int32_t>(&exp.prompts[i][t], 1)};
+      auto row = cached.step(std::span<const SeqChunk>(&one, 1), false);
+      worst = std::max(worst, test::rel_error(row.data(), exp.logits[i].data_as<float>() + t * V, V));
+    }
+  }
+  std::printf("    %s: error %.2e of the logit scale (tolerance %.0e); PyTorch's logits moved %.2e from %s's\n",
+              GetParam().name.c_str(), worst, kF32Tol, moved, GetParam().base.c_str());
+  EXPECT_LT(worst, kF32Tol);
+  ASSERT_GE(moved, 0) << "no prompt shared with " << GetParam().base;
+  EXPECT_GT(moved, 100 * kF32Tol);
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, ConfigScalars,
+                         ::testing::Values(Variant{"gpt2_eps", "gpt2"}, Variant{"llama_eps", "llama"},
+                                           Variant{"llama_theta", "llama"}, Variant{"qwen2_eps_theta", "qwen2"}),
+                         [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(Golden, Parity,
                          ::testing::Values("gpt2", "gpt2_noprefix", "llama", "llama_untied_sharded", "qwen2",

@@ -1,9 +1,10 @@
 // Tests for SmoothQuant's smoothing (passes/smooth.h): it leaves the float model's logits
-// unchanged (1e-4 of the largest logit) and smooths the expected norms (GPT-2: ln_1, ln_2;
+// unchanged (1e-5 of the largest logit) and smooths the expected norms (GPT-2: ln_1, ln_2;
 // Llama: input_layernorm, post_attention_layernorm; the final norm too when the head is
-// untied); and on a model with an outlier activation channel (one LayerNorm weight x50,
-// the weights reading it /50: the float model is unchanged), int8-dynamic after smoothing
-// is much closer to the float model than int8-dynamic alone.
+// untied), and moves them (the norms and the linears reading them change); and on a
+// model with an outlier activation channel (one LayerNorm weight x50, the weights reading
+// it /50: the float model is unchanged), int8-dynamic after smoothing is much closer to
+// the float model than int8-dynamic alone.
 #include "passes/smooth.h"
 
 #include <gtest/gtest.h>
@@ -42,10 +43,22 @@ TEST_P(Smooth, PreservesTheFloatModel) {
   const test::Expected exp = test::load_expected(dir);
   Model m = load_model(dir);
   const auto before = logits_of(m, exp.prompts[0]);
+  const auto weights_before = test::weights_of(m.graph);
   const int n = passes::smooth_norm_inputs(m.graph, compress::collect_absmax(m, random_samples(m.info.vocab), 2), 0.5);
   EXPECT_EQ(n, 2 * m.info.layers + norms_per_layer_plus);
+  // Smoothing moved something: each smoothed norm's weight and the linears reading it
+  // (GPT-2 one or two, Llama three or two) changed by more than 1e-3 of their largest
+  // |value|, so at least 2 weights per smoothed norm; a no-op would leave them identical.
+  const std::vector<std::string> changed = test::weights_moved(m.graph, weights_before, 1e-3);
+  int norms_moved = 0;
+  for (const std::string& w : changed) norms_moved += w.find("ln") != std::string::npos || w.find("norm") != std::string::npos;
+  EXPECT_GE(norms_moved, n);
+  EXPECT_GE(static_cast<int>(changed.size()), 2 * n);
   const auto after = logits_of(m, exp.prompts[0]);
-  EXPECT_LT(test::rel_error(after.data(), before.data(), static_cast<int64_t>(before.size())), 1e-4);
+  const double kept = test::rel_error(after.data(), before.data(), static_cast<int64_t>(before.size()));
+  EXPECT_LT(kept, 1e-5);  // measured 4-6e-7 of the largest logit
+  std::printf("    %s: %d norms smoothed, %zu weights moved (%d norm weights), logits kept to %.2e\n", name.c_str(), n,
+              changed.size(), norms_moved, kept);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, Smooth,

