@@ -102,11 +102,5 @@ std::optional<std::string> configured_token(const std::string& tokenizer_file, c
   return std::nullopt;
 }
 
-std::string fnv1a_hex(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
-  return fmt::format("{:016x}", h);
-}
-
 }  // namespace tok
 }  // namespace lmf

@@ -74,8 +74,6 @@ namespace tok {
 // The content of `key` ("eos_token", "bos_token"; a string or {"content": ...}) in the
 // tokenizer_config.json beside tokenizer_file, if any.
 std::optional<std::string> configured_token(const std::string& tokenizer_file, const char* key);
-// FNV-1a 64 of bytes as 16 hex digits.
-std::string fnv1a_hex(std::string_view bytes);
 }  // namespace tok
 
 }  // namespace lmf
