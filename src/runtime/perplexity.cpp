@@ -3,18 +3,14 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace lmf {
 
 namespace {
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // log-sum-exp of a row, in double for a stable scale-free result.
 double log_sum_exp(const float* x, int64_t n) {
@@ -78,7 +74,7 @@ PerplexityResult perplexity(Session& s, std::span<const int32_t> tokens, int64_t
   const std::vector<Window> windows = make_windows(static_cast<int64_t>(tokens.size()), ctx, stride);
   PerplexityResult res;
   std::vector<SeqChunk> chunks;
-  const double t0 = now();
+  const double t0 = now_seconds();
   const int64_t V = s.vocab();
   for (size_t w0 = 0; w0 < windows.size(); w0 += static_cast<size_t>(batch)) {
     const size_t w1 = std::min(windows.size(), w0 + static_cast<size_t>(batch));
@@ -90,7 +86,7 @@ PerplexityResult perplexity(Session& s, std::span<const int32_t> tokens, int64_t
     });
     if (progress) progress(static_cast<int64_t>(w1), static_cast<int64_t>(windows.size()));
   }
-  res.seconds = now() - t0;
+  res.seconds = now_seconds() - t0;
   return res;
 }
 
@@ -106,7 +102,7 @@ CompareResult compare_models(Session& base, Session& variant, std::span<const in
   std::vector<float> base_rows;
   std::vector<SeqChunk> chunks;
   int64_t same = 0;
-  const double t0 = now();
+  const double t0 = now_seconds();
   for (size_t w0 = 0; w0 < windows.size(); w0 += static_cast<size_t>(batch)) {
     const size_t w1 = std::min(windows.size(), w0 + static_cast<size_t>(batch));
     base_rows.clear();
@@ -135,7 +131,7 @@ CompareResult compare_models(Session& base, Session& variant, std::span<const in
     });
     if (progress) progress(static_cast<int64_t>(w1), static_cast<int64_t>(windows.size()));
   }
-  res.base.seconds = res.variant.seconds = now() - t0;
+  res.base.seconds = res.variant.seconds = now_seconds() - t0;
   res.tokens = static_cast<int64_t>(kls.size());
   if (!kls.empty()) {
     double sum = 0;
