@@ -5,21 +5,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/kernels_grad.h"
 #include "core/clock.h"
 #include "core/error.h"
 
 namespace lmf {
 
 namespace {
-
-// log-sum-exp of a row, in double for a stable scale-free result.
-double log_sum_exp(const float* x, int64_t n) {
-  float mx = x[0];
-  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(x[i] - mx));
-  return mx + std::log(s);
-}
 
 // Feeds windows [w0, w1) as one batch; calls row(window, position, logits) for each scored position.
 template <typename RowFn>
@@ -79,7 +71,7 @@ PerplexityResult perplexity(Session& s, std::span<const int32_t> tokens, int64_t
   for (size_t w0 = 0; w0 < windows.size(); w0 += static_cast<size_t>(batch)) {
     const size_t w1 = std::min(windows.size(), w0 + static_cast<size_t>(batch));
     run_batch(s, tokens, windows, w0, w1, chunks, [&](size_t, int64_t t, const float* row) {
-      const double nll = log_sum_exp(row, V) - row[tokens[static_cast<size_t>(t)]];
+      const double nll = cpu::log_sum_exp(row, V) - row[tokens[static_cast<size_t>(t)]];
       res.nll_sum += nll;
       res.nll_sq_sum += nll * nll;
       ++res.tokens;
@@ -108,14 +100,14 @@ CompareResult compare_models(Session& base, Session& variant, std::span<const in
     base_rows.clear();
     run_batch(base, tokens, windows, w0, w1, chunks, [&](size_t, int64_t t, const float* row) {
       base_rows.insert(base_rows.end(), row, row + V);
-      const double nll = log_sum_exp(row, V) - row[tokens[static_cast<size_t>(t)]];
+      const double nll = cpu::log_sum_exp(row, V) - row[tokens[static_cast<size_t>(t)]];
       res.base.nll_sum += nll, res.base.nll_sq_sum += nll * nll, ++res.base.tokens;
     });
     int64_t r = 0;
     run_batch(variant, tokens, windows, w0, w1, chunks, [&](size_t, int64_t t, const float* q) {
       const float* p = base_rows.data() + r * V;
       ++r;
-      const double lp = log_sum_exp(p, V), lq = log_sum_exp(q, V);
+      const double lp = cpu::log_sum_exp(p, V), lq = cpu::log_sum_exp(q, V);
       double kl = 0;
       int64_t ap = 0, aq = 0;
       for (int64_t i = 0; i < V; ++i) {
