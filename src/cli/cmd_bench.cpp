@@ -4,12 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "cli/common.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "runtime/generate.h"
 #include "runtime/probe.h"
@@ -32,10 +32,6 @@ struct BenchArgs {
   int reps = 5, threads = 1;
   bool json = false, no_probe = false, profile = false;
 };
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 struct Stat { double mean = 0, sd = 0; };
 Stat stats(const std::vector<double>& xs) {
@@ -80,9 +76,9 @@ void run_bench(const BenchArgs& a) {
     if (a.p > 0) {
       session.reset_all();
       if (a.profile) session.executor().clear_profile(), session.executor().set_profiling(true);
-      const double t0 = now();
+      const double t0 = now_seconds();
       prefill(session, {prompt}, last);
-      if (r > 0) pp.push_back(static_cast<double>(a.p) / (now() - t0));
+      if (r > 0) pp.push_back(static_cast<double>(a.p) / (now_seconds() - t0));
       session.executor().set_profiling(false);
       if (a.profile) prof_pp = take_profile();
     }
@@ -96,12 +92,12 @@ void run_bench(const BenchArgs& a) {
       // changes within seconds, so a single probe per run may catch another regime.
       const bool adjacent = r > 0 && !a.no_probe;
       const double before = adjacent ? measure_weight_read_bandwidth(session.executor().graph(), a.threads, 2) : 0;
-      const double t0 = now();
+      const double t0 = now_seconds();
       for (int64_t i = 0; i < a.n; ++i) {
         std::span<const float> lg = session.step(std::span<const SeqChunk>(&c, 1), false);
         t = greedy.sample(lg.data());
       }
-      if (r > 0) tg.push_back(static_cast<double>(a.n) / (now() - t0));
+      if (r > 0) tg.push_back(static_cast<double>(a.n) / (now_seconds() - t0));
       if (adjacent)
         adjacent_bw.push_back(
             std::max(before, measure_weight_read_bandwidth(session.executor().graph(), a.threads, 2)));

@@ -1,12 +1,10 @@
 // `lmforge compare BASE MODEL... --data DATA`: the quantization report. For the original
 // model and each variant: size on disk, peak resident memory, perplexity, KL divergence
 // from the original and same-top-token rate, prefill and decode tokens/s. Every
-// measurement runs this binary's own `ppl` or `bench` in a child process, so the peak
-// resident set (from wait4) is that model's alone and nothing leaks from one to the next.
+// measurement runs this binary's own `ppl` or `bench` in a child process (posix_spawn), so
+// the peak resident set (from wait4) is that model's alone and nothing leaks from one to
+// the next.
 #include <fmt/format.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -14,6 +12,7 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "core/subprocess.h"
 
 namespace lmf::cli {
 
@@ -34,51 +33,27 @@ struct Child {
   double peak_rss_mib = 0;
 };
 
-// Runs `lmforge ARGS...` (this executable), returns its JSON stdout and peak RSS; a
-// failing child's error line becomes this command's error.
+// Runs `lmforge ARGS...` (this executable) via run_process, which reads the child's
+// stdout and stderr together; returns its JSON stdout and peak RSS; a failing child's
+// error line becomes this command's error.
 Child run_self(const std::vector<std::string>& args) {
-  int out[2], err[2];
-  LMF_CHECK(pipe(out) == 0 && pipe(err) == 0, kIo, "compare: pipe failed");
-  const pid_t pid = fork();
-  LMF_CHECK(pid >= 0, kIo, "compare: fork failed");
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    for (int f : {out[0], out[1], err[0], err[1]}) close(f);
-    std::vector<char*> argv;
-    std::string self = "lmforge";
-    argv.push_back(self.data());
-    for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  auto drain = [](int f) {
-    std::string text;
-    char buf[4096];
-    for (ssize_t k; (k = read(f, buf, sizeof(buf))) > 0;) text.append(buf, static_cast<size_t>(k));
-    close(f);
-    return text;
-  };
-  const std::string text = drain(out[0]);  // -q / --json: children write little to stderr
-  std::string errors = drain(err[0]);
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  static const std::string self = fs::read_symlink("/proc/self/exe").string();
+  std::vector<std::string> argv = {"lmforge"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessResult p = run_process(self, argv);
+  if (!p.ok()) {
+    std::string& errors = p.err;
     while (!errors.empty() && errors.back() == '\n') errors.pop_back();
     const size_t nl = errors.rfind('\n');
     std::string line = nl == std::string::npos ? errors : errors.substr(nl + 1);
     const std::string prefix = "lmforge: error: ";
     if (line.rfind(prefix, 0) == 0) line = line.substr(prefix.size());
     fail(ErrorCode::kInvalidArgument, "compare: {} failed: {}", args.at(0) + " " + args.at(1),
-         line.empty() ? "exit status " + std::to_string(status) : line);
+         line.empty() ? "exit status " + std::to_string(p.status) : line);
   }
   Child c;
-  c.out = nlohmann::json::parse(text);
-  c.peak_rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
+  c.out = nlohmann::json::parse(p.out);
+  c.peak_rss_mib = p.peak_rss_mib;
   return c;
 }
 

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
 #include "cli/common.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "data/brown_corpus.h"
 #include "data/prepare.h"
@@ -64,10 +64,10 @@ void run_prepare(const PrepareArgs& a) {
   opt.split = split;
   opt.threads = a.threads;
   const bool tty = !a.quiet && isatty(STDERR_FILENO);
-  const auto t0 = std::chrono::steady_clock::now();
+  const double t0 = now_seconds();
   auto progress = [&](const data::PrepareProgress& p) {
     if (!tty) return;
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double s = now_seconds() - t0;
     const std::string pct = p.bytes_total ? fmt::format("{:3.0f}% ", 100.0 * p.bytes_read / p.bytes_total) : "";
     fmt::print(stderr, "\rdata prepare: {}{} documents, {} tokens, {}/s   ", pct, p.documents,
                human_count(static_cast<double>(p.tokens)), human_bytes(p.bytes_read / std::max(s, 1e-9)));

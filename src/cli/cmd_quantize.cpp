@@ -1,11 +1,11 @@
 // `lmforge quantize MODEL -o OUT --method w4|w8`: weight quantization (compress/quantize.h).
 #include <fmt/format.h>
 
-#include <chrono>
 #include <filesystem>
 
 #include "cli/common.h"
 #include "compress/quantize.h"
+#include "core/clock.h"
 
 namespace lmf::cli {
 
@@ -20,7 +20,7 @@ void run_quantize(QuantizeArgs& a) {
   a.job.sym = !a.asym;
   a.job.awq_clip = !a.no_clip;
   a.job.verbose = !a.quiet;
-  const auto t0 = std::chrono::steady_clock::now();
+  const double t0 = now_seconds();
   nlohmann::json q = compress::quantize_model(a.job);
   if (a.quiet) return;
   int quantized = 0, kept = 0;
@@ -33,8 +33,7 @@ void run_quantize(QuantizeArgs& a) {
                               : fmt::format("group {}, {}", a.job.group, a.job.sym ? "symmetric" : "asymmetric");
   fmt::print("{}: {} linear modules quantized ({}, {}), {} kept float; model.safetensors {:.2f} MiB; {:.1f} s\n",
              a.job.out, quantized, a.job.method, how, kept,
-             static_cast<double>(bytes) / (1 << 20),
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+             static_cast<double>(bytes) / (1 << 20), now_seconds() - t0);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -13,6 +12,7 @@
 #include "cli/common.h"
 #include "data/brown_corpus.h"
 #include "data/document.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "tokenizer/bpe_trainer.h"
@@ -44,7 +44,7 @@ std::string output_path(const std::string& out) {
 }
 
 void run_train(const TrainArgs& a) {
-  const auto start = std::chrono::steady_clock::now();
+  const double start = now_seconds();
   LMF_CHECK(a.vocab_size > 0 && a.vocab_size <= (int64_t{1} << 24), kInvalidArgument,
             "--vocab-size: {} is out of range", a.vocab_size);
   const std::string out = output_path(a.out);
@@ -75,7 +75,7 @@ void run_train(const TrainArgs& a) {
   const TrainedBpe t = trainer.train();
   if (progress) fmt::print(stderr, "\r\033[K");
   write_file_atomic(out, t.to_json());
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double secs = now_seconds() - start;
   if (!a.quiet) {
     fmt::print("wrote {}: {} tokens ({} special, 256 bytes, {} merges) from {} of text in {} file(s), {} words "
                "({} distinct), in {:.2f} s\n",

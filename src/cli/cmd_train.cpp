@@ -19,6 +19,7 @@
 #include "core/mapped_file.h"
 #include "data/token_dataset.h"
 #include "dist/communicator.h"
+#include "formats/tokenizer_files.h"
 #include "tokenizer/tokenizer.h"
 #include "runtime/session.h"
 #include "train/teacher_cache.h"
@@ -240,9 +241,7 @@ void run_train(TrainArgs a) {
   if (main_rank) {
     fs::create_directories(a.out);
     if (!a.resume) write_file_atomic(a.out + "/training_args.json", args_json(a).dump(2) + "\n");
-    const std::string tok_name = fs::path(tok_path).extension() == ".json" ? "tokenizer.json" : "tokenizer.model";
-    if (fs::absolute(tok_path) != fs::absolute(a.out + "/" + tok_name))
-      write_file_atomic(a.out + "/" + tok_name, read_text_file(tok_path));
+    copy_tokenizer_files(tok_path, a.out);
     log.open(a.out + "/train_log.jsonl", std::ios::app);
   }
   if (!a.quiet && main_rank && world.size() > 1)

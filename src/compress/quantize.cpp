@@ -10,6 +10,7 @@
 #include "compress/gptq.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "formats/tokenizer_files.h"
 #include "models/model.h"
 #include "passes/quantize.h"
 #include "passes/smooth.h"
@@ -167,11 +168,9 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
       g_idx[module + ".g_idx"] = t;
     }
     save_model(m, m.graph, tmp.string(), g_idx);
-    for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-                             "generation_config.json"}) {
-      const fs::path src = fs::path(job.model) / name;
-      if (fs::exists(src)) write_file_atomic((tmp / name).string(), read_text_file(src.string()));
-    }
+    copy_tokenizer_files(job.model, tmp.string());
+    if (const fs::path gen = fs::path(job.model) / "generation_config.json"; fs::exists(gen))
+      write_file_atomic((tmp / gen.filename()).string(), read_text_file(gen.string()));
     if (fs::exists(out)) fs::remove(out);
     fs::rename(tmp, out);
   } catch (...) {

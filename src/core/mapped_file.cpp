@@ -59,8 +59,18 @@ std::string read_text_file(const std::string& path) {
   return ss.str();
 }
 
+std::string temp_path_for(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
+
+void rename_into_place(const std::string& tmp, const std::string& path) {
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    std::remove(tmp.c_str());
+    fail(ErrorCode::kIo, "{}: cannot rename into place: {}", path, std::strerror(e));
+  }
+}
+
 void write_file_atomic(const std::string& path, const std::string& contents) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = temp_path_for(path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail(ErrorCode::kIo, "{}: cannot write: {}", tmp, std::strerror(errno));
@@ -71,11 +81,7 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
       fail(ErrorCode::kIo, "{}: write failed", path);
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    std::remove(tmp.c_str());
-    fail(ErrorCode::kIo, "{}: cannot rename into place: {}", path, std::strerror(e));
-  }
+  rename_into_place(tmp, path);
 }
 
 }  // namespace lmf

@@ -33,7 +33,12 @@ void release_mapped_pages(const void* p, size_t bytes);
 
 // Reads a whole (small) text file; throws lmf::Error naming the path on failure.
 std::string read_text_file(const std::string& path);
-// Writes `contents` to path atomically: a temporary file in the same folder, then rename.
+// Output files are written to a temporary name beside them and renamed into place, so a
+// failure never leaves half a file. temp_path_for names the temporary file ("PATH.tmp.PID");
+// rename_into_place renames it onto path, removing it and throwing lmf::Error on failure.
+std::string temp_path_for(const std::string& path);
+void rename_into_place(const std::string& tmp, const std::string& path);
+// Writes `contents` to path atomically: temp_path_for(path), then rename_into_place.
 void write_file_atomic(const std::string& path, const std::string& contents);
 
 }  // namespace lmf

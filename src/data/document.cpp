@@ -9,14 +9,6 @@
 
 namespace lmf::data {
 
-std::string Fnv1a64::hex() const { return fmt::format("{:016x}", h); }
-
-uint64_t fnv1a64(std::string_view s) {
-  Fnv1a64 f;
-  f.update(s);
-  return f.h;
-}
-
 const char* split_name(Split s) { return kSplitNames[static_cast<int>(s)]; }
 
 Split parse_split(std::string_view name) {

@@ -11,20 +11,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/hash.h"
+
 namespace lmf::data {
 
-// FNV-1a 64: offset basis 0xcbf29ce484222325, prime 0x100000001b3, byte by byte.
-struct Fnv1a64 {
-  uint64_t h = 0xcbf29ce484222325ull;
-  void update(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  }
-  void update(std::string_view s) { update(s.data(), s.size()); }
-  // 16 lower-case hex digits.
-  std::string hex() const;
-};
-uint64_t fnv1a64(std::string_view s);
+// Checksums and buckets use lmf::Fnv1a64 / lmf::fnv1a64 (core/hash.h).
+using lmf::Fnv1a64;
+using lmf::fnv1a64;
 
 enum class Split : int { kTrain = 0, kValid = 1, kTest = 2 };
 inline constexpr std::array<const char*, 3> kSplitNames = {"train", "valid", "test"};

@@ -1,7 +1,5 @@
 #include "data/prepare.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -39,13 +37,11 @@ class PendingFiles {
   // The temporary path to write `name` to.
   std::string add(const std::string& name) {
     const std::string final_path = (dir_ / name).string();
-    files_.emplace_back(final_path + ".tmp." + std::to_string(::getpid()), final_path);
+    files_.emplace_back(temp_path_for(final_path), final_path);
     return files_.back().first;
   }
   void commit() {
-    for (const auto& [tmp, final_path] : files_)
-      if (std::rename(tmp.c_str(), final_path.c_str()) != 0)
-        fail(ErrorCode::kIo, "{}: cannot rename into place: {}", final_path, std::strerror(errno));
+    for (const auto& [tmp, final_path] : files_) rename_into_place(tmp, final_path);
     files_.clear();
   }
 

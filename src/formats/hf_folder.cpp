@@ -133,6 +133,12 @@ int64_t HfFolder::cfg_int(const std::string& key, int64_t fallback) const {
   return cfg_int(key);
 }
 
+int64_t HfFolder::cfg_positive_int(const std::string& key) const {
+  const int64_t v = cfg_int(key);
+  LMF_CHECK(v > 0, kBadFile, "{}: field '{}' must be positive", config_path(), key);
+  return v;
+}
+
 double HfFolder::cfg_float(const std::string& key, double fallback) const {
   if (!config_.contains(key) || config_[key].is_null()) return fallback;
   LMF_CHECK(config_[key].is_number(), kBadFile, "{}: field '{}' must be a number", config_path(), key);

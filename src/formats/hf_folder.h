@@ -54,6 +54,8 @@ class HfFolder {
   // Config accessors: errors name config.json and the field.
   int64_t cfg_int(const std::string& key) const;
   int64_t cfg_int(const std::string& key, int64_t fallback) const;
+  // A required integer that must be > 0 (a dimension or count).
+  int64_t cfg_positive_int(const std::string& key) const;
   double cfg_float(const std::string& key, double fallback) const;
   std::string cfg_str(const std::string& key, const std::string& fallback) const;
   bool cfg_bool(const std::string& key, bool fallback) const;

@@ -13,18 +13,16 @@ namespace lmf::detail {
 Model build_gpt2(HfFolder& f, const BuildOptions& o) {
   Model m;
   ModelInfo& info = m.info;
-  info.layers = f.cfg_int("n_layer");
-  info.hidden = f.cfg_int("n_embd");
-  info.heads = f.cfg_int("n_head");
-  info.vocab = f.cfg_int("vocab_size");
-  info.context = f.cfg_int("n_positions");
+  info.layers = f.cfg_positive_int("n_layer");
+  info.hidden = f.cfg_positive_int("n_embd");
+  info.heads = f.cfg_positive_int("n_head");
+  info.vocab = f.cfg_positive_int("vocab_size");
+  info.context = f.cfg_positive_int("n_positions");
   info.inner = f.cfg_int("n_inner", checked_mul(4, info.hidden, f.config_path() + ": n_embd"));
   const std::string act = f.cfg_str("activation_function", "gelu_new");
   LMF_CHECK(act == "gelu_new" || act == "gelu_pytorch_tanh", kUnsupported,
             "{}: activation_function '{}' is not supported (gelu_new)", f.config_path(), act);
   const double eps = f.cfg_float("layer_norm_epsilon", 1e-5);
-  for (const char* key : {"n_layer", "n_embd", "n_head", "vocab_size", "n_positions"})
-    LMF_CHECK(f.cfg_int(key) > 0, kBadFile, "{}: field '{}' must be positive", f.config_path(), key);
   LMF_CHECK(info.hidden % info.heads == 0, kBadFile, "{}: n_embd {} is not a multiple of n_head {}",
             f.config_path(), info.hidden, info.heads);
   info.kv_heads = info.heads;

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/mapped_file.h"
 #include "formats/safetensors.h"
 #include "models/model.h"
@@ -14,10 +15,14 @@ namespace lmf {
 
 namespace {
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
+// Mixes a tensor's name into the init seed. This is the FNV-1a 64 step started from
+// 1469598103934665603 (FNV's decimal basis 14695981039346656037 missing its last digit),
+// so it is not FNV-1a; it stays as it is because every saved random init depends on it.
+constexpr uint64_t kInitNameHashBasis = 1469598103934665603ull;
+uint64_t init_name_hash(const std::string& name) {
+  Fnv1a64 f{kInitNameHashBasis};
+  f.update(name);
+  return f.h;
 }
 
 // SplitMix64: a small, well-mixed generator whose output is the same on every platform.
@@ -67,7 +72,7 @@ Model init_model(const std::string& config_file, uint64_t seed, const BuildOptio
       for (int64_t i = 0; i < t.numel(); ++i) p[i] = 1.0f;
       return t;
     }
-    SplitMix rng{seed ^ fnv1a(name)};
+    SplitMix rng{seed ^ init_name_hash(name)};
     fill_normal(p, t.numel(), gpt2 && ends_with(name, "c_proj.weight") ? residual : range, rng);
     return t;
   });

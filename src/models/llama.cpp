@@ -14,16 +14,13 @@ namespace lmf::detail {
 Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o) {
   Model m;
   ModelInfo& info = m.info;
-  info.layers = f.cfg_int("num_hidden_layers");
-  info.hidden = f.cfg_int("hidden_size");
-  info.heads = f.cfg_int("num_attention_heads");
+  info.layers = f.cfg_positive_int("num_hidden_layers");
+  info.hidden = f.cfg_positive_int("hidden_size");
+  info.heads = f.cfg_positive_int("num_attention_heads");
   info.kv_heads = f.cfg_int("num_key_value_heads", info.heads);
-  info.inner = f.cfg_int("intermediate_size");
-  info.vocab = f.cfg_int("vocab_size");
-  info.context = f.cfg_int("max_position_embeddings");
-  for (const char* key : {"num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-                          "vocab_size", "max_position_embeddings"})
-    LMF_CHECK(f.cfg_int(key) > 0, kBadFile, "{}: field '{}' must be positive", f.config_path(), key);
+  info.inner = f.cfg_positive_int("intermediate_size");
+  info.vocab = f.cfg_positive_int("vocab_size");
+  info.context = f.cfg_positive_int("max_position_embeddings");
   LMF_CHECK(info.kv_heads > 0 && info.heads % info.kv_heads == 0, kBadFile,
             "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", f.config_path(),
             info.heads, info.kv_heads);

@@ -1,18 +1,12 @@
 #include "runtime/generate.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace lmf {
-
-namespace {
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 void prefill(Session& session, const std::vector<std::vector<int32_t>>& prompts, std::vector<float>& last) {
   const int64_t V = session.vocab(), cap = session.options().max_step_tokens;
@@ -65,10 +59,10 @@ std::vector<std::vector<int32_t>> generate(Session& session, const std::vector<s
   std::vector<std::vector<int32_t>> out(B);
   for (auto& o : out) o.reserve(static_cast<size_t>(opts.max_new_tokens));
 
-  double t0 = now();
+  double t0 = now_seconds();
   std::vector<float> last;
   prefill(session, prompts, last);
-  double t1 = now();
+  double t1 = now_seconds();
   if (stats) {
     stats->prompt_tokens = 0;
     for (const auto& p : prompts) stats->prompt_tokens += static_cast<int64_t>(p.size());
@@ -106,7 +100,7 @@ std::vector<std::vector<int32_t>> generate(Session& session, const std::vector<s
     for (size_t c = 0; c < owner.size(); ++c) choose(owner[c], logits.data() + c * static_cast<size_t>(V));
   }
   if (stats) {
-    stats->decode_seconds = now() - t1;
+    stats->decode_seconds = now_seconds() - t1;
     stats->new_tokens = 0;
     for (const auto& o : out) stats->new_tokens += static_cast<int64_t>(o.size());
   }

@@ -3,27 +3,15 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
+#include "backend/cpu/kernels_grad.h"
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace lmf {
 
 namespace {
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// log-sum-exp of a row, in double for a stable scale-free result.
-double log_sum_exp(const float* x, int64_t n) {
-  float mx = x[0];
-  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(x[i] - mx));
-  return mx + std::log(s);
-}
 
 // Feeds windows [w0, w1) as one batch; calls row(window, position, logits) for each scored position.
 template <typename RowFn>
@@ -78,19 +66,19 @@ PerplexityResult perplexity(Session& s, std::span<const int32_t> tokens, int64_t
   const std::vector<Window> windows = make_windows(static_cast<int64_t>(tokens.size()), ctx, stride);
   PerplexityResult res;
   std::vector<SeqChunk> chunks;
-  const double t0 = now();
+  const double t0 = now_seconds();
   const int64_t V = s.vocab();
   for (size_t w0 = 0; w0 < windows.size(); w0 += static_cast<size_t>(batch)) {
     const size_t w1 = std::min(windows.size(), w0 + static_cast<size_t>(batch));
     run_batch(s, tokens, windows, w0, w1, chunks, [&](size_t, int64_t t, const float* row) {
-      const double nll = log_sum_exp(row, V) - row[tokens[static_cast<size_t>(t)]];
+      const double nll = cpu::log_sum_exp(row, V) - row[tokens[static_cast<size_t>(t)]];
       res.nll_sum += nll;
       res.nll_sq_sum += nll * nll;
       ++res.tokens;
     });
     if (progress) progress(static_cast<int64_t>(w1), static_cast<int64_t>(windows.size()));
   }
-  res.seconds = now() - t0;
+  res.seconds = now_seconds() - t0;
   return res;
 }
 
@@ -106,20 +94,20 @@ CompareResult compare_models(Session& base, Session& variant, std::span<const in
   std::vector<float> base_rows;
   std::vector<SeqChunk> chunks;
   int64_t same = 0;
-  const double t0 = now();
+  const double t0 = now_seconds();
   for (size_t w0 = 0; w0 < windows.size(); w0 += static_cast<size_t>(batch)) {
     const size_t w1 = std::min(windows.size(), w0 + static_cast<size_t>(batch));
     base_rows.clear();
     run_batch(base, tokens, windows, w0, w1, chunks, [&](size_t, int64_t t, const float* row) {
       base_rows.insert(base_rows.end(), row, row + V);
-      const double nll = log_sum_exp(row, V) - row[tokens[static_cast<size_t>(t)]];
+      const double nll = cpu::log_sum_exp(row, V) - row[tokens[static_cast<size_t>(t)]];
       res.base.nll_sum += nll, res.base.nll_sq_sum += nll * nll, ++res.base.tokens;
     });
     int64_t r = 0;
     run_batch(variant, tokens, windows, w0, w1, chunks, [&](size_t, int64_t t, const float* q) {
       const float* p = base_rows.data() + r * V;
       ++r;
-      const double lp = log_sum_exp(p, V), lq = log_sum_exp(q, V);
+      const double lp = cpu::log_sum_exp(p, V), lq = cpu::log_sum_exp(q, V);
       double kl = 0;
       int64_t ap = 0, aq = 0;
       for (int64_t i = 0; i < V; ++i) {
@@ -135,7 +123,7 @@ CompareResult compare_models(Session& base, Session& variant, std::span<const in
     });
     if (progress) progress(static_cast<int64_t>(w1), static_cast<int64_t>(windows.size()));
   }
-  res.base.seconds = res.variant.seconds = now() - t0;
+  res.base.seconds = res.variant.seconds = now_seconds() - t0;
   res.tokens = static_cast<int64_t>(kls.size());
   if (!kls.empty()) {
     double sum = 0;

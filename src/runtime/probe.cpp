@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <chrono>
 #include <fstream>
 #include <hwy/targets.h>
 #include <thread>
@@ -13,15 +12,10 @@
 #include <vector>
 
 #include "backend/cpu/matmul.h"
+#include "core/clock.h"
 #include "core/tensor.h"
 
 namespace lmf {
-
-namespace {
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 double measure_read_bandwidth(int threads, double seconds, bool huge_pages) {
   const size_t bytes = size_t{512} << 20;  // 512 MiB: far beyond any cache
@@ -32,10 +26,10 @@ double measure_read_bandwidth(int threads, double seconds, bool huge_pages) {
   for (int64_t i = 0; i < n; ++i) buf[i] = 1.0f;
   volatile float sink = 0;
   double best = 0;
-  const double t_end = now() + seconds;
+  const double t_end = now_seconds() + seconds;
   int reps = 0;
-  while (reps < 3 || now() < t_end) {
-    const double t0 = now();
+  while (reps < 3 || now_seconds() < t_end) {
+    const double t0 = now_seconds();
     float total = 0;
     // Each thread reads its own contiguous part, as four SIMD streams.
 #pragma omp parallel num_threads(threads) reduction(+ : total)
@@ -43,7 +37,7 @@ double measure_read_bandwidth(int threads, double seconds, bool huge_pages) {
       const int64_t t = omp_get_thread_num(), per = n / omp_get_num_threads();
       total += cpu::sum_streams(buf + t * per, per);
     }
-    const double dt = now() - t0;
+    const double dt = now_seconds() - t0;
     sink = sink + total;
     best = std::max(best, static_cast<double>(bytes) / dt);
     ++reps;
@@ -60,12 +54,12 @@ double measure_sgemm_flops(int threads, double seconds) {
   omp_set_num_threads(threads);
   cpu::linear(a.data(), b.data(), nullptr, c.data(), s, s, s, true);  // warm-up
   double best = 0;
-  const double t_end = now() + seconds;
+  const double t_end = now_seconds() + seconds;
   int reps = 0;
-  while (reps < 3 || now() < t_end) {
-    const double t0 = now();
+  while (reps < 3 || now_seconds() < t_end) {
+    const double t0 = now_seconds();
     cpu::linear(a.data(), b.data(), nullptr, c.data(), s, s, s, true);
-    best = std::max(best, 2.0 * s * s * s / (now() - t0));
+    best = std::max(best, 2.0 * s * s * s / (now_seconds() - t0));
     ++reps;
   }
   omp_set_num_threads(saved);
@@ -122,7 +116,7 @@ double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps) {
   volatile float sink = 0;
   double best = 0;
   for (int r = 0; r < sweeps; ++r) {
-    const double t0 = now();
+    const double t0 = now_seconds();
     float total = 0;
     for (const auto& [p, n] : parts) {
       if (n < 4096) {  // biases, norms: not worth a parallel region
@@ -137,7 +131,7 @@ double measure_weight_read_bandwidth(const Graph& g, int threads, int sweeps) {
       }
     }
     sink = sink + total;
-    best = std::max(best, bytes / (now() - t0));
+    best = std::max(best, bytes / (now_seconds() - t0));
   }
   return best;
 }

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "tokenizer/bpe_tokenizer_impl.h"
 
 namespace lmf {
@@ -42,16 +43,6 @@ void append_utf8(std::string& out, uint32_t cp) {
     out += static_cast<char>(0x80 | (cp & 0x3F));
   }
 }
-
-struct Fnv1a {
-  uint64_t h = 0xcbf29ce484222325ull;
-  void bytes(std::string_view s) {
-    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  }
-  void u32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) h = (h ^ ((v >> (8 * i)) & 0xFF)) * 0x100000001b3ull;
-  }
-};
 
 }  // namespace
 
@@ -109,25 +100,25 @@ void add_token(BpeTokenizer::Impl& t, const std::string& path, const std::string
 }
 
 std::string compute_digest(const BpeTokenizer::Impl& t, const std::vector<std::pair<int32_t, int32_t>>& merges) {
-  Fnv1a f;
+  Fnv1a64 f;
   for (size_t id = 0; id < t.present.size(); ++id) {
     if (!t.present[id]) continue;
-    f.u32(static_cast<uint32_t>(id));
-    f.u32(static_cast<uint32_t>(t.token_bytes[id].size()));
-    f.bytes(t.token_bytes[id]);
-    f.u32(t.special[id]);
+    f.update_u32(static_cast<uint32_t>(id));
+    f.update_u32(static_cast<uint32_t>(t.token_bytes[id].size()));
+    f.update(t.token_bytes[id]);
+    f.update_u32(t.special[id]);
   }
-  f.u32(0xFFFFFFFFu);
+  f.update_u32(0xFFFFFFFFu);
   for (const auto& [a, b] : merges) {
-    f.u32(static_cast<uint32_t>(a));
-    f.u32(static_cast<uint32_t>(b));
+    f.update_u32(static_cast<uint32_t>(a));
+    f.update_u32(static_cast<uint32_t>(b));
   }
-  f.u32(0xFFFFFFFFu);
-  f.u32(t.split == PreSplit::kGpt2);
-  f.u32(t.add_prefix_space);
-  f.u32(t.ignore_merges);
-  f.u32(t.unk_id.value_or(-1));
-  return fmt::format("{:016x}", f.h);
+  f.update_u32(0xFFFFFFFFu);
+  f.update_u32(t.split == PreSplit::kGpt2);
+  f.update_u32(t.add_prefix_space);
+  f.update_u32(t.ignore_merges);
+  f.update_u32(t.unk_id.value_or(-1));
+  return f.hex();
 }
 
 void index_added_tokens(BpeTokenizer::Impl& t, std::vector<AddedToken> added) {

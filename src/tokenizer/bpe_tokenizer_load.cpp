@@ -1,12 +1,12 @@
 // lmforge tokenizer: reading tokenizer.json and OpenAI's encoder.json + vocab.bpe.
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/bpe_tokenizer_impl.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lmf {
 namespace {
@@ -17,17 +17,6 @@ using tok::BpeSpec;
 constexpr std::string_view kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  LMF_CHECK(std::filesystem::is_regular_file(path, ec), kBadFile, "{}: no such file", path);
-  std::ifstream in(path, std::ios::binary);
-  LMF_CHECK(in.good(), kIo, "{}: cannot open for reading", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  LMF_CHECK(!in.bad(), kIo, "{}: read failed", path);
-  return ss.str();
-}
-
 json parse_json(const std::string& text, const std::string& path) {
   try {
     return json::parse(text);
@@ -36,7 +25,7 @@ json parse_json(const std::string& text, const std::string& path) {
   }
 }
 
-json read_json(const std::string& path) { return parse_json(read_file(path), path); }
+json read_json(const std::string& path) { return parse_json(read_text_file(path), path); }
 
 std::string type_of(const json& j) {
   if (j.is_null()) return "null";
@@ -169,23 +158,11 @@ void parse_added_tokens(const json& root, BpeSpec& spec) {
   }
 }
 
-// "eos_token" of a tokenizer_config.json beside the tokenizer.json, if any.
-std::optional<std::string> configured_eos(const std::string& tokenizer_json) {
-  const auto config = std::filesystem::path(tokenizer_json).parent_path() / "tokenizer_config.json";
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(config, ec)) return std::nullopt;
-  const json j = read_json(config.string());
-  const json& e = j.is_object() && j.contains("eos_token") ? j["eos_token"] : json();
-  if (e.is_string()) return e.get<std::string>();
-  if (e.is_object() && e.contains("content") && e["content"].is_string()) return e["content"].get<std::string>();
-  return std::nullopt;
-}
-
 }  // namespace
 
 BpeTokenizer BpeTokenizer::from_file(const std::string& path) {
-  BpeTokenizer t = from_json_text(read_file(path), path);
-  if (auto eos = configured_eos(path)) {
+  BpeTokenizer t = from_json_text(read_text_file(path), path);
+  if (auto eos = tok::configured_token(path, "eos_token")) {
     if (auto id = t.token_id(*eos)) t.eos_id_ = id;
   }
   return t;
@@ -217,7 +194,7 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json, cons
               it.key());
     spec.vocab.emplace_back(it.key(), it.value().get<int64_t>());
   }
-  const std::string text = read_file(vocab_bpe);
+  const std::string text = read_text_file(vocab_bpe);
   std::istringstream lines(text);
   std::string line;
   for (size_t n = 1; std::getline(lines, line); ++n) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace lmf {
 
@@ -19,7 +20,7 @@ SentencePieceTokenizer SentencePieceTokenizer::from_file(const std::string& path
   LMF_CHECK(sp->GetPieceSize() > 0, kBadFile, "{}: SentencePiece model without pieces", path);
   SentencePieceTokenizer t;
   t.path_ = path;
-  t.digest_ = tok::fnv1a_hex(sp->serialized_model_proto());
+  t.digest_ = fnv1a64_hex(sp->serialized_model_proto());
   if (sp->eos_id() >= 0) t.eos_id_ = sp->eos_id();
   if (sp->bos_id() >= 0) t.bos_id_ = sp->bos_id();
   t.sp_ = std::move(sp);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 
@@ -95,17 +96,14 @@ std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path) {
 namespace tok {
 
 std::optional<std::string> configured_token(const std::string& tokenizer_file, const char* key) {
-  const json j = read_json_or_null(fs::path(tokenizer_file).parent_path() / "tokenizer_config.json");
+  const fs::path path = fs::path(tokenizer_file).parent_path() / "tokenizer_config.json";
+  if (!is_file(path)) return std::nullopt;
+  const json j = json::parse(read_text_file(path.string()), nullptr, /*allow_exceptions=*/false);
+  LMF_CHECK(!j.is_discarded(), kBadFile, "{}: invalid JSON", path.string());
   const json& e = j.is_object() && j.contains(key) ? j[key] : json();
   if (e.is_string()) return e.get<std::string>();
   if (e.is_object() && e.contains("content") && e["content"].is_string()) return e["content"].get<std::string>();
   return std::nullopt;
-}
-
-std::string fnv1a_hex(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
-  return fmt::format("{:016x}", h);
 }
 
 }  // namespace tok

@@ -72,10 +72,9 @@ std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& model_dir
 namespace tok {
 // Helpers shared by the tokenizer kinds.
 // The content of `key` ("eos_token", "bos_token"; a string or {"content": ...}) in the
-// tokenizer_config.json beside tokenizer_file, if any.
+// tokenizer_config.json beside tokenizer_file, if any (the one reader of that file; one
+// that is there but not JSON is an lmf::Error naming it).
 std::optional<std::string> configured_token(const std::string& tokenizer_file, const char* key);
-// FNV-1a 64 of bytes as 16 hex digits.
-std::string fnv1a_hex(std::string_view bytes);
 }  // namespace tok
 
 }  // namespace lmf

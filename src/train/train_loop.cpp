@@ -1,8 +1,8 @@
 #include "train/train_loop.h"
 
-#include <chrono>
 #include <cmath>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace lmf {
@@ -14,10 +14,6 @@ uint64_t mix(uint64_t x) {  // SplitMix64's finalizer
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
-}
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -78,7 +74,7 @@ void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_
             c.batch);
   std::vector<int32_t> tokens, targets;
   std::vector<int64_t> starts;
-  double t0 = now(), loss_sum = 0;
+  double t0 = now_seconds(), loss_sum = 0;
   int64_t logged = 0;
   const int64_t last = c.stop_at > 0 ? std::min(c.stop_at, c.steps) : c.steps;
   for (int64_t step = trainer.steps_done(); step < last; ++step) {
@@ -100,7 +96,7 @@ void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_
     ++logged;
     const int64_t done = step + 1;
     if (c.log_interval > 0 && (done % c.log_interval == 0 || done == c.steps)) {
-      const double t = now();
+      const double t = now_seconds();
       TrainEvent e{done, loss_sum / static_cast<double>(logged), lr, norm,
                    static_cast<double>(logged * c.accum * c.batch * c.seq) / (t - t0)};  // all replicas
       on_event(e);
@@ -110,11 +106,11 @@ void train_loop(Trainer& trainer, const TrainConfig& c, const std::vector<int32_
       TrainEvent e{done, loss, lr, norm, 0};
       e.valid_loss = validation_loss(trainer, valid, c.eval_batches, r);
       on_event(e);
-      t0 = now();
+      t0 = now_seconds();
     }
     if ((c.save_interval > 0 && done % c.save_interval == 0) || done == last) {
       save(done);
-      t0 = now();
+      t0 = now_seconds();
     }
   }
 }

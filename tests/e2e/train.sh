@@ -41,6 +41,19 @@ expect_error "train: bad --lr" "--lr must be > 0" "$LMF" train --config "$T/conf
 expect_error "train: --seq past the context" "exceeds" "$LMF" train --config "$T/config.json" --data "$T/brown" -o "$T/c" --steps 2 --seq 65
 [[ ! -e "$T/c" ]] && pass "train: nothing written on error" || failed "train: $T/c written on error"
 
+# The tokenizer's folder has a tokenizer_config.json: train (--tokenizer a file in it) and
+# distill (--tokenizer the folder) outputs keep it beside tokenizer.json, byte for byte.
+mkdir -p "$T/tokdir"; cp "$TOK" "$T/tokdir/tokenizer.json"
+printf '{"eos_token": "<|endoftext|>", "model_max_length": 64}\n' >"$T/tokdir/tokenizer_config.json"
+"$LMF" train --config "$T/config.json" --data "$T/brown" --tokenizer "$T/tokdir/tokenizer.json" --steps 2 -b 2 \
+  --seq 16 --lr 3e-3 --warmup 1 -t 2 -o "$T/tk" -q
+"$LMF" distill --teacher "$T/a" --student "$T/config.json" --data "$T/brown" --tokenizer "$T/tokdir" --steps 2 -b 2 \
+  --seq 16 --lr 3e-3 --warmup 1 -t 2 -o "$T/dk" -q
+for d in tk dk; do
+  cmp -s "$T/tokdir/tokenizer_config.json" "$T/$d/tokenizer_config.json" && cmp -s "$TOK" "$T/$d/tokenizer.json" \
+    && pass "$d: output keeps tokenizer.json and tokenizer_config.json" || failed "$d: tokenizer files: $(ls "$T/$d")"
+done
+
 # Distillation from run a: a one-layer student taken from the teacher's layers, and one
 # from a config; both load; interrupted + resumed distillation equals uninterrupted.
 DARGS=(--teacher "$T/a" --data "$T/brown" --steps 12 -b 4 --seq 32 --lr 3e-3 --warmup 2 --eval-interval 12

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/strip_ranges.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backend/cpu/gemv.cpp"
@@ -307,29 +308,13 @@ HWY_EXPORT(SumStreams);
 HWY_EXPORT(GemvStrips);
 HWY_EXPORT(GemmStrips);
 
-// Calls f(s0, s1) for each thread's consecutive strips [s0, s1) of S (one contiguous
-// stretch of W per thread: a function of the team size, but every y element is computed
-// the same way by whichever thread); no parallel region with one thread or one strip.
-namespace {
-template <class F>
-void for_strip_ranges(int64_t S, const F& f) {
-  if (omp_get_max_threads() == 1 || S < 2) {
-    f(size_t{0}, static_cast<size_t>(S));
-    return;
-  }
-#pragma omp parallel
-  {
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    const int64_t s0 = S * t / team, s1 = S * (t + 1) / team;
-    if (s0 < s1) f(static_cast<size_t>(s0), static_cast<size_t>(s1));
-  }
-}
-}  // namespace
+// Float strips go parallel from 2 strips (kParallelMinColumns, strip_ranges.h).
+constexpr int64_t kMinParallelStrips = kParallelMinColumns / kStripCols;
 
 void gemm_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
                  bool gelu) {
   const auto m = static_cast<size_t>(M), k = static_cast<size_t>(K), n = static_cast<size_t>(N);
-  for_strip_ranges(strip_count(N), [&](size_t s0, size_t s1) {
+  for_strip_ranges(strip_count(N), kMinParallelStrips, [&](size_t s0, size_t s1) {
     HWY_DYNAMIC_DISPATCH(GemmStrips)(x, w, bias, y, m, k, n, s0, s1, gelu);
   });
 }
@@ -339,7 +324,7 @@ float sum_streams(const float* p, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumSt
 void linear_few_rows_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
                             int64_t N) {
   const auto m = static_cast<size_t>(M), k = static_cast<size_t>(K), n = static_cast<size_t>(N);
-  for_strip_ranges(strip_count(N), [&](size_t s0, size_t s1) {
+  for_strip_ranges(strip_count(N), kMinParallelStrips, [&](size_t s0, size_t s1) {
     HWY_DYNAMIC_DISPATCH(GemvStrips)(x, w, bias, y, m, k, n, s0, s1);
   });
 }

@@ -74,6 +74,12 @@ int64_t attention_causal_backward_scratch(int64_t B, int64_t T, int64_t H, int64
 
 // ---- losses ---------------------------------------------------------------------------
 
+// log(sum_i exp(x_i)) of one row x (V >= 1, finite): the max, then the exponentials of
+// x - max summed in float vectors flushed into a double, the log taken in double. The same
+// two passes as cross_entropy's, so a perplexity from log_sum_exp(row) - row[target] and
+// a validation loss from cross_entropy agree on the same rows.
+double log_sum_exp(const float* x, int64_t V);
+
 // Mean cross-entropy of logits (R, V) against targets (R); a target < 0 (e.g. -100)
 // marks a row that is not scored. Returns the mean over scored rows (0 when none) and
 // writes dlogits (R, V) = scale * (softmax(logits) - onehot(target)) / scored for

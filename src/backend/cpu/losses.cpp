@@ -55,6 +55,47 @@ using MF = hn::Mask<DF>;
 HWY_INLINE float SumLanes(DF d, VF v) { return hn::GetLane(hn::SumOfLanes(d, v)); }
 HWY_INLINE float MaxLanes(DF d, VF v) { return hn::GetLane(hn::MaxOfLanes(d, v)); }
 
+// The max of row x (V) and the sum of exp(x - max): the two passes behind every
+// log-sum-exp of a logit row (cross_entropy, hence the training and validation loss, and
+// log_sum_exp, hence perplexity and compare's KL), so ppl and the loss cannot drift.
+HWY_INLINE void RowMaxSum(const float* x, size_t V, float* max_out, double* sum_out) {
+  const DF d0;
+  VF vmax = hn::Set(d0, -HUGE_VALF);
+  ForVectors(V, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
+    vmax = hn::Max(vmax, Ld(d, x + i, m, -HUGE_VALF));
+  });
+  const float mx = MaxLanes(d0, vmax);
+  const VF vm = hn::Set(d0, mx);
+  // Two float accumulators, added into a double every kFlushVectors vectors, so each float
+  // lane sums at most kFlushVectors / 2 terms whatever V and the vector width (one lane on
+  // the scalar target): the sum stays good to ~1e-7 relative.
+  constexpr size_t kFlushVectors = 64;
+  VF s0 = hn::Zero(d0), s1 = s0;
+  double total = 0.0;
+  size_t k = 0;
+  ForVectors(V, [&](DF d, size_t i, size_t m, MF mask) HWY_ATTR {
+    const VF e = hn::IfThenElseZero(mask, hn::Exp(d, hn::Sub(Ld(d, x + i, m), vm)));
+    if (k & 1) {
+      s1 = hn::Add(s1, e);
+    } else {
+      s0 = hn::Add(s0, e);
+    }
+    if (++k % kFlushVectors == 0) {
+      total += SumLanes(d0, hn::Add(s0, s1));
+      s0 = s1 = hn::Zero(d0);
+    }
+  });
+  *max_out = mx;
+  *sum_out = total + SumLanes(d0, hn::Add(s0, s1));
+}
+
+double LogSumExpRow(const float* x, size_t V) {
+  float mx;
+  double sum;
+  RowMaxSum(x, V, &mx, &sum);
+  return mx + std::log(sum);
+}
+
 // Writes dx (V) = f softmax(x) - f onehot(target) (or 0 when target < 0); returns the
 // row's cross-entropy lse(x) - x[target] (0 when target < 0). dx may alias x.
 double CrossEntropyRow(const float* x, int32_t target, float* dx, size_t V, float f) {
@@ -63,29 +104,15 @@ double CrossEntropyRow(const float* x, int32_t target, float* dx, size_t V, floa
     return 0.0;
   }
   const DF d0;
-  VF vmax = hn::Set(d0, -HUGE_VALF);
-  ForVectors(V, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
-    vmax = hn::Max(vmax, Ld(d, x + i, m, -HUGE_VALF));
-  });
-  const float mx = MaxLanes(d0, vmax);
+  float mx;
+  double sum;
+  RowMaxSum(x, V, &mx, &sum);
   const VF vm = hn::Set(d0, mx);
-  VF s0 = hn::Zero(d0), s1 = s0;
-  bool odd = false;
-  ForVectors(V, [&](DF d, size_t i, size_t m, MF mask) HWY_ATTR {
-    const VF e = hn::IfThenElseZero(mask, hn::Exp(d, hn::Sub(Ld(d, x + i, m), vm)));
-    if (odd) {
-      s1 = hn::Add(s1, e);
-    } else {
-      s0 = hn::Add(s0, e);
-    }
-    odd = !odd;
-  });
-  const float sum = SumLanes(d0, hn::Add(s0, s1));
-  const double lse = mx + std::log(static_cast<double>(sum));
+  const double lse = mx + std::log(sum);
   const float xt = x[target];  // read before dx (which may be x) is written
   // exp(x - max) / sum rather than exp(x - lse): x - max is exact where p is large, while
   // lse rounded to float would cost up to ulp(|lse|) relative (8e-6 for logits ~ 80).
-  const VF vf = hn::Set(d0, f / sum);
+  const VF vf = hn::Set(d0, static_cast<float>(f / sum));
   ForVectors(V, [&](DF d, size_t i, size_t m, MF) HWY_ATTR {
     St(d, hn::Mul(hn::Exp(d, hn::Sub(Ld(d, x + i, m), vm)), vf), dx + i, m);
   });
@@ -194,6 +221,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace lmf::cpu {
 
+HWY_EXPORT(LogSumExpRow);
 HWY_EXPORT(CrossEntropyRow);
 HWY_EXPORT(DistillRow);
 
@@ -232,6 +260,10 @@ void for_rows_summed(int64_t rows, int64_t V, double* sum_a, double* sum_b, cons
 }
 
 }  // namespace
+
+double log_sum_exp(const float* x, int64_t V) {
+  return HWY_DYNAMIC_DISPATCH(LogSumExpRow)(x, static_cast<size_t>(V));
+}
 
 double cross_entropy(const float* logits, const int32_t* targets, float* dlogits, int64_t rows, int64_t V,
                      float scale) {

@@ -16,11 +16,10 @@
 //    the scratch and multiplied by oneDNN's sgemm.
 #pragma once
 
-#include <omp.h>
-
 #include <cstdint>
 
 #include "backend/cpu/kernel_options.h"
+#include "backend/cpu/strip_ranges.h"
 
 namespace lmf::cpu {
 
@@ -47,21 +46,11 @@ struct QWeight {
 
 inline int64_t q_strips(int64_t N, int64_t strip = kQStrip) { return (N + strip - 1) / strip; }
 
-// Calls f(s0, s1) on each OpenMP thread for its share [s0, s1) of `strips` strips (on
-// the calling thread alone for one thread or fewer than 8 strips): the decode kernels'
-// split, whole strips per thread, so results do not depend on the thread count.
+// The quantized kernels' split (strip_ranges.h): parallel from 8 strips, kParallelMinColumns
+// of kQStrip columns, whatever the strip width.
 template <class F>
 void for_strip_ranges(int64_t strips, F&& f) {
-  if (omp_get_max_threads() == 1 || strips < 8) {
-    f(int64_t{0}, strips);
-    return;
-  }
-#pragma omp parallel
-  {
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    const int64_t s0 = strips * t / team, s1 = strips * (t + 1) / team;
-    if (s0 < s1) f(s0, s1);
-  }
+  for_strip_ranges(strips, kParallelMinColumns / kQStrip, f);
 }
 
 // The bits of the strips for weights of `bits` bits: 3-bit weights are held as 4-bit
