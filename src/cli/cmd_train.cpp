@@ -278,7 +278,8 @@ void run_train(TrainArgs a) {
 }
 
 // Flags train and distill share.
-void add_loop_flags(CLI::App* cmd, TrainArgs* a) {
+// The callback owns `a`: the options write into it during parse, after register_* returned.
+void add_loop_flags(CLI::App* cmd, const std::shared_ptr<TrainArgs>& a) {
   cmd->add_option("--data", a->data, "Folder from `lmforge data prepare` (train and valid splits)");
   cmd->add_option("-o,--output", a->out, "Output model folder (checkpoints are written here)")->required();
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer to copy into OUT (default: the one --data was prepared with)");
@@ -321,7 +322,7 @@ void register_train(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Pre-train a model on prepared data (AdamW, warm-up + cosine schedule)");
   cmd->add_option("--config", a->config, "config.json of a new model (GPT2LMHeadModel, LlamaForCausalLM, ...)");
   cmd->add_option("--init", a->init, "Start from this model folder instead of random weights");
-  add_loop_flags(cmd, a.get());
+  add_loop_flags(cmd, a);
 
   auto d = std::make_shared<TrainArgs>();
   d->threads = default_threads();
@@ -342,7 +343,7 @@ void register_train(CLI::App& app) {
                  "File of the teacher's top-k logits over the train split: built on first use, then the teacher "
                  "is not run again (implies --aligned-windows)");
   dc->add_option("--top-k", d->top_k, "Logits per position kept in --teacher-cache (default 32)");
-  add_loop_flags(dc, d.get());
+  add_loop_flags(dc, d);
 }
 
 }  // namespace lmf::cli

@@ -27,6 +27,11 @@ grep -q '"valid_ppl"' "$T/a/train_log.jsonl" && pass "train: train_log.jsonl" ||
 "$LMF" generate "$T/a" -p "The jury said" -n 8 -t 1 >/dev/null && pass "train: generate" || failed "train: generate"
 "$LMF" ppl "$T/a" --data "$T/brown" --ctx 64 --max-tokens 2000 -q | grep -q "perplexity" && pass "train: ppl" || failed "train: ppl"
 
+# -q with the default thread count: the flags' target outlived register_train only by luck
+# (a use-after-free that crashed with exit 139 on the Intel Xeon).
+"$LMF" train --config "$T/config.json" --data "$T/brown" -o "$T/q" --steps 1 -b 1 --seq 8 -q \
+  && [[ -f "$T/q/model.safetensors" ]] && pass "train: -q" || failed "train: -q"
+
 # Interrupted at step 10, resumed: the same weights and optimizer state as run a.
 "$LMF" train "${ARGS[@]}" -o "$T/b" --stop-at 10 -q
 "$LMF" train -o "$T/b" --resume -q
