@@ -59,20 +59,15 @@ void run_generate(const GenerateArgs& a) {
       std::vector<int32_t> ids = tok->encode(t);
       prompts.back().insert(prompts.back().end(), ids.begin(), ids.end());
     }
-    LMF_CHECK(!prompts.back().empty(), kInvalidArgument, "prompt {} is empty", prompts.size());
   }
   SessionOptions opts;
   opts.max_batch = static_cast<int64_t>(prompts.size());
   opts.max_context = a.ctx;
-  size_t longest = 0;
-  for (const auto& p : prompts) longest = std::max(longest, p.size());
-  opts.reserve_context = static_cast<int64_t>(longest) + a.n;  // the cache holds what this run needs
+  opts.reserve_context = positions_needed(prompts, a.n);  // the cache holds what this run needs
   opts.threads = a.threads;
   opts.kernels = kernel_options_from_env();
   Session session(m, opts);
-  for (size_t i = 0; i < prompts.size(); ++i)
-    LMF_CHECK(static_cast<int64_t>(prompts[i].size()) <= session.context(), kOutOfRange,
-              "prompt {} has {} tokens, more than the context of {}", i + 1, prompts[i].size(), session.context());
+  check_prompts(session, prompts);  // before the prompt is echoed
   GenerateOptions go;
   go.max_new_tokens = a.n;
   go.sampling = so;

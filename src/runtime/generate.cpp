@@ -36,23 +36,31 @@ void prefill(Session& session, const std::vector<std::vector<int32_t>>& prompts,
   }
 }
 
+int64_t positions_needed(const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens) {
+  size_t longest = 0;
+  for (const auto& p : prompts) longest = std::max(longest, p.size());
+  return static_cast<int64_t>(longest) + max_new_tokens;
+}
+
+void check_prompts(const Session& session, const std::vector<std::vector<int32_t>>& prompts) {
+  LMF_CHECK(static_cast<int64_t>(prompts.size()) <= session.options().max_batch, kInvalidArgument,
+            "{} prompts exceed the batch size {}", prompts.size(), session.options().max_batch);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    LMF_CHECK(!prompts[i].empty(), kInvalidArgument, "prompt {} is empty", i + 1);
+    LMF_CHECK(static_cast<int64_t>(prompts[i].size()) <= session.context(), kOutOfRange,
+              "prompt {} has {} tokens, more than the context of {}", i + 1, prompts[i].size(), session.context());
+  }
+}
+
 std::vector<std::vector<int32_t>> generate(Session& session, const std::vector<std::vector<int32_t>>& prompts,
                                            const GenerateOptions& opts,
                                            const std::function<void(size_t, int32_t)>& on_token,
                                            GenerateStats* stats) {
   const size_t B = prompts.size();
-  LMF_CHECK(static_cast<int64_t>(B) <= session.options().max_batch, kInvalidArgument,
-            "{} prompts exceed the batch size {}", B, session.options().max_batch);
+  check_prompts(session, prompts);
   LMF_CHECK(opts.max_new_tokens >= 0, kInvalidArgument, "-n must be >= 0, got {}", opts.max_new_tokens);
-  for (size_t i = 0; i < B; ++i) {
-    LMF_CHECK(!prompts[i].empty(), kInvalidArgument, "prompt {} is empty", i + 1);
-    LMF_CHECK(static_cast<int64_t>(prompts[i].size()) <= session.context(), kOutOfRange,
-              "prompt {} has {} tokens, more than the context of {}", i + 1, prompts[i].size(), session.context());
-  }
   session.reset_all();
-  size_t longest = 0;
-  for (const auto& p : prompts) longest = std::max(longest, p.size());
-  session.reserve(static_cast<int64_t>(longest) + opts.max_new_tokens);  // the decode loop never grows the cache
+  session.reserve(positions_needed(prompts, opts.max_new_tokens));  // the decode loop never grows the cache
   const int64_t V = session.vocab();
   std::vector<Sampler> samplers;
   for (size_t i = 0; i < B; ++i) samplers.emplace_back(opts.sampling, V, i);

@@ -31,6 +31,15 @@ std::vector<std::vector<int32_t>> generate(Session& session, const std::vector<s
                                            const std::function<void(size_t, int32_t)>& on_token,
                                            GenerateStats* stats = nullptr);
 
+// The cache positions a generate() call on these prompts needs: the longest prompt plus
+// max_new_tokens (callers size SessionOptions::reserve_context with it).
+int64_t positions_needed(const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens);
+
+// Throws lmf::Error unless there are at most max_batch prompts, each non-empty and no
+// longer than the session's context (generate() checks this first; callers that print
+// before generating check it earlier, so that nothing is half-written).
+void check_prompts(const Session& session, const std::vector<std::vector<int32_t>>& prompts);
+
 // Feeds all prompts through the model in as few forward passes as the step size
 // allows; returns, for each prompt, its last token's logits copied into `last`
 // (prompts.size() x vocab). Used by generate and by benchmarks.

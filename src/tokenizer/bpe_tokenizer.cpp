@@ -1,7 +1,6 @@
 // lmforge tokenizer: byte-level BPE (see bpe_tokenizer.h). Building, encoding, decoding.
 #include "tokenizer/bpe_tokenizer.h"
 
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <mutex>

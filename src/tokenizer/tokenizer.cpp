@@ -1,7 +1,6 @@
 // lmforge tokenizer: picking the tokenizer kind of a file or model folder (see tokenizer.h).
 #include "tokenizer/tokenizer.h"
 
-#include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
