@@ -107,18 +107,10 @@ CompareResult compare_models(Session& base, Session& variant, std::span<const in
     run_batch(variant, tokens, windows, w0, w1, chunks, [&](size_t, int64_t t, const float* q) {
       const float* p = base_rows.data() + r * V;
       ++r;
-      const double lp = cpu::log_sum_exp(p, V), lq = cpu::log_sum_exp(q, V);
-      double kl = 0;
       int64_t ap = 0, aq = 0;
-      for (int64_t i = 0; i < V; ++i) {
-        const double logp = p[i] - lp;
-        kl += std::exp(logp) * (logp - (q[i] - lq));
-        if (p[i] > p[ap]) ap = i;
-        if (q[i] > q[aq]) aq = i;
-      }
-      kls.push_back(std::max(0.0, kl));
+      kls.push_back(cpu::kl_divergence(p, q, V, &ap, &aq));
       same += ap == aq;
-      const double nll = lq - q[tokens[static_cast<size_t>(t)]];
+      const double nll = cpu::log_sum_exp(q, V) - q[tokens[static_cast<size_t>(t)]];
       res.variant.nll_sum += nll, res.variant.nll_sq_sum += nll * nll, ++res.variant.tokens;
     });
     if (progress) progress(static_cast<int64_t>(w1), static_cast<int64_t>(windows.size()));

@@ -69,5 +69,44 @@ TEST_P(LogSumExp, PerplexityAndValidationLossAgree) {
   EXPECT_NEAR(std::exp(loss), std::exp(nll), 1e-11 * std::exp(nll));
 }
 
+// compare's KL (kl_divergence) and distillation's soft term at T = 1 are the same
+// quantity, computed by two routines (a double evaluation loop and the fused SIMD
+// loss-and-gradient row): they agree with each other and with a double reference, so a
+// model's reported KL and the KL it was distilled on cannot drift apart.
+TEST_P(LogSumExp, CompareKlAndDistillKlAgree) {
+  const int64_t R = 8, V = 50257;
+  const std::vector<float> t = test::randn(static_cast<size_t>(R * V), 11, 0.0f, 3.0f);
+  std::vector<float> s = t;
+  const std::vector<float> noise = test::randn(static_cast<size_t>(R * V), 12, 0.0f, 0.7f);
+  for (size_t i = 0; i < s.size(); ++i) s[i] += noise[i];
+  double kl_sum = 0, ref_sum = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    const float* p = t.data() + r * V;
+    const float* q = s.data() + r * V;
+    int64_t ap = -1, aq = -1;
+    const double kl = cpu::kl_divergence(p, q, V, &ap, &aq);
+    const double lp = lse_reference(p, V), lq = lse_reference(q, V);
+    double ref = 0;
+    int64_t rp = 0, rq = 0;
+    for (int64_t i = 0; i < V; ++i) {
+      ref += std::exp(p[i] - lp) * ((p[i] - lp) - (q[i] - lq));
+      if (p[i] > p[rp]) rp = i;
+      if (q[i] > q[rq]) rq = i;
+    }
+    EXPECT_NEAR(kl, ref, 1e-6 * ref) << "row " << r;
+    EXPECT_EQ(ap, rp);
+    EXPECT_EQ(aq, rq);
+    kl_sum += kl, ref_sum += ref;
+  }
+  ASSERT_GT(ref_sum, 0.1);  // the rows differ: a KL that is not trivially 0
+  std::vector<int32_t> targets(R, -100);
+  std::vector<float> ds(s.size());
+  // alpha = 1, T = 1: loss = (1/R) sum_r KL(p_t || p_s).
+  const double soft = cpu::distill_loss(s.data(), t.data(), targets.data(), ds.data(), R, V, 1.0f, 1.0f, false, 1.0f);
+  EXPECT_NEAR(soft, kl_sum / R, 1e-5 * kl_sum / R) << "distill soft " << soft << " vs compare KL " << kl_sum / R;
+  // An identical pair: exactly 0, never negative.
+  EXPECT_EQ(cpu::kl_divergence(t.data(), t.data(), V), 0.0);
+}
+
 }  // namespace
 }  // namespace lmf

@@ -80,6 +80,15 @@ int64_t attention_causal_backward_scratch(int64_t B, int64_t T, int64_t H, int64
 // a validation loss from cross_entropy agree on the same rows.
 double log_sum_exp(const float* x, int64_t V);
 
+// KL(p || q) of one pair of logit rows p, q (V >= 1, finite), with p = softmax(p_logits),
+// q = softmax(q_logits): sum_i p_i (log p_i - log q_i), in double over log_sum_exp's
+// normalizers, clamped at 0 (rounding may make an identical pair slightly negative). The
+// KL that compare reports; distill_loss's soft term at T = 1 is the same quantity (its
+// test checks they agree). Also sets *argmax_p and *argmax_q (first index of the max) when
+// not null.
+double kl_divergence(const float* p_logits, const float* q_logits, int64_t V, int64_t* argmax_p = nullptr,
+                     int64_t* argmax_q = nullptr);
+
 // Mean cross-entropy of logits (R, V) against targets (R); a target < 0 (e.g. -100)
 // marks a row that is not scored. Returns the mean over scored rows (0 when none) and
 // writes dlogits (R, V) = scale * (softmax(logits) - onehot(target)) / scored for

@@ -265,6 +265,21 @@ double log_sum_exp(const float* x, int64_t V) {
   return HWY_DYNAMIC_DISPATCH(LogSumExpRow)(x, static_cast<size_t>(V));
 }
 
+double kl_divergence(const float* p, const float* q, int64_t V, int64_t* argmax_p, int64_t* argmax_q) {
+  const double lp = log_sum_exp(p, V), lq = log_sum_exp(q, V);
+  double kl = 0;
+  int64_t ap = 0, aq = 0;
+  for (int64_t i = 0; i < V; ++i) {
+    const double logp = p[i] - lp;
+    kl += std::exp(logp) * (logp - (q[i] - lq));
+    if (p[i] > p[ap]) ap = i;
+    if (q[i] > q[aq]) aq = i;
+  }
+  if (argmax_p) *argmax_p = ap;
+  if (argmax_q) *argmax_q = aq;
+  return std::max(0.0, kl);
+}
+
 double cross_entropy(const float* logits, const int32_t* targets, float* dlogits, int64_t rows, int64_t V,
                      float scale) {
   if (rows <= 0 || V <= 0) return 0.0;
