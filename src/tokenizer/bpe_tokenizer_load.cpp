@@ -149,8 +149,11 @@ void parse_added_tokens(const json& root, BpeSpec& spec) {
                   a["content"].is_string(),
               kBadFile, "{}: added_tokens[{}] lacks an integer id or a string content", spec.path, i);
     tok::AddedToken t;
-    t.id = a["id"].get<int32_t>();
     t.content = a["content"].get<std::string>();
+    const int64_t id = a["id"].get<int64_t>();  // range-checked before narrowing
+    LMF_CHECK(id >= 0 && id <= INT32_MAX, kBadFile, "{}: token '{}' has id {} outside [0, 2^31)", spec.path, t.content,
+              id);
+    t.id = static_cast<int32_t>(id);
     t.special = a.value("special", false);
     t.lstrip = a.value("lstrip", false);
     t.rstrip = a.value("rstrip", false);

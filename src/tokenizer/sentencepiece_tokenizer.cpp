@@ -60,7 +60,11 @@ std::string SentencePieceTokenizer::token_text(int32_t id) const {
   if (sp_->IsControl(id)) return "";
   const std::string& piece = sp_->IdToPiece(id);
   if (sp_->IsByte(id)) {  // "<0xAB>"
-    return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+    auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    const bool ok = piece.size() == 6 && piece.starts_with("<0x") && piece[5] == '>' && hex(piece[3]) >= 0 &&
+                    hex(piece[4]) >= 0;
+    LMF_CHECK(ok, kBadFile, "{}: byte piece {} ('{}') is not <0xXX>", path_, id, piece);
+    return std::string(1, static_cast<char>(hex(piece[3]) * 16 + hex(piece[4])));
   }
   if (sp_->IsUnknown(id)) return " \xE2\x81\x87 ";  // SentencePiece's default unk_surface " ⁇ "
   std::string out;
