@@ -72,6 +72,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
             "{}: header length {} runs past the end of the file ({} bytes)", path, header_len, size);
   f.data_start_ = 8 + header_len;
   const size_t data_size = size - f.data_start_;
+  check_json_depth({reinterpret_cast<const char*>(f.file_->data()) + 8, header_len}, path + ": header");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(f.file_->data() + 8, f.file_->data() + 8 + header_len);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/mapped_file.h"
@@ -56,7 +57,9 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 Model init_model(const std::string& config_file, uint64_t seed, const BuildOptions& opts) {
   nlohmann::json cfg;
   try {
-    cfg = nlohmann::json::parse(read_text_file(config_file));
+    const std::string text = read_text_file(config_file);
+    check_json_depth(text, config_file);
+    cfg = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorCode::kBadFile, "{}: not valid JSON: {}", config_file, e.what());
   }

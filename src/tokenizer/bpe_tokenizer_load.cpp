@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "tokenizer/bpe_tokenizer.h"
@@ -18,6 +19,7 @@ constexpr std::string_view kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 json parse_json(const std::string& text, const std::string& path) {
+  check_json_depth(text, path);
   try {
     return json::parse(text);
   } catch (const json::exception& e) {

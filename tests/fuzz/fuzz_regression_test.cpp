@@ -105,5 +105,31 @@ TEST(FuzzRegression, QuantizationConfigLmforgeNotAnObject) {
   EXPECT_EQ(error_of("hf_model", join_files(files)), "");  // no modules recorded: float activations
 }
 
+// Bug (stack overflow): JSON nested 100 000 deep parses (nlohmann's parser and destructor
+// are iterative) but copying, comparing or printing it recurses once per level: a
+// config.json whose quantization_config.quant_method was such an array crashed while its
+// error message was formatted. Every file's JSON is now refused past 256 levels.
+TEST(FuzzRegression, DeepNestingIsRefused) {
+  const Target* t = find_target("hf_model");
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const Part& p : split_files(t->seeds()[3])) files.emplace_back(p.name, std::string(p.content));
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::string& config = files[0].second;
+  const size_t at = config.find("\"gptq\"");
+  ASSERT_NE(at, std::string::npos);
+  config.replace(at, 6, deep);
+  EXPECT_THAT(error_of("hf_model", join_files(files)), HasSubstr("config.json: JSON nested deeper than 256 levels"));
+  EXPECT_THAT(error_of("safetensors", safetensors_of("{\"__metadata__\":" + deep + "}", "")),
+              HasSubstr("model.safetensors: header: JSON nested deeper than 256 levels"));
+  EXPECT_THAT(error_of("tokenizer_json", join_files({{"tokenizer.json", "{\"model\":" + deep + "}"}})),
+              HasSubstr("tokenizer.json: JSON nested deeper than 256 levels"));
+  EXPECT_THAT(error_of("token_dataset", join_files({{"manifest.json", "{\"format\":" + deep + "}"}})),
+              HasSubstr("manifest.json: JSON nested deeper than 256 levels"));
+  // 256 levels are fine (the error is the next problem: no such format)
+  const std::string ok = std::string(255, '[') + std::string(255, ']');
+  EXPECT_THAT(error_of("token_dataset", join_files({{"manifest.json", "{\"format\":" + ok + "}"}})),
+              HasSubstr("field 'format' must be a string"));
+}
+
 }  // namespace
 }  // namespace lmf::fuzz
