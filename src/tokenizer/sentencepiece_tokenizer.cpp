@@ -15,7 +15,12 @@ SentencePieceTokenizer SentencePieceTokenizer::from_file(const std::string& path
   std::error_code ec;
   LMF_CHECK(std::filesystem::is_regular_file(path, ec), kBadFile, "{}: no such file", path);
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  const sentencepiece::util::Status status = sp->Load(path);
+  sentencepiece::util::Status status;
+  try {  // the library may throw besides returning a status (Darts: a piece "\0" is a zero-length key)
+    status = sp->Load(path);
+  } catch (const std::exception& e) {
+    fail(ErrorCode::kBadFile, "{}: not a SentencePiece model ({})", path, e.what());
+  }
   LMF_CHECK(status.ok(), kBadFile, "{}: not a SentencePiece model ({})", path, status.ToString());
   LMF_CHECK(sp->GetPieceSize() > 0, kBadFile, "{}: SentencePiece model without pieces", path);
   SentencePieceTokenizer t;

@@ -131,5 +131,23 @@ TEST(FuzzRegression, DeepNestingIsRefused) {
               HasSubstr("field 'format' must be a string"));
 }
 
+std::string from_hex(std::string_view h) {
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) out += static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16));
+  return out;
+}
+
+// Bug (libFuzzer, 89 bytes): a SentencePiece model with the piece "\0" made
+// libsentencepiece's Darts trie throw Darts::Exception ("zero-length key") out of Load,
+// which is not an lmf::Error.
+TEST(FuzzRegression, SentencePieceLibraryExceptionBecomesError) {
+  const std::string model = from_hex(
+      "0a0e0a053c756e6b3e150000000018020a0c0a0373003c1500030000183e0a0d0a043c2f733e150000f0c018010a0a0a"
+      "010015000000c118010a0a0a012115000008c1180120201a100a086964656e74697479180120012801");
+  ASSERT_EQ(model.size(), 89u);
+  EXPECT_THAT(error_of("sentencepiece", model),
+              HasSubstr("tokenizer.model: not a SentencePiece model ("));
+}
+
 }  // namespace
 }  // namespace lmf::fuzz
