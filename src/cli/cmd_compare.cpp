@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/subprocess.h"
@@ -65,16 +66,24 @@ double file_mib(const std::string& dir) {
 }
 
 std::string method_of(const std::string& dir) {
-  nlohmann::json cfg = nlohmann::json::parse(read_text_file(dir + "/config.json"), nullptr, false);
-  if (cfg.is_discarded() || !cfg.contains("quantization_config")) return "float";
+  // A label for the table only: fields of another type than lmforge writes are ignored.
+  const std::string text = read_text_file(dir + "/config.json");
+  const nlohmann::json cfg = json_depth_ok(text) ? nlohmann::json::parse(text, nullptr, false) : nlohmann::json();
+  if (!cfg.is_object() || !cfg.contains("quantization_config")) return "float";
   const auto& q = cfg["quantization_config"];
-  if (q.contains("lmforge") && q["lmforge"].contains("method")) {
-    std::string m = q["lmforge"]["method"].get<std::string>();
-    if (m != "int8-dynamic") m += fmt::format(" g{}", q.value("group_size", 0));
-    if (q["lmforge"].value("act", std::string("float")) == "int8" && m != "int8-dynamic") m += " a8";
+  auto field = [](const nlohmann::json& o, const char* key) {
+    return o.is_object() && o.contains(key) ? o[key] : nlohmann::json();
+  };
+  const nlohmann::json lmf = field(q, "lmforge"), method = field(lmf, "method");
+  if (method.is_string()) {
+    std::string m = method.get<std::string>();
+    const nlohmann::json group = field(q, "group_size");
+    if (m != "int8-dynamic") m += fmt::format(" g{}", group.is_number_integer() ? group.get<int64_t>() : 0);
+    if (field(lmf, "act") == "int8" && m != "int8-dynamic") m += " a8";
     return m;
   }
-  return q.value("quant_method", std::string("quantized"));
+  const nlohmann::json qm = field(q, "quant_method");
+  return qm.is_string() ? qm.get<std::string>() : std::string("quantized");
 }
 
 void run_compare(const CompareArgs& a) {

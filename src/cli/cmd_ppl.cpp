@@ -61,6 +61,7 @@ void run_ppl(const PplArgs& a) {
   Model m = load_model(a.model);
   LMF_CHECK(a.ctx <= m.info.context, kOutOfRange, "--ctx {} exceeds the model's context of {}", a.ctx, m.info.context);
   std::vector<int32_t> tokens = load_tokens(a);
+  data::check_token_ids(tokens, m.info.vocab, "--data " + a.data);  // the scored targets index the logits
   make_windows(static_cast<int64_t>(tokens.size()), a.ctx, stride);  // validates --ctx/--stride early
   SessionOptions so;
   so.max_batch = a.batch;

@@ -20,9 +20,7 @@ std::vector<std::vector<int32_t>> calibration_samples(const std::string& dir, in
   std::vector<std::vector<int32_t>> out(static_cast<size_t>(samples), std::vector<int32_t>(static_cast<size_t>(seq)));
   for (int64_t i = 0; i < samples; ++i) {
     ds.read((ds.size() - seq) * i / samples, out[static_cast<size_t>(i)]);
-    for (int32_t id : out[static_cast<size_t>(i)])
-      LMF_CHECK(id >= 0 && id < vocab, kInvalidArgument, "--calib {}: token id {} is outside the model's vocabulary of {}",
-                dir, id, vocab);
+    data::check_token_ids(out[static_cast<size_t>(i)], vocab, "--calib " + dir);
   }
   return out;
 }

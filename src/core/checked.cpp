@@ -13,4 +13,27 @@ int64_t parse_int64(const std::string& text, std::string_view what) {
   return v;
 }
 
+bool json_depth_ok(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+void check_json_depth(std::string_view text, std::string_view what) {
+  LMF_CHECK(json_depth_ok(text), kBadFile, "{}: JSON nested deeper than {} levels", what, kMaxJsonDepth);
+}
+
 }  // namespace lmf

@@ -4,7 +4,8 @@
 // a manifest's token counts × bytes per token) goes through checked_mul / checked_add,
 // so an absurd header is an lmf::Error naming `what` (file and tensor or field), never
 // signed overflow. parse_int64 is std::stoll for file metadata: the whole text must be
-// a decimal integer in range, else an error naming `what`.
+// a decimal integer in range, else an error naming `what`. check_json_depth caps the
+// nesting of a file's JSON before it is parsed.
 #pragma once
 
 #include <cstdint>
@@ -32,5 +33,15 @@ inline int64_t checked_add(int64_t a, int64_t b, std::string_view what) {
 // The decimal integer `text` (optional leading '-'); throws kBadFile
 // "<what>: '<text>' is not an integer" (or "... is out of range").
 int64_t parse_int64(const std::string& text, std::string_view what);
+
+// JSON from a file may nest this deep at most. nlohmann's parser and destructor are
+// iterative, but copying, comparing and printing a value recurse once per level, so
+// 100 000 nested brackets would overflow the stack long after parsing succeeded.
+inline constexpr int kMaxJsonDepth = 256;
+// Whether `text` nests arrays and objects at most kMaxJsonDepth deep (brackets inside
+// strings do not count); a linear scan, to run before parsing.
+bool json_depth_ok(std::string_view text);
+// Throws kBadFile "<what>: JSON nested deeper than 256 levels" unless json_depth_ok(text).
+void check_json_depth(std::string_view text, std::string_view what);
 
 }  // namespace lmf

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 
@@ -181,7 +182,9 @@ std::set<std::string> files_of_manifest(const fs::path& path) {
   std::set<std::string> files;
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return files;
-  const auto j = nlohmann::json::parse(read_text_file(path.string()), nullptr, false);
+  const std::string text = read_text_file(path.string());
+  if (!json_depth_ok(text)) return files;
+  const auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object() || !j.contains("splits") || !j["splits"].is_object()) return files;
   auto plain = [&](const nlohmann::json& f) {
     if (f.is_string() && f.get<std::string>().find('/') == std::string::npos && !f.get<std::string>().starts_with("."))

@@ -51,7 +51,9 @@ TokenDataset TokenDataset::open(const std::string& dir, Split split) {
   const std::string mpath = (fs::path(dir) / "manifest.json").string();
   std::error_code ec;
   LMF_CHECK(fs::is_regular_file(mpath, ec), kBadFile, "{}: missing (run `lmforge data prepare` first)", mpath);
-  auto j = std::make_shared<json>(json::parse(read_text_file(mpath), nullptr, false));
+  const std::string mtext = read_text_file(mpath);
+  check_json_depth(mtext, mpath);
+  auto j = std::make_shared<json>(json::parse(mtext, nullptr, false));
   LMF_CHECK(!j->is_discarded() && j->is_object(), kBadFile, "{}: not valid JSON", mpath);
   const std::string format = str_member(*j, "format", "", mpath);
   LMF_CHECK(format == "lmforge-tokens", kBadFile, "{}: format '{}' is not 'lmforge-tokens'", mpath, format);
@@ -181,6 +183,12 @@ std::pair<int64_t, int64_t> TokenDataset::document(int64_t i) const {
 const std::string& TokenDataset::document_id(int64_t i) const {
   LMF_CHECK(i >= 0 && i < documents_, kOutOfRange, "document {} of {}: there are {}", i, dir_, documents_);
   return (*doc_ids_)[static_cast<size_t>(i)];
+}
+
+void check_token_ids(std::span<const int32_t> ids, int64_t vocab, std::string_view what) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    LMF_CHECK(ids[i] >= 0 && ids[i] < vocab, kBadFile, "{}: token id {} at {} is outside the model's vocabulary of {}",
+              what, ids[i], i, vocab);
 }
 
 void TokenDataset::verify() const {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/checked.h"
 #include "core/error.h"
 
 namespace lmf {
@@ -16,7 +17,9 @@ HfFolder HfFolder::open(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
   LMF_CHECK(fs::exists(cfg_path), kBadFile, "{}: missing", cfg_path);
   try {
-    f.config_ = nlohmann::json::parse(read_text_file(cfg_path));
+    const std::string text = read_text_file(cfg_path);
+    check_json_depth(text, cfg_path);
+    f.config_ = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorCode::kBadFile, "{}: not valid JSON: {}", cfg_path, e.what());
   }
@@ -29,7 +32,9 @@ HfFolder HfFolder::open(const std::string& dir) {
   } else if (fs::exists(index_path)) {
     nlohmann::json index;
     try {
-      index = nlohmann::json::parse(read_text_file(index_path));
+      const std::string text = read_text_file(index_path);
+      check_json_depth(text, index_path);
+      index = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
       fail(ErrorCode::kBadFile, "{}: not valid JSON: {}", index_path, e.what());
     }

@@ -72,6 +72,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
             "{}: header length {} runs past the end of the file ({} bytes)", path, header_len, size);
   f.data_start_ = 8 + header_len;
   const size_t data_size = size - f.data_start_;
+  check_json_depth({reinterpret_cast<const char*>(f.file_->data()) + 8, header_len}, path + ": header");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(f.file_->data() + 8, f.file_->data() + 8 + header_len);
@@ -107,6 +108,13 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   LMF_CHECK(it != entries_.end(), kBadFile, "{}: no tensor '{}'", path(), name);
   const auto& e = it->second;
   void* p = const_cast<unsigned char*>(file_->data() + data_start_ + e.begin);
+  if (reinterpret_cast<uintptr_t>(p) % dtype_size(e.dtype) != 0) {
+    // A header whose length is not a multiple of 8 (writers pad it; a few old files do
+    // not) leaves the data misaligned for its type: such a tensor is copied, not borrowed.
+    Tensor t = Tensor::empty(e.dtype, e.shape);
+    std::memcpy(t.data(), p, e.end - e.begin);
+    return t;
+  }
   return Tensor::borrow(e.dtype, e.shape, p, file_, true);
 }
 

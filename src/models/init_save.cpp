@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/mapped_file.h"
@@ -56,14 +57,15 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 Model init_model(const std::string& config_file, uint64_t seed, const BuildOptions& opts) {
   nlohmann::json cfg;
   try {
-    cfg = nlohmann::json::parse(read_text_file(config_file));
+    const std::string text = read_text_file(config_file);
+    check_json_depth(text, config_file);
+    cfg = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorCode::kBadFile, "{}: not valid JSON: {}", config_file, e.what());
   }
   LMF_CHECK(cfg.is_object(), kBadFile, "{}: not a JSON object", config_file);
-  const double range = cfg.value("initializer_range", 0.02);
   const bool gpt2 = cfg.contains("n_layer");
-  const double residual = gpt2 ? range / std::sqrt(2.0 * cfg.value("n_layer", 1)) : range;
+  double range = 0.02, residual = 0.02;  // read below through the folder's checked fields
   HfFolder f = HfFolder::synthetic(cfg, config_file, [&](const std::string& name, const Shape& shape) {
     Tensor t = Tensor::empty(DType::kF32, shape, true);
     float* p = t.data_as<float>();
@@ -76,6 +78,8 @@ Model init_model(const std::string& config_file, uint64_t seed, const BuildOptio
     fill_normal(p, t.numel(), gpt2 && ends_with(name, "c_proj.weight") ? residual : range, rng);
     return t;
   });
+  range = f.cfg_float("initializer_range", 0.02);
+  residual = gpt2 ? range / std::sqrt(2.0 * static_cast<double>(std::max<int64_t>(f.cfg_int("n_layer", 1), 1))) : range;
   Model m = detail::build_model(f, opts);
   m.dir = std::filesystem::path(config_file).parent_path().string();
   return m;

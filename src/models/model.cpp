@@ -109,8 +109,10 @@ std::map<std::string, Attr> quantized(HfFolder& f, Graph& g, const std::string& 
   std::string act = "float";
   const auto& c = f.config();
   if (c.contains("quantization_config") && c["quantization_config"].is_object()) {
-    const nlohmann::json& mods = c["quantization_config"].value("lmforge", nlohmann::json::object()).value(
-        "modules", nlohmann::json::object());
+    static const nlohmann::json kNone;
+    const auto& q = c["quantization_config"];  // lmforge.modules, where lmforge is an object (any JSON may stand there)
+    const nlohmann::json& mods =
+        q.contains("lmforge") && q["lmforge"].is_object() && q["lmforge"].contains("modules") ? q["lmforge"]["modules"] : kNone;
     if (mods.is_object() && mods.contains(module) && mods[module].is_object() && mods[module].contains("act"))
       act = mods[module]["act"].is_string() ? mods[module]["act"].get<std::string>() : "?";
   }

@@ -154,6 +154,16 @@ std::shared_ptr<BpeTokenizer::Impl> build_bpe(BpeSpec spec) {
   t->add_prefix_space = spec.add_prefix_space;
   t->ignore_merges = spec.ignore_merges;
   LMF_CHECK(!spec.vocab.empty(), kBadFile, "{}: the vocabulary is empty", path);
+  // Ids index tables sized by the largest: a file may leave a few unused, but ids far
+  // beyond its token count would size them from one number (2^24 ids is ~1 GB).
+  const int64_t defined = static_cast<int64_t>(spec.vocab.size() + spec.added.size());
+  auto check_dense = [&](const std::string& text, int64_t id) {
+    LMF_CHECK(id < 2 * defined + 1024, kBadFile,
+              "{}: token '{}' has id {}, but the file defines {} tokens (ids must be below {})", path, text, id,
+              defined, 2 * defined + 1024);
+  };
+  for (const auto& [text, id] : spec.vocab) check_dense(text, id);
+  for (const auto& a : spec.added) check_dense(a.content, a.id);
   for (auto& [text, id] : spec.vocab) {
     LMF_CHECK(id < 0 || id >= static_cast<int64_t>(t->present.size()) || !t->present[id], kBadFile,
               "{}: tokens '{}' and '{}' share id {}", path, t->token_strings[std::max<int64_t>(id, 0)],

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "tokenizer/bpe_tokenizer.h"
@@ -18,6 +19,7 @@ constexpr std::string_view kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 json parse_json(const std::string& text, const std::string& path) {
+  check_json_depth(text, path);
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
@@ -149,8 +151,11 @@ void parse_added_tokens(const json& root, BpeSpec& spec) {
                   a["content"].is_string(),
               kBadFile, "{}: added_tokens[{}] lacks an integer id or a string content", spec.path, i);
     tok::AddedToken t;
-    t.id = a["id"].get<int32_t>();
     t.content = a["content"].get<std::string>();
+    const int64_t id = a["id"].get<int64_t>();  // range-checked before narrowing
+    LMF_CHECK(id >= 0 && id <= INT32_MAX, kBadFile, "{}: token '{}' has id {} outside [0, 2^31)", spec.path, t.content,
+              id);
+    t.id = static_cast<int32_t>(id);
     t.special = a.value("special", false);
     t.lstrip = a.value("lstrip", false);
     t.rstrip = a.value("rstrip", false);

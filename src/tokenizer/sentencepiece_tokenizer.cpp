@@ -15,7 +15,12 @@ SentencePieceTokenizer SentencePieceTokenizer::from_file(const std::string& path
   std::error_code ec;
   LMF_CHECK(std::filesystem::is_regular_file(path, ec), kBadFile, "{}: no such file", path);
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  const sentencepiece::util::Status status = sp->Load(path);
+  sentencepiece::util::Status status;
+  try {  // the library may throw besides returning a status (Darts: a piece "\0" is a zero-length key)
+    status = sp->Load(path);
+  } catch (const std::exception& e) {
+    fail(ErrorCode::kBadFile, "{}: not a SentencePiece model ({})", path, e.what());
+  }
   LMF_CHECK(status.ok(), kBadFile, "{}: not a SentencePiece model ({})", path, status.ToString());
   LMF_CHECK(sp->GetPieceSize() > 0, kBadFile, "{}: SentencePiece model without pieces", path);
   SentencePieceTokenizer t;
@@ -60,7 +65,11 @@ std::string SentencePieceTokenizer::token_text(int32_t id) const {
   if (sp_->IsControl(id)) return "";
   const std::string& piece = sp_->IdToPiece(id);
   if (sp_->IsByte(id)) {  // "<0xAB>"
-    return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+    auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    const bool ok = piece.size() == 6 && piece.starts_with("<0x") && piece[5] == '>' && hex(piece[3]) >= 0 &&
+                    hex(piece[4]) >= 0;
+    LMF_CHECK(ok, kBadFile, "{}: byte piece {} ('{}') is not <0xXX>", path_, id, piece);
+    return std::string(1, static_cast<char>(hex(piece[3]) * 16 + hex(piece[4])));
   }
   if (sp_->IsUnknown(id)) return " \xE2\x81\x87 ";  // SentencePiece's default unk_surface " ⁇ "
   std::string out;

@@ -124,4 +124,32 @@ expect_error "manifest without tokenizer.path" "manifest.json: missing field 'to
 echo '{"architectures": ["GPT2LMHeadModel"], "n_layer": 1, "n_embd": 16, "n_head": 2, "n_positions": 16, "vocab_size": 50257}' > "$T/tiny.json"
 expect_error "train: manifest without tokenizer.path" "manifest.json: missing field 'tokenizer.path'" \
   "$LMF" train --config "$T/tiny.json" --data "$T/ds" -o "$T/trained" --steps 1 -b 1 --seq 8
+# Found by fuzzing (tests/fuzz, scripts/fuzz): each is refused with its file and field, or read right.
+"$PY" - "$G/gpt2-tokenizer.json" "$T/addedid.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1])); j["added_tokens"][0]["id"] = 2**32 + 5; json.dump(j, open(sys.argv[2], "w"))
+PY
+expect_error "added token id beyond int32" "addedid.json: token '<\|endoftext\|>' has id 4294967301 outside \[0, 2\^31\)" \
+  "$LMF" tokenize "$T/addedid.json" "hello"
+echo '{"model": {"type": "BPE", "vocab": {"a": 16777215}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}' > "$T/sparse.json"
+expect_error "token ids far past the token count" "sparse.json: token 'a' has id 16777215, but the file defines 1 tokens" \
+  "$LMF" tokenize "$T/sparse.json" "a"
+"$LMF" data prepare --text "$T/notes.txt" --tokenizer "$G/gpt2-tokenizer.json" -o "$T/ds_ok" --split 100,0,0 -q
+"$PY" -c "import json,sys; c=json.load(open(sys.argv[1])); c['initializer_range']='0.02'; json.dump(c,open(sys.argv[2],'w'))" \
+  "$T/tiny.json" "$T/badinit.json"
+expect_error "train --config: initializer_range not a number" "badinit.json: field 'initializer_range' must be a number" \
+  "$LMF" train --config "$T/badinit.json" --data "$T/ds_ok" -o "$T/trained" --steps 1 -b 1 --seq 8
+"$LMF" data prepare --text "$T/notes.txt" --tokenizer "$G/gpt2_tok" -o "$T/ds_oov" --split 0,100,0 -q
+"$PY" -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-2:]=b'\xff\xff'; open(p,'wb').write(b)" \
+  "$T/ds_oov/valid-00000.bin"
+expect_error "ppl: a dataset token outside the vocabulary" "--data .*ds_oov: token id 65535 at [0-9]+ is outside the model's vocabulary of 50257" \
+  "$LMF" ppl "$G/gpt2_tok" --data "$T/ds_oov" --ctx 8
+d=$(copy oddheader gpt2); "$PY" - "$d/model.safetensors" <<'PY'
+import json, struct, sys
+p = sys.argv[1]; raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+hb = json.dumps(json.loads(raw[8:8 + n])).encode(); hb += b" " * (1 - len(hb) % 2)  # odd: the data misaligned
+open(p, "wb").write(struct.pack("<Q", len(hb)) + hb + raw[8 + n:])
+PY
+want="$("$LMF" generate "$G/gpt2" --ids -p 1,2,3 -n 6 -q)"
+expect_output "unpadded safetensors header (data misaligned)" "^$want\$" "$LMF" generate "$d" --ids -p 1,2,3 -n 6 -q
 finish
