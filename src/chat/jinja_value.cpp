@@ -217,7 +217,9 @@ void json_string(const std::string& s, bool ensure_ascii, std::string& out) {
 void json_into(const Value& v, const JsonOptions& opt, int depth, std::string& out) {
   const std::string item_sep = opt.item_sep ? *opt.item_sep : opt.indent ? "," : ", ";
   auto newline = [&](int d) {
-    if (opt.indent) out += "\n" + std::string(static_cast<size_t>(*opt.indent * d), ' ');
+    if (!opt.indent) return;
+    out += '\n';
+    out.append(static_cast<size_t>(std::max(0, *opt.indent * d)), ' ');
   };
   switch (v.kind) {
     case Value::Kind::kUndefined:

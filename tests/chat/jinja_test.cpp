@@ -1,8 +1,8 @@
 // Tests of the Jinja interpreter, construct by construct (tests/chat/jinja_constructs.json):
-// each template's expected text is what Python's Jinja2 gives with transformers' settings
-// (written by hand, checked against Jinja2 3.1 when written); where @huggingface/jinja agrees
-// (no hf_differs), its rendering (tests/golden_templates.sh) must equal that text too, so the
-// expectations are tied to a reference. Error constructs check the message and its line.
+// each template's expected text is what Python's Jinja2 gives with transformers' settings,
+// written by hand; Python's Jinja2 itself (tests/golden_templates.sh) must give that text, and
+// @huggingface/jinja too where it agrees (no hf_differs), so the expectations are tied to the
+// references. Error constructs check the message and its line.
 #include <gtest/gtest.h>
 
 #include <ctime>
@@ -71,12 +71,23 @@ TEST_P(Construct, RendersAsJinja2) {
     const std::string err = render_error(source, vars);
     EXPECT_NE(err.find(c["error"].get<std::string>()), std::string::npos) << err;
     EXPECT_NE(err.find("bad.jinja: line " + std::to_string(c["line"].get<int>()) + ":"), std::string::npos) << err;
+    const ojson py = ojson::parse(read_file(std::string(LMF_TEST_DATA) + "/templates/py/manifest.json"));
+    for (const auto& e : py["constructs"])
+      if (e["name"] == GetParam()) EXPECT_TRUE(e.contains("error")) << "Python's Jinja2 rendered it";
     return;
   }
   const std::string want = c["expect"].get<std::string>();
   EXPECT_EQ(render(source, vars), want);
+  const std::string ref = std::string(LMF_TEST_DATA) + "/templates/";
+  const ojson py = ojson::parse(read_file(ref + "py/manifest.json"));
+  for (const auto& e : py["constructs"]) {
+    if (e["name"] != GetParam()) continue;
+    ASSERT_TRUE(e.contains("file")) << "Python's Jinja2 failed: " << e.value("error", "");
+    EXPECT_EQ(read_file(ref + "py/" + e["file"].get<std::string>()), want)
+        << "the hand-written expectation differs from Python's Jinja2";
+  }
   if (c.value("hf_differs", false)) return;
-  const ojson manifest = ojson::parse(read_file(std::string(LMF_TEST_DATA) + "/templates/manifest.json"));
+  const ojson manifest = ojson::parse(read_file(ref + "manifest.json"));
   for (const auto& e : manifest["constructs"]) {
     if (e["name"] != GetParam()) continue;
     ASSERT_TRUE(e.contains("file")) << "@huggingface/jinja failed: " << e.value("error", "");

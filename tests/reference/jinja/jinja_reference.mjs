@@ -4,7 +4,7 @@
 // in scope; Template applies trim_blocks and lstrip_blocks) and writes the texts as golden
 // files for tests/chat/chat_template_test.cpp and tests/e2e/template.sh.
 //
-//   node tests/reference/jinja_reference.mjs --npm NPM_DIR --cases CONVERSATIONS_JSON
+//   node tests/reference/jinja/jinja_reference.mjs --npm NPM_DIR --cases CONVERSATIONS_JSON
 //        [--constructs CONSTRUCTS_JSON] --out DIR
 //
 // Writes DIR/manifest.json ({"entries": [{model, dir, case, add_generation_prompt, tools,
