@@ -20,6 +20,8 @@ bool both_int(const Value& l, const Value& r) {
 }
 
 [[noreturn]] void bad_operands(const std::string& op, const Value& l, const Value& r) {
+  for (const Value* v : {&l, &r})
+    if (v->is_undefined() && !v->name.empty()) render_error(fmt::format("'{}' is undefined (operator {})", v->name, op));
   render_error(fmt::format("unsupported operand types for {}: '{}' and '{}'", op, type_name(l), type_name(r)));
 }
 

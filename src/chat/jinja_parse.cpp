@@ -360,6 +360,7 @@ class Parser {
 
   // Parses the rest of a {% kw ... %} tag (and its body); false for a tag that renders nothing.
   bool parse_statement(const std::string& kw, Stmt& st) {
+    const Nest nest(*this);
     std::string stopped;
     if (kw == "if") {
       st.kind = Stmt::Kind::kIf;
@@ -504,6 +505,7 @@ class Parser {
   }
 
   ExprPtr parse_expression(bool with_cond = true) {
+    const Nest nest(*this);
     ExprPtr e = parse_or();
     while (with_cond && is_name("if")) {
       next();
@@ -537,6 +539,7 @@ class Parser {
     return l;
   }
   ExprPtr parse_not() {
+    const Nest nest(*this);
     if (is_name("not")) {
       const int line = next().line;
       auto e = node(Expr::Kind::kNot, line);
@@ -597,6 +600,7 @@ class Parser {
     return l;
   }
   ExprPtr parse_unary(bool with_filter) {
+    const Nest nest(*this);
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       const Token& t = next();
@@ -782,8 +786,20 @@ class Parser {
     }
   }
 
+  // Nesting deeper than kMaxDepth (expressions or blocks) is refused, so that neither the
+  // parser nor the evaluator can run out of stack on a hostile template.
+  static constexpr int kMaxDepth = 256;
+  struct Nest {
+    explicit Nest(Parser& p) : p_(p) {
+      if (++p_.depth_ > kMaxDepth) p_.error(p_.peek().line, fmt::format("nested deeper than {} levels", kMaxDepth));
+    }
+    ~Nest() { --p_.depth_; }
+    Parser& p_;
+  };
+
   std::vector<Token> t_;
   size_t p_ = 0;
+  int depth_ = 0;
   const std::string& name_;
 };
 

@@ -143,6 +143,12 @@ TEST(Jinja, ErrorsNameTheTemplateAndLine) {
   EXPECT_EQ(render_error("{{ 'a' < 1 }}"), "bad.jinja: line 1: '<' not supported between instances of 'str' and 'int'");
   EXPECT_EQ(render_error("x {# never closed"), "bad.jinja: line 1: unclosed comment {# (no #})");
   EXPECT_EQ(render_error("{{ x"), "bad.jinja: line 1: unclosed tag {{ (no }})");
+  EXPECT_EQ(render_error("{{ missing + 1 }}"), "bad.jinja: line 1: 'missing' is undefined (operator +)");
+  EXPECT_EQ(render_error("{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}"),
+            "bad.jinja: line 1: nested deeper than 256 levels");
+  std::string deep;
+  for (int k = 0; k < 300; ++k) deep += "{% if true %}";
+  EXPECT_EQ(render_error(deep), "bad.jinja: line 1: nested deeper than 256 levels");
   EXPECT_EQ(render_error("{% macro f(a) %}{{ f(a) }}{% endmacro %}{{ f(1) }}"),
             "bad.jinja: line 1: macro 'f': recursion deeper than 200");
 }
