@@ -56,6 +56,7 @@ struct Stmt {
     kSet,       // set target = expr
     kSetBlock,  // set target: bodies[0] rendered
     kMacro,     // macro name(params = defaults): bodies[0]
+    kFilterBlock,  // filter expr: bodies[0] rendered, then expr's filters (args[0] is a kName "")
     kBreak,
     kContinue,
   };

@@ -73,6 +73,12 @@ class Evaluator {
           break;
         }
         case Stmt::Kind::kMacro: scope->set(st->text, make_macro(*st, scope)); break;
+        case Stmt::Kind::kFilterBlock: {
+          std::string text;
+          exec(st->bodies[0], scope, text);
+          out += to_str(apply_filter_chain(*st->expr, Value::string(text), scope));
+          break;
+        }
         case Stmt::Kind::kBreak: return Flow::kBreak;
         case Stmt::Kind::kContinue: return Flow::kContinue;
       }
@@ -173,6 +179,14 @@ class Evaluator {
       --depth_;
       return Value::string(text);
     });
+  }
+
+  // A {% filter %} block's chain: the innermost filter's subject is the rendered body.
+  Value apply_filter_chain(const Expr& f, Value body, const ScopePtr& scope) {
+    Value v = f.args[0]->kind == Expr::Kind::kFilter ? apply_filter_chain(*f.args[0], std::move(body), scope) : body;
+    Args a = eval_args(f, 1, scope);
+    line = f.line;
+    return apply_filter(f.name, v, a);
   }
 
   Args eval_args(const Expr& e, size_t first, const ScopePtr& scope) {

@@ -465,6 +465,23 @@ class Parser {
       expect_block_end();
       return true;
     }
+    if (kw == "filter") {  // {% filter name(args) | name2 %}...{% endfilter %}
+      st.kind = Stmt::Kind::kFilterBlock;
+      auto subject = node(Expr::Kind::kName, st.line, "");
+      ExprPtr chain = std::move(subject);
+      do {
+        if (is_op("|")) next();
+        auto f = node(Expr::Kind::kFilter, peek().line, expect_name());
+        f->args.push_back(std::move(chain));
+        if (is_op("(")) parse_call_args(*f);
+        chain = std::move(f);
+      } while (is_op("|"));
+      st.expr = std::move(chain);
+      expect_block_end();
+      st.bodies.push_back(parse_body({"endfilter"}, &stopped, st.line));
+      expect_block_end();
+      return true;
+    }
     if (kw == "break" || kw == "continue") {
       st.kind = kw == "break" ? Stmt::Kind::kBreak : Stmt::Kind::kContinue;
       expect_block_end();
@@ -474,7 +491,7 @@ class Parser {
       expect_block_end();
       return false;
     }
-    static const std::set<std::string> kClosers = {"endif", "endfor", "endset", "endmacro", "elif", "else"};
+    static const std::set<std::string> kClosers = {"endif", "endfor", "endset", "endmacro", "endfilter", "elif", "else"};
     if (kClosers.count(kw)) error(st.line, fmt::format("unexpected {{% {} %}} (no open block it closes)", kw));
     error(st.line, fmt::format("unknown or unsupported tag '{}'", kw));
   }
@@ -548,8 +565,17 @@ class Parser {
     }
     return parse_compare();
   }
+  // Jinja2 chains comparisons as Python does: a < b < c is (a < b) and (b < c).
+  static ExprPtr clone(const Expr& e) {
+    auto c = std::make_unique<Expr>();
+    c->kind = e.kind, c->line = e.line, c->value = e.value, c->name = e.name, c->negated = e.negated;
+    for (const ExprPtr& a : e.args) c->args.push_back(a ? clone(*a) : nullptr);
+    for (const auto& [k, v] : e.kwargs) c->kwargs.emplace_back(k, clone(*v));
+    return c;
+  }
   ExprPtr parse_compare() {
     ExprPtr l = parse_math1();
+    ExprPtr chain;  // the comparisons so far, when l is the right side of the last one
     while (true) {
       std::string op;
       if (peek().kind == K::kOp && (is_op("==") || is_op("!=") || is_op("<") || is_op("<=") || is_op(">") ||
@@ -562,9 +588,13 @@ class Parser {
         next(), next();
         op = "not in";
       } else {
-        return l;
+        return chain ? std::move(chain) : std::move(l);
       }
-      l = binary(Expr::Kind::kBinary, op, std::move(l), parse_math1());
+      ExprPtr r = parse_math1();
+      ExprPtr right_copy = clone(*r);
+      ExprPtr cmp = binary(Expr::Kind::kBinary, op, std::move(l), std::move(r));
+      chain = chain ? binary(Expr::Kind::kAnd, "and", std::move(chain), std::move(cmp)) : std::move(cmp);
+      l = std::move(right_copy);
     }
   }
   ExprPtr parse_math1() {
