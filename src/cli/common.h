@@ -38,5 +38,6 @@ void register_data(CLI::App& app);
 void register_train(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_compare(CLI::App& app);
+void register_template(CLI::App& app);
 
 }  // namespace lmf::cli
