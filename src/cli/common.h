@@ -15,7 +15,7 @@ namespace lmf::cli {
 
 int default_threads();
 // The CPU kernel choices for A/B measurements, from the environment (read here only):
-// LMF_NO_STRIPS, LMF_ONEDNN_STRIPS, LMF_NO_FUSE, LMF_NO_I8PAIR, LMF_NO_BF16 (set, any
+// LMF_NO_STRIPS, LMF_NO_FUSE, LMF_NO_I8PAIR, LMF_NO_BF16 (set, any
 // value, turns the default off or the alternative on); unset: the defaults.
 cpu::KernelOptions kernel_options_from_env();
 // Adds -t/--threads to a subcommand.
