@@ -11,6 +11,10 @@
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 
+namespace lmf::dist {
+class Communicator;
+}
+
 namespace lmf::cli {
 
 int default_threads();
@@ -35,7 +39,7 @@ void register_bench(CLI::App& app);
 void register_ppl(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 void register_data(CLI::App& app);
-void register_train(CLI::App& app);
+void register_train(CLI::App& app, dist::Communicator& world);  // train and distill (data parallel under mpirun)
 void register_quantize(CLI::App& app);
 void register_compare(CLI::App& app);
 
