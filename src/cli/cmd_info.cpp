@@ -95,7 +95,8 @@ void register_graph(CLI::App& app) {
   cmd->callback([model, plan] {
     Model m = load_model(*model);
     if (*plan) {
-      prepack_for_cpu(m.graph, kernel_options_from_env());
+      const cpu::Backend backend;
+      prepack_for_cpu(m.graph, backend, kernel_options_from_env());
       m.graph.verify();
     }
     fmt::print("{}", m.graph.to_string());

@@ -132,7 +132,7 @@ std::string fingerprint(const std::string& dir) {
   return out;
 }
 
-void run_train(TrainArgs a) {
+void run_train(TrainArgs a, dist::Communicator& world) {
   if (a.resume) restore_args(a);
   check_flags(a);
   LMF_CHECK(!a.data.empty(), kInvalidArgument, "--data is required (a folder from `lmforge data prepare`)");
@@ -143,7 +143,6 @@ void run_train(TrainArgs a) {
     a.loss.kind = LossSpec::kDistill;
   }
   // Under mpirun every rank trains its share of each global batch (-b) and rank 0 writes.
-  dist::Communicator& world = dist::Communicator::world();
   LMF_CHECK(a.c.batch % world.size() == 0, kInvalidArgument, "-b {} is not a multiple of the {} MPI ranks", a.c.batch,
             world.size());
   const Replicas replicas{world.rank(), world.size(), [&world](float* x, int64_t n) { world.allreduce_sum(x, n); }};
@@ -279,7 +278,7 @@ void run_train(TrainArgs a) {
 
 // Flags train and distill share.
 // The callback owns `a`: the options write into it during parse, after register_* returned.
-void add_loop_flags(CLI::App* cmd, const std::shared_ptr<TrainArgs>& a) {
+void add_loop_flags(CLI::App* cmd, const std::shared_ptr<TrainArgs>& a, dist::Communicator& world) {
   cmd->add_option("--data", a->data, "Folder from `lmforge data prepare` (train and valid splits)");
   cmd->add_option("-o,--output", a->out, "Output model folder (checkpoints are written here)")->required();
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer to copy into OUT (default: the one --data was prepared with)");
@@ -305,24 +304,24 @@ void add_loop_flags(CLI::App* cmd, const std::shared_ptr<TrainArgs>& a) {
   cmd->add_option("--stop-at", a->c.stop_at, "Stop after this step with a checkpoint, as if interrupted (then --resume)");
   cmd->add_flag("-q,--quiet", a->quiet, "No log lines (OUT/train_log.jsonl is still written)");
   add_threads_flag(cmd, &a->threads);
-  cmd->callback([a] {
+  cmd->callback([a, &world] {
     TrainArgs args = *a;
     if (!args.resume) LMF_CHECK(args.c.steps >= 1, kInvalidArgument, "--steps is required (>= 1)");
     if (!args.teacher_cache.empty()) args.c.aligned_windows = true;
-    run_train(args);
+    run_train(args, world);
   });
 }
 
 }  // namespace
 
-void register_train(CLI::App& app) {
+void register_train(CLI::App& app, dist::Communicator& world) {
   auto a = std::make_shared<TrainArgs>();
   a->threads = default_threads();
   a->c.steps = 0;
   CLI::App* cmd = app.add_subcommand("train", "Pre-train a model on prepared data (AdamW, warm-up + cosine schedule)");
   cmd->add_option("--config", a->config, "config.json of a new model (GPT2LMHeadModel, LlamaForCausalLM, ...)");
   cmd->add_option("--init", a->init, "Start from this model folder instead of random weights");
-  add_loop_flags(cmd, a);
+  add_loop_flags(cmd, a, world);
 
   auto d = std::make_shared<TrainArgs>();
   d->threads = default_threads();
@@ -343,7 +342,7 @@ void register_train(CLI::App& app) {
                  "File of the teacher's top-k logits over the train split: built on first use, then the teacher "
                  "is not run again (implies --aligned-windows)");
   dc->add_option("--top-k", d->top_k, "Logits per position kept in --teacher-cache (default 32)");
-  add_loop_flags(dc, d);
+  add_loop_flags(dc, d, world);
 }
 
 }  // namespace lmf::cli

@@ -16,7 +16,6 @@ cpu::KernelOptions kernel_options_from_env() {
   auto set = [](const char* name) { return std::getenv(name) != nullptr; };
   cpu::KernelOptions ko;
   ko.strips = !set("LMF_NO_STRIPS");
-  ko.onednn_strips = set("LMF_ONEDNN_STRIPS");
   ko.fuse = !set("LMF_NO_FUSE");
   ko.i8_pair = !set("LMF_NO_I8PAIR");
   ko.bf16 = !set("LMF_NO_BF16");

@@ -11,11 +11,15 @@
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 
+namespace lmf::dist {
+class Communicator;
+}
+
 namespace lmf::cli {
 
 int default_threads();
 // The CPU kernel choices for A/B measurements, from the environment (read here only):
-// LMF_NO_STRIPS, LMF_ONEDNN_STRIPS, LMF_NO_FUSE, LMF_NO_I8PAIR, LMF_NO_BF16 (set, any
+// LMF_NO_STRIPS, LMF_NO_FUSE, LMF_NO_I8PAIR, LMF_NO_BF16 (set, any
 // value, turns the default off or the alternative on); unset: the defaults.
 cpu::KernelOptions kernel_options_from_env();
 // Adds -t/--threads to a subcommand.
@@ -35,7 +39,7 @@ void register_bench(CLI::App& app);
 void register_ppl(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 void register_data(CLI::App& app);
-void register_train(CLI::App& app);
+void register_train(CLI::App& app, dist::Communicator& world);  // train and distill (data parallel under mpirun)
 void register_quantize(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_template(CLI::App& app);

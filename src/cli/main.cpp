@@ -1,13 +1,23 @@
 // lmforge: the command-line tool. Each subcommand parses its flags and calls the
-// library; only this file catches lmf::Error, printing one line and exiting 1.
+// library; only this file catches lmf::Error, printing one line and exiting 1. It owns the
+// process's communicator (dist::Communicator: MPI initialized here under mpirun and
+// finalized at exit), passed to the commands that need it; a failing rank aborts the job.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <memory>
 
 #include "cli/common.h"
 #include "core/error.h"
 #include "dist/communicator.h"
 
 int main(int argc, char** argv) {
+  std::unique_ptr<lmf::dist::Communicator> world;  // declared first: outlives the commands
+  try {
+    world = std::make_unique<lmf::dist::Communicator>();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lmforge: error: %s\n", e.what());
+    return 1;
+  }
   CLI::App app{"lmforge: make transformer language models small, fast and distributed"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lmforge 0.1.0");
@@ -18,7 +28,7 @@ int main(int argc, char** argv) {
   lmf::cli::register_ppl(app);
   lmf::cli::register_tokenizer(app);
   lmf::cli::register_data(app);
-  lmf::cli::register_train(app);
+  lmf::cli::register_train(app, *world);
   lmf::cli::register_quantize(app);
   lmf::cli::register_compare(app);
   lmf::cli::register_template(app);
@@ -42,14 +52,13 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const std::exception& e) {  // lmf::Error and anything else
     std::fflush(stdout);
-    if (lmf::dist::Communicator::world().distributed())
-      std::fprintf(stderr, "lmforge: error: rank %d: %s\n", lmf::dist::Communicator::world().rank(), e.what());
+    if (world->distributed())
+      std::fprintf(stderr, "lmforge: error: rank %d: %s\n", world->rank(), e.what());
     else
       std::fprintf(stderr, "lmforge: error: %s\n", e.what());
     std::fflush(stderr);
-    lmf::dist::abort_world(1);  // the other ranks stop instead of waiting for this one
+    world->abort(1);  // the other ranks stop instead of waiting for this one
     return 1;
   }
-  lmf::dist::finalize();
-  return 0;
+  return 0;  // ~Communicator finalizes MPI
 }

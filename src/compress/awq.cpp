@@ -1,11 +1,10 @@
 #include "compress/awq.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/matmul.h"
 #include "core/error.h"
 #include "passes/quantize.h"
 #include "passes/smooth.h"
@@ -32,7 +31,7 @@ std::vector<float> to_float(const std::vector<double>& H) { return {H.begin(), H
 
 // Per column n of E (K, N): e_nᵀ H e_n, with H (K, K) at stride ldh. he: K·N floats of scratch.
 void column_errors(const float* H, int64_t ldh, const float* E, int64_t K, int64_t N, float* he, double* err) {
-  dnnl_sgemm('N', 'N', K, N, K, 1.0f, H, ldh, E, N, 0.0f, he, N);
+  cpu::sgemm_or_throw("awq: column errors", 'N', 'N', K, N, K, 1.0f, H, ldh, E, N, 0.0f, he, N);
   for (int64_t n = 0; n < N; ++n) err[n] = 0;
   for (int64_t k = 0; k < K; ++k)
     for (int64_t n = 0; n < N; ++n) err[n] += static_cast<double>(E[k * N + n]) * he[k * N + n];

@@ -1,11 +1,10 @@
 #include "compress/gptq.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "backend/cpu/matmul.h"
 #include "core/error.h"
 #include "compress/calibrate.h"
 
@@ -25,7 +24,7 @@ std::map<int, std::vector<double>> collect_hessians(const Model& m, const std::v
   observe_linear_inputs(m, samples, threads, [&](int v, const float* x, int64_t rows, int64_t K) {
     std::vector<float>& a = acc[v];
     a.resize(static_cast<size_t>(K * K), 0.0f);
-    dnnl_sgemm('T', 'N', K, K, rows, 1.0f, x, K, x, K, 1.0f, a.data(), K);
+    cpu::sgemm_or_throw("gptq: Hessian", 'T', 'N', K, K, rows, 1.0f, x, K, x, K, 1.0f, a.data(), K);
     tokens[v] += rows;
     if (absmean) {
       std::vector<double>& s = abs_sum[v];
@@ -132,7 +131,8 @@ quant::Packed gptq_quantize(const float* w_kn, int64_t K, int64_t N, std::vector
       a.resize(static_cast<size_t>((K - i2) * nb));
       for (int64_t r = 0; r < K - i2; ++r)
         for (int64_t c = 0; c < nb; ++c) a[r * nb + c] = static_cast<float>(U(i1 + c, i2 + r));
-      dnnl_sgemm('N', 'N', K - i2, N, nb, -1.0f, a.data(), nb, err.data(), N, 1.0f, W.data() + i2 * N, N);
+      cpu::sgemm_or_throw("gptq: block update", 'N', 'N', K - i2, N, nb, -1.0f, a.data(), nb, err.data(), N, 1.0f,
+                          W.data() + i2 * N, N);
     }
   }
   return p;

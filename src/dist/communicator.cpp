@@ -44,7 +44,10 @@ Communicator::Communicator() {
   if (!launched_by_mpi()) return;
   int inited = 0;
   MPI_Initialized(&inited);
-  if (!inited) check(MPI_Init(nullptr, nullptr), "Init");
+  if (!inited) {
+    check(MPI_Init(nullptr, nullptr), "Init");
+    owns_init_ = true;
+  }
   // Errors come back as return codes (turned into lmf::Error), not an abort inside MPI.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "Comm_rank");
@@ -52,9 +55,11 @@ Communicator::Communicator() {
   mpi_ = true;
 }
 
-Communicator& Communicator::world() {
-  static Communicator c;
-  return c;
+Communicator::~Communicator() {
+  if (!owns_init_) return;
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
 }
 
 void Communicator::allreduce_sum(float* x, int64_t n) {
@@ -69,18 +74,11 @@ void Communicator::barrier() {
   if (size_ > 1) check(MPI_Barrier(MPI_COMM_WORLD), "Barrier");
 }
 
-void abort_world(int code) {
-  int inited = 0, finalized = 0;
-  MPI_Initialized(&inited);
+void Communicator::abort(int code) {
+  if (!mpi_ || size_ <= 1) return;
+  int finalized = 0;
   MPI_Finalized(&finalized);
-  if (inited && !finalized && Communicator::world().distributed()) MPI_Abort(MPI_COMM_WORLD, code);
-}
-
-void finalize() {
-  int inited = 0, finalized = 0;
-  MPI_Initialized(&inited);
-  MPI_Finalized(&finalized);
-  if (inited && !finalized) MPI_Finalize();
+  if (!finalized) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
 }  // namespace lmf::dist

@@ -15,7 +15,7 @@ namespace lmf {
 Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph), opts_(opts) {
   LMF_CHECK(opts.max_tokens > 0 && opts.max_rows > 0 && opts.slots > 0 && opts.cache_len > 0, kInvalidArgument,
             "plan: capacities must be positive");
-  if (opts.prepack) prepack_for_cpu(graph_, opts.kernels);
+  if (opts.prepack) prepack_for_cpu(graph_, backend_, opts.kernels);
   ctx_.kernels = opts.kernels;
   const auto& values = graph_.values();
   views_.resize(values.size());
@@ -54,7 +54,6 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
     }
   }
   for (const Node& n : graph_.nodes()) {
-    kernels_.push_back(cpu_kernel(n.op));
     std::vector<const TensorView*> ins;
     std::vector<TensorView*> outs;
     for (int i : n.inputs) ins.push_back(&views_[static_cast<size_t>(i)]);
@@ -63,6 +62,11 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
     node_out_.push_back(std::move(outs));
   }
   plan_memory();
+  // Every kernel prepared once, its views bound to the largest shapes and placed.
+  const auto& nodes = graph_.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i)
+    kernels_.push_back(
+        cpu_prepare(PrepareContext{nodes[i], node_in_[i].data(), node_out_[i].data(), opts_.kernels, backend_}));
   ctx_.threads = opts.threads;
   plan_scratch();
   ctx_.runs = static_cast<int64_t*>(alloc_aligned(static_cast<size_t>(4 * opts.max_tokens) * 8));
@@ -208,7 +212,14 @@ void Executor::run(int64_t n, int64_t m) {
   using Clock = std::chrono::steady_clock;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
-    kernels_[i](nodes[i], node_in_[i].data(), node_out_[i].data(), ctx_);
+    kernels_[i].run(node_in_[i].data(), node_out_[i].data(), ctx_);
+    if (ctx_.failed) [[unlikely]] {
+      const char* what = ctx_.failed;
+      ctx_.failed = nullptr;
+      if (saved != opts_.threads) omp_set_num_threads(saved);
+      fail(ErrorCode::kInternal, "plan: node {} ({}, output {}): {} failed in a step of {} tokens", i, nodes[i].op,
+           graph_.value(nodes[i].outputs.at(0)).name, what, n);
+    }
     if (profiling_) {
       OpTime& t = profile_[nodes[i].op];
       t.seconds += std::chrono::duration<double>(Clock::now() - t0).count();

@@ -1,12 +1,14 @@
 // lmforge runtime: build a graph into a plan and execute it on the CPU.
 //
 // Building binds the symbolic dimensions to capacities (N <= max_tokens,
-// M <= max_rows, SLOTS, S), picks a kernel per node, allocates the state (KV
+// M <= max_rows, SLOTS, S), prepares a kernel per node (its attributes and paths resolved
+// once: op_kernels.h), allocates the state (KV
 // cache) and plans activation memory: one arena, each activation placed at an
 // offset so that values alive at the same time never overlap (liveness over the
 // node order). Weights are pre-packed for the kernels (prepack.h) in the
-// executor's own copy of the graph. A step then writes the inputs, sets the actual N and M, and runs
-// the kernels: it allocates nothing.
+// executor's own copy of the graph. The executor owns the CPU backend (cpu::Backend: the
+// oneDNN engine) its plan was built with. A step then writes the inputs, sets the actual N
+// and M, and runs the kernels: it allocates nothing.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/backend.h"
 #include "backend/cpu/op_kernels.h"
 #include "ir/graph.h"
 
@@ -47,7 +50,8 @@ class Executor {
   // graph output or until the arena slot is reused).
   void* data(int value) const { return views_.at(static_cast<size_t>(value)).data; }
   // Runs the graph for n tokens and m logit rows (0 < n <= max_tokens, m <= min(n,
-  // max_rows); throws otherwise).
+  // max_rows); throws otherwise). A kernel whose library call failed (oneDNN's sgemm)
+  // becomes lmf::Error(kInternal) naming the node, thrown after that node.
   void run(int64_t n, int64_t m);
   // Makes the state (KV cache) hold cache_len positions per sequence, keeping the first
   // `keep` of each; nothing if it already holds as many. Allocates: call it between
@@ -80,11 +84,12 @@ class Executor {
   void plan_memory();
   void plan_scratch();
 
+  cpu::Backend backend_;  // what the plan's preparation asked (backend.h)
   Graph graph_;  // the caller's graph with weights pre-packed for the CPU kernels
   PlanOptions opts_;
   std::vector<TensorView> views_;              // one per value
   std::vector<int> dim0_kind_;                 // per value: 0 fixed, 1 = N, 2 = M in dim 0
-  std::vector<KernelFn> kernels_;              // per node
+  std::vector<PreparedKernel> kernels_;        // per node, with its parameters
   std::vector<std::vector<const TensorView*>> node_in_;
   std::vector<std::vector<TensorView*>> node_out_;
   std::vector<void*> owned_;                   // arena, inputs, runs

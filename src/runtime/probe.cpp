@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend/cpu/matmul.h"
+#include "core/error.h"
 #include "core/clock.h"
 #include "core/tensor.h"
 
@@ -52,17 +53,19 @@ double measure_sgemm_flops(int threads, double seconds) {
       c(static_cast<size_t>(s * s));
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
-  cpu::linear(a.data(), b.data(), nullptr, c.data(), s, s, s, true);  // warm-up
+  auto once = [&] { return cpu::linear(a.data(), b.data(), nullptr, c.data(), s, s, s, true); };
+  bool ok = once();  // warm-up
   double best = 0;
   const double t_end = now_seconds() + seconds;
   int reps = 0;
-  while (reps < 3 || now_seconds() < t_end) {
+  while (ok && (reps < 3 || now_seconds() < t_end)) {
     const double t0 = now_seconds();
-    cpu::linear(a.data(), b.data(), nullptr, c.data(), s, s, s, true);
+    ok = once();
     best = std::max(best, 2.0 * s * s * s / (now_seconds() - t0));
     ++reps;
   }
   omp_set_num_threads(saved);
+  LMF_CHECK(ok, kInternal, "sgemm probe: oneDNN sgemm ({} x {} x {}) failed", s, s, s);
   return best;
 }
 

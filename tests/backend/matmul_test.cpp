@@ -280,17 +280,18 @@ TEST(Strips, PackLayout) {
   }
 }
 
-// The few-row strips kernel on every target; more rows (lmforge's tiled kernel, and
-// oneDNN's matmul primitive, which the quantized prefill uses) where this CPU's oneDNN
-// takes the layout (strips_fast). M = 17 and 64 leave partial 6-row tiles.
+// The few-row strips kernel on every target; more rows (lmforge's tiled kernel, which the
+// quantized prefill uses too) where this CPU's oneDNN takes the layout (Backend::strips_fast,
+// the plan's rule). M = 17 and 64 leave partial 6-row tiles.
 TEST_P(Matmul, StripsMatchesReference) {
   double worst = 0;
   uint32_t seed = 3000;
   int primitive_cases = 0;
+  const Backend backend;
   for (int64_t M : {1, 2, 3, 4, 5, 8, 9, 17, 64})
     for (int64_t K : {16, 48, 784})
       for (int64_t N : {1, 63, 64, 65, 769}) {
-        if (M > kFewRows && !strips_fast(K, N)) continue;
+        if (M > kFewRows && !backend.strips_fast(K, N)) continue;
         primitive_cases += M > kFewRows;
         const Problem& p = problem(M, K, N, seed += 3);
         std::vector<float> w(static_cast<size_t>(strip_count(N) * K * kStripCols));
@@ -298,10 +299,6 @@ TEST_P(Matmul, StripsMatchesReference) {
         check_all(p, "linear_strips", &worst, [&](float* y, const float* bias) {
           linear_strips(p.x.data(), w.data(), bias, y, M, K, N);
         });
-        if (M > kFewRows)
-          check_all(p, "matmul_strips", &worst, [&](float* y, const float* bias) {
-            matmul_strips(p.x.data(), w.data(), bias, y, M, K, N);
-          });
       }
   std::printf("[ error ] strips %-7s max %.3g of tolerance (%d cases on the many-row kernel)\n", target_name().c_str(),
               worst, primitive_cases);
@@ -359,7 +356,7 @@ TEST(Prepack, LinearWeightsBecomeKnExceptTheHead) {
   const int logits = g.add("linear", {x, tv}, {{"layout", std::string("nk")}}, "logits");
   g.mark_output(logits);
 
-  EXPECT_EQ(prepack_for_cpu(g), 1);
+  EXPECT_EQ(prepack_for_cpu(g, Backend()), 1);
   g.verify();
   std::vector<const Node*> linears;
   for (const Node& n : g.nodes())
@@ -395,7 +392,7 @@ TEST(Prepack, MisalignedWeightsBecomeAlignedCopies) {
   x = g.add("linear", {x, wv}, {{"layout", std::string("kn")}});
   const int logits = g.add("linear", {x, tv}, {{"layout", std::string("nk")}}, "logits");
   g.mark_output(logits);
-  EXPECT_EQ(prepack_for_cpu(g), 1);
+  EXPECT_EQ(prepack_for_cpu(g, Backend()), 1);
   g.verify();
   const Value& t = g.value(g.find("wte"));
   EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data.data()) % 64, 0u);
@@ -426,8 +423,8 @@ TEST(Prepack, LinearWeightsBecomeStripsWhereOneDnnTakesThem) {
   x = g.add("linear", {x, uv}, {{"layout", std::string("nk")}});  // K = 70: not a multiple of 16
   const int logits = g.add("linear", {x, tv}, {{"layout", std::string("nk")}}, "logits");
   g.mark_output(logits);
-  const bool strips = strips_fast(C, V);
-  EXPECT_EQ(prepack_for_cpu(g), strips ? 2 : 1);  // w to strips (or left in place); u transposed
+  const bool strips = Backend().strips_fast(C, V);
+  EXPECT_EQ(prepack_for_cpu(g, Backend()), strips ? 2 : 1);  // w to strips (or left in place); u transposed
   g.verify();
   std::vector<const Node*> linears;
   for (const Node& n : g.nodes())
@@ -531,7 +528,7 @@ TEST(Prepack, RopesSharingPositionsReadOneTable) {
     return g;
   };
   Graph g = build();
-  prepack_for_cpu(g);
+  prepack_for_cpu(g, Backend());
   g.verify();
   ASSERT_EQ(g.nodes()[0].op, "rope_table");
   int tables = 0, with_table = 0;
@@ -561,7 +558,7 @@ TEST(Prepack, RopesSharingPositionsReadOneTable) {
 // A gelu whose input something else reads too stays a node of its own.
 TEST(Prepack, GeluWhoseInputHasOtherReadersIsNotFused) {
   Graph g = fusion_graph(true);
-  prepack_for_cpu(g);
+  prepack_for_cpu(g, Backend());
   g.verify();
   int gelus = 0;
   for (const Node& n : g.nodes()) {

@@ -160,8 +160,8 @@ class QMatmul : public test::PerTarget {};
 // linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, against the float64
 // reference: 16-column strips or wide ones (the float kernels, 16 columns at a time; one row
 // of wide strips on a CPU with AVX-512 BF16: the bf16 kernel; one row of 16-column strips
-// where q_pair_takes(): the pair kernel; past kQStripRows, dequantize + sgemm, or into 64-column
-// strips for oneDNN's primitive where strips_fast(), 512 columns at a time), each within
+// where q_pair_takes(): the pair kernel; past kQStripRows, dequantize + sgemm, and into 64-column
+// strips for gemm_strips, 512 columns at a time), each within
 // its tolerance; the pair kernel also within tolerance() of the float64 result for its x̃
 // (pair_parts). Returns the largest error relative to the terms' scale and counts the bf16
 // and pair kernels' cases.
@@ -180,16 +180,24 @@ double check_linear_q(bool wide, const KernelOptions& ko, int64_t* bf16_cases, i
       *bf16_cases += bf16;
       *pair_cases += pair;
       const std::vector<double> xt = pair ? pair_parts(x, w.bits == 8) : std::vector<double>{};
-      for (int threads : {1, 2}) {
+      // Past kQStripRows rows both prefill paths: dequantized to (K, cols) for sgemm, and to
+      // 64-column strips for gemm_strips (a plan's choice on AVX-512 CPUs).
+      for (int pass = 0; pass < (M > kQStripRows ? 4 : 2); ++pass) {
+        const int threads = 1 + pass % 2;
+        QWeight wp = w;
+        wp.dequant_strips = pass >= 2;
         std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
-        with_threads(threads, [&] { linear_q(x.data(), w, c.bias.data(), y.data(), M, scratch.data(), ko); });
+        bool ok = false;
+        with_threads(threads, [&] { ok = linear_q(x.data(), wp, c.bias.data(), y.data(), M, scratch.data(), ko); });
+        ASSERT_TRUE(ok) << "linear_q's sgemm failed";
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) {
             const Ref r = ref_of(c, xd.data() + m * K, n);
             const double err = std::fabs(y[m * N + n] - r.y);
             ASSERT_LE(err, bf16 ? tolerance_bf16(c, r) : pair ? tolerance_pair(c, r) : tolerance(c, r))
                 << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M << " sym " << c.sym
-                << " threads " << threads << " strip " << w.strip << " at " << m << "," << n;
+                << " threads " << threads << " strip " << w.strip << " dequant_strips " << wp.dequant_strips << " at "
+                << m << "," << n;
             if (pair) {
               const Ref rt = ref_of(c, xt.data() + m * K, n);
               ASSERT_LE(std::fabs(y[m * N + n] - rt.y), 2 * tolerance(c, rt))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End to end, under mpirun -np 2 (loopback only): data-parallel `lmforge train` equals the
 # single-process run with the same global batch (losses and weights, within float
-# summation order), rank 0 alone writes, and a killed rank ends the whole run with an
-# error instead of a hang.
+# summation order), rank 0 alone writes, a rank that fails with an error aborts the job
+# (main()'s Communicator::abort), and a killed rank ends the whole run with an error
+# instead of a hang.
 source "$(dirname "$0")/lib.bash"
 command -v mpirun >/dev/null || { echo "mpirun missing: run scripts/setup"; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
@@ -36,6 +37,16 @@ worst = max(float((A[k] - B[k]).abs().max()) for k in B)
 print(f"max |weight difference| {worst:.3g} (largest weight {scale:.3g})")
 assert set(A) == set(B) and worst <= 1e-5 * scale
 PY
+
+# Rank 0 alone fails (only it creates -o, here under a regular file) while rank 1 goes on
+# to its first collective: the job ends with rank 0's error and MPI_Abort, not a hang.
+touch "$T/a-file"
+rc=0
+timeout 120 "${MPI[@]}" "$LMF" train --config "$T/config.json" --data "$T/brown" --steps 50 -b 4 --seq 32 \
+  --eval-interval 0 --log-interval 1 -t 1 -o "$T/a-file/out" > "$T/failed.out" 2>&1 || rc=$?
+[[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "lmforge: error: rank 0: .*Not a directory" "$T/failed.out" \
+  && grep -q "MPI_ABORT was invoked on rank 0" "$T/failed.out" \
+  && pass "mpi: a failing rank aborts the job (exit $rc)" || failed "mpi: failing rank: exit $rc: $(tail -5 "$T/failed.out")"
 
 # A rank killed mid-run: mpirun ends the job with an error, it does not hang.
 "${MPI[@]}" "$LMF" train --config "$T/config.json" --data "$T/brown" --steps 100000 -b 4 --seq 32 --eval-interval 0 \

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -53,6 +54,36 @@ TEST(Session, GrownCacheGivesTheLogitsOfOneSizedUpFront) {
     EXPECT_LE(grown.capacity(), 24) << name;
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0) << name << ": grown cache changed the logits";
+  }
+}
+
+// Plans share nothing (each executor owns its cpu::Backend; kernels keep no static state):
+// two sessions built and run at the same time in two threads give, bit for bit, the
+// logits of one built and run alone.
+TEST(Session, TwoSessionsInTwoThreadsGiveTheLogitsOfOne) {
+  for (const char* name : {"gpt2", "llama"}) {
+    Model m = load_model(test::golden_dir(name));
+    const SessionOptions o{.max_batch = 2, .max_context = 0, .reserve_context = 32, .max_step_tokens = 16, .threads = 2};
+    std::vector<float> want;
+    {
+      Session alone(m, o);
+      want = run_two_sequences(alone, 5);
+    }
+    std::vector<float> got[2];
+    std::thread a([&] {
+      Session s(m, o);
+      got[0] = run_two_sequences(s, 5);
+    });
+    std::thread b([&] {
+      Session s(m, o);
+      got[1] = run_two_sequences(s, 5);
+    });
+    a.join();
+    b.join();
+    for (const std::vector<float>& g : got) {
+      ASSERT_EQ(g.size(), want.size()) << name;
+      EXPECT_EQ(std::memcmp(g.data(), want.data(), g.size() * 4), 0) << name << ": a concurrent session differs";
+    }
   }
 }
 

@@ -15,7 +15,6 @@ enum class QI8Isa { kPortable, kAvx2, kVnni };
 
 struct KernelOptions {
   bool strips = true;          // float weights in 64-column strips where oneDNN's layout fits (LMF_NO_STRIPS)
-  bool onednn_strips = false;  // many-row strips through oneDNN's primitive, not lmforge's kernel (LMF_ONEDNN_STRIPS)
   bool fuse = true;            // plan-time fusions: gelu into linear, packed qkv, shared rope tables (LMF_NO_FUSE)
   bool i8_pair = true;         // the pair kernel for one row of 16-column quantized strips (LMF_NO_I8PAIR)
   bool bf16 = true;            // the AVX-512 BF16 kernel for one row of wide 4-bit strips (LMF_NO_BF16)

@@ -1,8 +1,10 @@
 // lmforge CPU backend: dense float32 matmul. A plan holds every linear weight
-// (prepack_for_cpu) in 64-column strips where oneDNN's matmul primitive takes that layout
-// (AVX-512 CPUs), multiplied by lmforge's own kernels (gemv.cpp: streaming for few rows,
-// tiled with prefetch for many; linear_strips), else (K, N), the layout oneDNN's sgemm is
-// fastest with (linear; oneDNN's shared OpenMP pool for many rows, streaming kernels for few).
+// (prepack_for_cpu) in 64-column strips where oneDNN's matmul primitive would take that
+// layout (AVX-512 CPUs; Backend::strips_fast, asked when the plan is built), multiplied by
+// lmforge's own kernels (gemv.cpp: streaming for few rows, tiled with prefetch for many;
+// linear_strips), else (K, N), the layout oneDNN's sgemm is fastest with (linear; oneDNN's
+// shared OpenMP pool for many rows, streaming kernels for few). Every sgemm goes through
+// cpu::sgemm, which returns oneDNN's status instead of dropping it.
 #pragma once
 
 #include <cstdint>
@@ -11,11 +13,23 @@
 
 namespace lmf::cpu {
 
+// Row-major C (M, N) = alpha op(A) op(B) + beta C through oneDNN's dnnl_sgemm (op: 'N' as
+// is, 'T' transposed). Returns whether oneDNN reported success: it refuses bad arguments
+// (a negative size, a leading dimension below the row) and fails when it cannot allocate its
+// packing buffers. Never throws: kernels hand a false on (ExecContext::failed).
+[[nodiscard]] bool sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                         int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) noexcept;
+// The same for code outside the kernels (compress/, probes): lmf::Error(kInternal) naming
+// `what`, the sizes and oneDNN's status when it fails.
+void sgemm_or_throw(const char* what, char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
 // y (M, N) = x (M, K) · W + bias, row-major; bias may be null. W is (N, K) when w_nk
 // (torch.nn.Linear's layout) and (K, N) otherwise (GPT-2's Conv1D, and every weight
 // after prepack_for_cpu). M <= kFewRows rows take the streaming kernels: for (K, N) only
-// when `scratch` (few_rows_kn_scratch(K, N) floats) is given, else sgemm.
-void linear(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
+// when `scratch` (few_rows_kn_scratch(K, N) floats) is given, else sgemm. Returns false
+// where sgemm failed (y is then undefined), true otherwise.
+bool linear(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
             int64_t N, bool w_nk, float* scratch = nullptr);
 
 // The same for W (N, K) and few rows (decode, M <= kFewRows): each thread streams its
@@ -38,15 +52,11 @@ int64_t few_rows_kn_scratch(int64_t K, int64_t N);
 // W (K, N) held as (S, K, kStripCols), S = strip_count(N): strip s is columns
 // [64 s, 64 s + 64) row after row, the last padded with zeros; this is oneDNN's
 // "BA16a64b" weights layout when K is a multiple of 16. Prefill (many rows) runs
-// oneDNN's matmul primitive on it directly (no per-call packing of W, the bias fused);
-// decode (few rows) streams each thread's stretch of strips once (linear_few_rows_strips).
+// gemm_strips on it (no per-call packing of W, the bias and gelu fused); decode (few rows)
+// streams each thread's stretch of strips once (linear_few_rows_strips). Where a plan
+// takes the layout: Backend::strips_fast (backend.h).
 constexpr int64_t kStripCols = 64;
 inline int64_t strip_count(int64_t N) { return (N + kStripCols - 1) / kStripCols; }
-
-// Whether oneDNN's matmul primitive, left to choose, takes W (K, N) in exactly this
-// layout on this CPU (it does on AVX-512 ones; on AVX2-only ones it does not, and W
-// stays (K, N) for sgemm). Needs K % 16 == 0 and ko.strips. Asked once per (K, N).
-bool strips_fast(int64_t K, int64_t N, const KernelOptions& ko = kDefaultKernels);
 
 // W (K, N), or (N, K) when w_nk, into strips at `out` (strip_count(N) * K * kStripCols floats).
 void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out);
@@ -54,13 +64,10 @@ void pack_strips(const float* w, bool w_nk, int64_t K, int64_t N, float* out);
 // y (M, N) = x (M, K) · W + bias with W in strips, then gelu_tanh of it when `gelu`.
 // M <= kFewRows: the streaming kernel (gelu as a pass over y); more rows: gemm_strips
 // (bias and gelu in its epilogue). Neither allocates, and the result does not depend on
-// the thread count. ko.onednn_strips (A/B runs) takes oneDNN's matmul primitive
-// (matmul_strips) for the many-row case instead.
+// the thread count. (oneDNN's matmul primitive on the strips, once an A/B option, was
+// dropped: it was no faster in a model's prefill and built its memory objects per call,
+// BENCHMARKS.md; bench/blas_compare still measures it.)
 void linear_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
-                   bool gelu = false, const KernelOptions& ko = kDefaultKernels);
-// The primitive alone, for any M > 0 (the quantized prefill dequantizes into strips chunk
-// by chunk). y is contiguous: oneDNN 2.6 runs a strided y on its reference code.
-void matmul_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
                    bool gelu = false);
 void linear_few_rows_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K,
                             int64_t N);
@@ -69,7 +76,8 @@ void linear_few_rows_strips(const float* x, const float* w, const float* bias, f
 // element one chain of multiply-adds in k order), bias and gelu applied to the
 // accumulators, and while a strip's tiles run they prefetch the next strip's lines, so
 // the weights stream in from memory under the compute (oneDNN's primitive loses ~10% to
-// that stream; this kernel gains 3-7% over it in a prefill, BENCHMARKS.md).
+// that stream; this kernel gains 3-7% over it in a prefill, BENCHMARKS.md). The quantized
+// prefill runs it on strips dequantized chunk by chunk (qgemv.cpp).
 void gemm_strips(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
                  bool gelu);
 

@@ -17,10 +17,14 @@ namespace lmf {
 
 namespace {
 
-using In = const TensorView* const*;
-using Out = TensorView* const*;
+using In = KernelIn;
+using Out = KernelOut;
 
-void k_embedding(const Node&, In in, Out out, ExecContext&) {
+NoParams no_params(const PrepareContext&) { return {}; }
+
+NormParams prep_norm(const PrepareContext& c) { return {static_cast<float>(c.node.attr_float("eps"))}; }
+
+void k_embedding(const NoParams&, In in, Out out, ExecContext&) {
   const float* table = in[0]->f32();
   const int32_t* ids = in[1]->i32();
   const int64_t n = in[1]->dims[0], c = in[0]->dims[1];
@@ -29,101 +33,177 @@ void k_embedding(const Node&, In in, Out out, ExecContext&) {
     std::memcpy(y + i * c, table + static_cast<int64_t>(ids[i]) * c, static_cast<size_t>(c) * 4);
 }
 
-void k_add(const Node&, In in, Out out, ExecContext&) {
+void k_add(const NoParams&, In in, Out out, ExecContext&) {
   cpu::add(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->numel());
 }
 
-void k_gelu(const Node&, In in, Out out, ExecContext&) {
+void k_gelu(const NoParams&, In in, Out out, ExecContext&) {
   cpu::gelu_tanh(in[0]->f32(), out[0]->f32(), in[0]->numel());
 }
 
-void k_silu_mul(const Node&, In in, Out out, ExecContext&) {
+void k_silu_mul(const NoParams&, In in, Out out, ExecContext&) {
   cpu::silu_mul(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->numel());
 }
 
-void k_layer_norm(const Node& n, In in, Out out, ExecContext&) {
-  cpu::layer_norm(in[0]->f32(), in[1]->f32(), in[2]->f32(), out[0]->f32(), in[0]->dims[0],
-                  in[0]->dims[1], static_cast<float>(n.attr_float("eps")));
+void k_layer_norm(const NormParams& p, In in, Out out, ExecContext&) {
+  cpu::layer_norm(in[0]->f32(), in[1]->f32(), in[2]->f32(), out[0]->f32(), in[0]->dims[0], in[0]->dims[1], p.eps);
 }
 
-void k_rms_norm(const Node& n, In in, Out out, ExecContext&) {
-  cpu::rms_norm(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->dims[0], in[0]->dims[1],
-                static_cast<float>(n.attr_float("eps")));
+void k_rms_norm(const NormParams& p, In in, Out out, ExecContext&) {
+  cpu::rms_norm(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->dims[0], in[0]->dims[1], p.eps);
 }
 
-void k_linear(const Node& n, In in, Out out, ExecContext& ctx) {
-  const bool nk = n.attr_str("layout") == "nk";
-  const int64_t M = in[0]->dims[0], K = in[0]->dims[1];
-  const float* bias = n.inputs.size() == 3 ? in[2]->f32() : nullptr;
-  const bool gelu = n.has_attr("fused_act");  // "gelu_tanh", the one the registry allows
-  if (n.attr_str("layout") == "strips") {
-    cpu::linear_strips(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, n.attr_int("out_features"), gelu, ctx.kernels);
+LinearParams prep_linear(const PrepareContext& c) {
+  const Node& n = c.node;
+  LinearParams p;
+  const std::string& layout = n.attr_str("layout");
+  if (layout == "nk") {
+    p.layout = LinearParams::Layout::kNK;
+  } else if (layout == "kn") {
+    p.layout = LinearParams::Layout::kKN;
+  } else {
+    LMF_CHECK(layout == "strips", kInvalidArgument, "linear: layout '{}' is none of nk, kn, strips", layout);
+    p.layout = LinearParams::Layout::kStrips;
+  }
+  const TensorView& x = *c.in[0];
+  const TensorView& w = *c.in[1];
+  LMF_CHECK(x.rank == 2 && w.rank >= 2, kInvalidArgument, "linear: x of rank {}, W of rank {}", x.rank, w.rank);
+  p.N = p.layout == LinearParams::Layout::kStrips ? n.attr_int("out_features")
+        : p.layout == LinearParams::Layout::kNK  ? w.dims[0]
+                                                 : w.dims[1];
+  // The arguments sgemm would refuse (linear: x (M, K) at stride K, W at stride K or N).
+  LMF_CHECK(x.dims[1] > 0 && p.N > 0, kInvalidArgument, "linear: {} inputs, {} outputs", x.dims[1], p.N);
+  p.bias = n.inputs.size() == 3;
+  p.gelu = n.has_attr("fused_act");  // "gelu_tanh", the one the registry allows
+  return p;
+}
+
+void k_linear(const LinearParams& p, In in, Out out, ExecContext& ctx) {
+  const int64_t M = in[0]->dims[0], K = in[0]->dims[1], N = p.N;
+  const float* bias = p.bias ? in[2]->f32() : nullptr;
+  if (p.layout == LinearParams::Layout::kStrips) {
+    cpu::linear_strips(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, p.gelu);
     return;
   }
-  const int64_t N = nk ? in[1]->dims[0] : in[1]->dims[1];
-  cpu::linear(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, nk, ctx.scratch);
-  if (gelu) cpu::gelu_tanh(out[0]->f32(), out[0]->f32(), M * N);
+  if (!cpu::linear(in[0]->f32(), in[1]->f32(), bias, out[0]->f32(), M, K, N, p.layout == LinearParams::Layout::kNK,
+                   ctx.scratch)) {
+    ctx.failed = "oneDNN sgemm";
+    return;
+  }
+  if (p.gelu) cpu::gelu_tanh(out[0]->f32(), out[0]->f32(), M * N);
 }
 
-// The weights of a linear_q / embedding_q node in the "strips" layout (prepack_for_cpu).
-cpu::QWeight qweight(const Node& n, In in, size_t first) {
+// The shape of a linear_q / embedding_q node's weights in the "strips" layout
+// (prepack_for_cpu); the pointers are the step's.
+cpu::QWeight qweight_shape(const PrepareContext& c) {
+  const Node& n = c.node;
   cpu::QWeight w;
-  w.q = in[first]->i32();
-  w.s = in[first + 1]->f32();
-  w.zs = in[first + 2]->f32();
   w.K = n.attr_int("in_features");
   w.N = n.attr_int("out_features");
   w.group = n.attr_int("group_size");
   w.bits = static_cast<int>(n.attr_int("bits"));
-  w.strip = n.attrs.count("strip_cols") ? n.attr_int("strip_cols") : cpu::kQStrip;
+  w.strip = n.has_attr("strip_cols") ? n.attr_int("strip_cols") : cpu::kQStrip;
+  LMF_CHECK(w.K > 0 && w.N > 0 && w.group > 0 && w.K % w.group == 0 && (w.bits == 4 || w.bits == 8) &&
+                (w.strip == cpu::kQStrip || w.strip == cpu::kQStripWide),
+            kInvalidArgument, "{}: {} x {}, group {}, {} bits, strips of {} columns", n.op, w.K, w.N, w.group, w.bits,
+            w.strip);
+  w.dequant_strips = c.backend.strips_fast(w.K, cpu::kDequantStripCols, c.kernels);
   return w;
 }
 
-void k_linear_q(const Node& n, In in, Out out, ExecContext& ctx) {
-  const float* bias = n.inputs.size() == 5 ? in[4]->f32() : nullptr;
+cpu::QWeight qweight_at(cpu::QWeight w, In in, size_t first) {
+  w.q = in[first]->i32();
+  w.s = in[first + 1]->f32();
+  w.zs = in[first + 2]->f32();
+  return w;
+}
+
+LinearQParams prep_linear_q(const PrepareContext& c) {
+  const Node& n = c.node;
+  LinearQParams p;
   const std::string act = n.has_attr("act") ? n.attr_str("act") : "float";
   if (act == "int8") {
-    cpu::QWeightI8 w{in[1]->i32(), in[2]->f32(), in[3]->i32(), n.attr_int("in_features"), n.attr_int("out_features")};
-    cpu::linear_q_i8(in[0]->f32(), w, bias, out[0]->f32(), in[0]->dims[0], ctx.scratch, ctx.kernels);
+    p.act = LinearQParams::Act::kInt8;
   } else if (act == "int8_block32") {
-    cpu::linear_q_a8(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch, ctx.kernels);
+    p.act = LinearQParams::Act::kBlock32;
   } else {
-    cpu::linear_q(in[0]->f32(), qweight(n, in, 1), bias, out[0]->f32(), in[0]->dims[0], ctx.scratch, ctx.kernels);
+    LMF_CHECK(act == "float", kInvalidArgument, "linear_q: act '{}' is none of float, int8, int8_block32", act);
   }
-  if (n.has_attr("fused_act"))  // "gelu_tanh", the one the registry allows
-    cpu::gelu_tanh(out[0]->f32(), out[0]->f32(), in[0]->dims[0] * n.attr_int("out_features"));
+  p.K = n.attr_int("in_features");
+  p.N = n.attr_int("out_features");
+  if (p.act != LinearQParams::Act::kInt8) p.w = qweight_shape(c);
+  p.bias = n.inputs.size() == 5;
+  p.gelu = n.has_attr("fused_act");  // "gelu_tanh", the one the registry allows
+  return p;
 }
 
-void k_embedding_q(const Node& n, In in, Out out, ExecContext&) {
-  cpu::embedding_q(qweight(n, in, 0), in[3]->i32(), in[3]->dims[0], out[0]->f32());
+void k_linear_q(const LinearQParams& p, In in, Out out, ExecContext& ctx) {
+  const float* bias = p.bias ? in[4]->f32() : nullptr;
+  const int64_t M = in[0]->dims[0];
+  bool ok = true;
+  if (p.act == LinearQParams::Act::kInt8) {
+    const cpu::QWeightI8 w{in[1]->i32(), in[2]->f32(), in[3]->i32(), p.K, p.N};
+    cpu::linear_q_i8(in[0]->f32(), w, bias, out[0]->f32(), M, ctx.scratch, ctx.kernels);
+  } else if (p.act == LinearQParams::Act::kBlock32) {
+    ok = cpu::linear_q_a8(in[0]->f32(), qweight_at(p.w, in, 1), bias, out[0]->f32(), M, ctx.scratch, ctx.kernels);
+  } else {
+    ok = cpu::linear_q(in[0]->f32(), qweight_at(p.w, in, 1), bias, out[0]->f32(), M, ctx.scratch, ctx.kernels);
+  }
+  if (!ok) {
+    ctx.failed = "oneDNN sgemm";
+    return;
+  }
+  if (p.gelu) cpu::gelu_tanh(out[0]->f32(), out[0]->f32(), M * p.N);
 }
 
-void k_split_cols(const Node& n, In in, Out out, ExecContext&) {
-  const int64_t b = n.attr_int("begin"), e = n.attr_int("end");
-  const int64_t rows = in[0]->dims[0], k = in[0]->dims[1], w = e - b;
+cpu::QWeight prep_embedding_q(const PrepareContext& c) { return qweight_shape(c); }
+
+void k_embedding_q(const cpu::QWeight& w, In in, Out out, ExecContext&) {
+  cpu::embedding_q(qweight_at(w, in, 0), in[3]->i32(), in[3]->dims[0], out[0]->f32());
+}
+
+SplitColsParams prep_split_cols(const PrepareContext& c) {
+  const SplitColsParams p{c.node.attr_int("begin"), c.node.attr_int("end")};
+  LMF_CHECK(0 <= p.begin && p.begin <= p.end && p.end <= c.in[0]->dims[1], kInvalidArgument,
+            "split_cols: columns [{}, {}) of {}", p.begin, p.end, c.in[0]->dims[1]);
+  return p;
+}
+
+void k_split_cols(const SplitColsParams& p, In in, Out out, ExecContext&) {
+  const int64_t rows = in[0]->dims[0], k = in[0]->dims[1], w = p.end - p.begin;
   const float* x = in[0]->f32();
   float* y = out[0]->f32();
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * w, x + r * k + b, static_cast<size_t>(w) * 4);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * w, x + r * k + p.begin, static_cast<size_t>(w) * 4);
 }
 
-void k_rope(const Node& n, In in, Out out, ExecContext&) {
+RopeParams prep_rope(const PrepareContext& c) {
+  const Node& n = c.node;
+  RopeParams p;
+  p.head_dim = n.attr_int("head_dim");
+  p.theta = static_cast<float>(n.attr_float("theta"));
+  if (n.op != "rope_table") p.heads = n.attr_int("heads");
+  p.table = n.has_attr("angles");  // "table": a rope_table's output
+  LMF_CHECK(p.head_dim > 0 && p.head_dim % 2 == 0 && (n.op == "rope_table" || p.heads > 0), kInvalidArgument,
+            "{}: {} heads of {}", n.op, p.heads, p.head_dim);
+  return p;
+}
+
+void k_rope(const RopeParams& p, In in, Out out, ExecContext&) {
   const int64_t rows = in[0]->dims[0], cols = in[0]->dims[1];
   float* y = out[0]->f32();
-  if (n.has_attr("angles")) {  // "table": a rope_table's output
-    cpu::rope_with_table(in[0]->f32(), y, rows, cols, n.attr_int("heads"), n.attr_int("head_dim"), in[1]->f32());
+  if (p.table) {
+    cpu::rope_with_table(in[0]->f32(), y, rows, cols, p.heads, p.head_dim, in[1]->f32());
     return;
   }
   if (y != in[0]->f32()) std::memcpy(y, in[0]->f32(), static_cast<size_t>(rows * cols) * 4);
-  cpu::rope(y, rows, cols, n.attr_int("heads"), n.attr_int("head_dim"), in[1]->i32(),
-            static_cast<float>(n.attr_float("theta")));
+  cpu::rope(y, rows, cols, p.heads, p.head_dim, in[1]->i32(), p.theta);
 }
 
-void k_rope_table(const Node& n, In in, Out out, ExecContext&) {
-  cpu::rope_table(in[0]->i32(), in[0]->dims[0], n.attr_int("head_dim"), static_cast<float>(n.attr_float("theta")),
-                  out[0]->f32());
+void k_rope_table(const RopeParams& p, In in, Out out, ExecContext&) {
+  cpu::rope_table(in[0]->i32(), in[0]->dims[0], p.head_dim, p.theta, out[0]->f32());
 }
 
-void k_gather_rows(const Node&, In in, Out out, ExecContext&) {
+void k_gather_rows(const NoParams&, In in, Out out, ExecContext&) {
   const int64_t c = in[0]->dims[1], m = in[1]->dims[0];
   const int32_t* rows = in[1]->i32();
   for (int64_t i = 0; i < m; ++i)
@@ -131,13 +211,27 @@ void k_gather_rows(const Node&, In in, Out out, ExecContext&) {
                 static_cast<size_t>(c) * 4);
 }
 
+AttentionParams prep_attention(const PrepareContext& c) {
+  const Node& n = c.node;
+  AttentionParams p;
+  p.H = n.attr_int("heads");
+  p.Hkv = n.attr_int("kv_heads");
+  p.D = n.attr_int("head_dim");
+  p.scale = static_cast<float>(n.attr_float("scale"));
+  p.packed = n.has_attr("qkv");
+  p.i8 = n.inputs.size() == 9;
+  LMF_CHECK(p.H > 0 && p.Hkv > 0 && p.H % p.Hkv == 0 && p.D > 0, kInvalidArgument,
+            "attention: {} heads, {} kv heads of {}", p.H, p.Hkv, p.D);
+  return p;
+}
+
 // q (N, H*D), k (N, Hkv*D), v (N, Hkv*D), caches (SLOTS, Hkv, S, D), slots (N), positions (N).
-void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
-  const int64_t H = n.attr_int("heads"), Hkv = n.attr_int("kv_heads"), D = n.attr_int("head_dim");
-  const float scale = static_cast<float>(n.attr_float("scale"));
+void k_attention(const AttentionParams& p, In in, Out out, ExecContext& ctx) {
+  const int64_t H = p.H, Hkv = p.Hkv, D = p.D;
+  const float scale = p.scale;
   const int64_t N = in[0]->dims[0], S = in[3]->dims[2];
   // Row strides of q, k and v: one (N, (H + 2 Hkv) D) value when packed.
-  const bool packed = n.has_attr("qkv");
+  const bool packed = p.packed;
   const int64_t qs = packed ? (H + 2 * Hkv) * D : H * D, kvs = packed ? qs : Hkv * D;
   const float* q = in[0]->f32();
   const float* k = in[1]->f32() + (packed ? H * D : 0);
@@ -145,7 +239,7 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
   const int32_t* slots = in[5]->i32();
   const int32_t* pos = in[6]->i32();
   float* y = out[0]->f32();
-  const bool i8 = n.inputs.size() == 9;  // int8 cache: rows scaled by in[7], in[8]
+  const bool i8 = p.i8;  // int8 cache: rows scaled by in[7], in[8]
   float* kc = i8 ? nullptr : in[3]->f32();
   float* vc = i8 ? nullptr : in[4]->f32();
   auto* kc8 = static_cast<int8_t*>(in[3]->data);
@@ -214,13 +308,22 @@ void k_attention(const Node& n, In in, Out out, ExecContext& ctx) {
   }
 }
 
-const std::map<std::string, KernelFn>& table() {
-  static const std::map<std::string, KernelFn> t = {
-      {"embedding", k_embedding}, {"add", k_add},           {"gelu_tanh", k_gelu},
-      {"silu_mul", k_silu_mul},   {"layer_norm", k_layer_norm}, {"rms_norm", k_rms_norm},
-      {"linear", k_linear},       {"split_cols", k_split_cols}, {"rope", k_rope}, {"rope_table", k_rope_table},
-      {"attention", k_attention}, {"gather_rows", k_gather_rows},
-      {"linear_q", k_linear_q},   {"embedding_q", k_embedding_q},
+const std::map<std::string, PrepareFn>& table() {
+  static const std::map<std::string, PrepareFn> t = {
+      {"embedding", prepare_kernel<NoParams, no_params, k_embedding>},
+      {"add", prepare_kernel<NoParams, no_params, k_add>},
+      {"gelu_tanh", prepare_kernel<NoParams, no_params, k_gelu>},
+      {"silu_mul", prepare_kernel<NoParams, no_params, k_silu_mul>},
+      {"layer_norm", prepare_kernel<NormParams, prep_norm, k_layer_norm>},
+      {"rms_norm", prepare_kernel<NormParams, prep_norm, k_rms_norm>},
+      {"linear", prepare_kernel<LinearParams, prep_linear, k_linear>},
+      {"split_cols", prepare_kernel<SplitColsParams, prep_split_cols, k_split_cols>},
+      {"rope", prepare_kernel<RopeParams, prep_rope, k_rope>},
+      {"rope_table", prepare_kernel<RopeParams, prep_rope, k_rope_table>},
+      {"attention", prepare_kernel<AttentionParams, prep_attention, k_attention>},
+      {"gather_rows", prepare_kernel<NoParams, no_params, k_gather_rows>},
+      {"linear_q", prepare_kernel<LinearQParams, prep_linear_q, k_linear_q>},
+      {"embedding_q", prepare_kernel<cpu::QWeight, prep_embedding_q, k_embedding_q>},
   };
   return t;
 }
@@ -249,12 +352,12 @@ int64_t cpu_scratch_floats(const Node& n, const TensorView* const* in, int threa
   return 0;
 }
 
-KernelFn cpu_kernel(const std::string& op) {
+PreparedKernel cpu_prepare(const PrepareContext& c) {
+  const std::string& op = c.node.op;
   auto it = table().find(op);
-  if (it != table().end()) return it->second;
-  KernelFn f = cpu_training_kernel(op);
+  PrepareFn f = it != table().end() ? it->second : cpu_training_kernel(op);
   LMF_CHECK(f != nullptr, kUnsupported, "no CPU kernel for op '{}'", op);
-  return f;
+  return f(c);
 }
 
 }  // namespace lmf

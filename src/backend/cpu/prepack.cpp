@@ -117,7 +117,7 @@ int share_rope_tables(Graph& g) {
 
 }  // namespace
 
-int prepack_for_cpu(Graph& g, const cpu::KernelOptions& ko) {
+int prepack_for_cpu(Graph& g, const cpu::Backend& backend, const cpu::KernelOptions& ko) {
   int count = 0;
   if (ko.fuse) count += fuse_gelu(g) + fuse_qkv_split(g) + share_rope_tables(g);
   const std::vector<int>& outputs = g.outputs();
@@ -141,8 +141,8 @@ int prepack_for_cpu(Graph& g, const cpu::KernelOptions& ko) {
     ++count;
     return cache.emplace(w, g.add_weight(name, std::move(t))).first->second;
   };
-  // Float weights in 64-column strips where oneDNN's matmul primitive takes that layout
-  // (matmul.h: AVX-512 CPUs): packed once from (N, K) or (K, N), the original's mapped
+  // Float weights in 64-column strips where oneDNN's matmul primitive would take that layout
+  // (backend.h: AVX-512 CPUs): packed once from (N, K) or (K, N), the original's mapped
   // pages released.
   std::map<int, int> packed;  // weight -> its strips
   for (Node& n : g.mutable_nodes()) {
@@ -152,7 +152,7 @@ int prepack_for_cpu(Graph& g, const cpu::KernelOptions& ko) {
     if ((layout != "nk" && layout != "kn") || v.kind != ValueKind::kWeight || v.dtype != DType::kF32) continue;
     const bool nk = layout == "nk";
     const int64_t K = v.data.dim(nk ? 1 : 0), N = v.data.dim(nk ? 0 : 1);
-    if (!cpu::strips_fast(K, N, ko)) continue;
+    if (!backend.strips_fast(K, N, ko)) continue;
     n.inputs[1] = relaid(packed, n.inputs[1], ".strips", [&](const Tensor& src) {
       Tensor t = Tensor::empty(DType::kF32, {cpu::strip_count(N), K, cpu::kStripCols});
       cpu::pack_strips(src.data_as<float>(), nk, K, N, t.data_as<float>());

@@ -1,10 +1,10 @@
 // lmforge CPU backend: pre-packing weights for the CPU kernels when a plan is built.
 //
-// Where this CPU's oneDNN matmul primitive takes 64-column strips (matmul.h
-// strips_fast: AVX-512 CPUs, K % 16 == 0), every float linear weight but the head's is
-// packed into them ("strips" layout): prefill then runs the primitive with no per-call
-// packing of W (GPT-2 small pp128 on an Intel Xeon, 2 threads: 1406 -> 1466 t/s), and
-// decode streams each thread's stretch of strips. Elsewhere:
+// Where this CPU's oneDNN matmul primitive would take 64-column strips (Backend::strips_fast,
+// backend.h: AVX-512 CPUs, K % 16 == 0), every float linear weight but the head's is
+// packed into them ("strips" layout): prefill then runs gemm_strips with no per-call
+// packing of W (GPT-2 small pp128 on an Intel Xeon, 2 threads: 1406 -> 1466 t/s, then on
+// oneDNN's primitive), and decode streams each thread's stretch of strips. Elsewhere:
 // every linear weight goes to (in, out) = (K, N) layout, GPT-2's Conv1D layout: oneDNN's
 // sgemm runs prefill faster with it than with (N, K) (bench/blas_compare: 222 against
 // 104 to 178 GFLOP/s at GPT-2 small's shapes, 2 threads), and the few-row kernel streams
@@ -27,12 +27,14 @@
 // turns these off. Outputs are unchanged up to float rounding order.
 #pragma once
 
+#include "backend/cpu/backend.h"
 #include "backend/cpu/kernel_options.h"
 #include "ir/graph.h"
 
 namespace lmf {
 
-// Returns the number of weights re-laid or copied plus the activations fused.
-int prepack_for_cpu(Graph& g, const cpu::KernelOptions& ko = cpu::kDefaultKernels);
+// Returns the number of weights re-laid or copied plus the activations fused. `backend`
+// answers which weights take the strips.
+int prepack_for_cpu(Graph& g, const cpu::Backend& backend, const cpu::KernelOptions& ko = cpu::kDefaultKernels);
 
 }  // namespace lmf

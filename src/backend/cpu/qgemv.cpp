@@ -2,7 +2,6 @@
 // Highway target and dispatched at run time.
 
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -223,7 +222,6 @@ HWY_EXPORT(GroupSums);
 
 namespace {
 constexpr int64_t kDequantCols = 256;      // columns dequantized per sgemm in prefill
-constexpr int64_t kDequantStripCols = 512;  // the same per oneDNN primitive on strips (a multiple of 64)
 
 inline int32_t field(int32_t word, int bits, int64_t slot) {
   return static_cast<int32_t>((static_cast<uint32_t>(word) >> (slot * bits)) & ((1u << bits) - 1u));
@@ -269,10 +267,10 @@ int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows, 
   const int64_t few = std::max({std::min(max_rows, kQStripRows) * (K / group), bf16_parts_offset(K, group) + K,
                                 linear_q_pair_scratch(K, group)});
   // Prefill: a chunk of columns dequantized; on strips kDequantStripCols of them (whole
-  // strips) and the primitive's (max_rows, chunk) output.
+  // strips) and gemm_strips' (max_rows, chunk) output; else (K, kDequantCols) for sgemm.
+  // Room for either, so the size does not depend on the weight's dequant_strips.
   if (max_rows <= kQStripRows) return few;
-  if (strips_fast(K, kDequantStripCols, ko)) return std::max(few, (K + max_rows) * kDequantStripCols);
-  return std::max(few, K * std::min(N, kDequantCols) + kQStrip);
+  return std::max({few, (K + max_rows) * kDequantStripCols, K * std::min(N, kDequantCols) + kQStrip});
 }
 
 void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int64_t ldo) {
@@ -297,9 +295,9 @@ void q_dequantize_cols(const QWeight& w, int64_t c0, int64_t c1, float* out, int
   }
 }
 
-void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
+bool linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
               const KernelOptions& ko) {
-  if (M == 0) return;
+  if (M == 0) return true;
   const int64_t K = w.K, N = w.N;
   const bool wide = w.strip == kQStripWide;
   if (M == 1 && wide && q_bf16_cpu(ko)) {  // the bf16 kernel
@@ -308,11 +306,11 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
     q_bf16_split(x, K, w.group, parts, xsum);
     for_strip_ranges(q_strips(N, kQStripWide),
                      [&](int64_t s0, int64_t s1) { q_bf16_strips(parts, w, xsum, bias, y, s0, s1); });
-    return;
+    return true;
   }
   if (M == 1 && !wide && q_pair_takes(K, w.group, w.bits, ko)) {  // the pair kernel
     linear_q_pair(x, w, bias, y, scratch, ko);
-    return;
+    return true;
   }
   if (M <= kQStripRows) {  // the float kernels, 16 columns at a time
     float* xsum = scratch;  // (M, groups)
@@ -322,12 +320,12 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
       HWY_DYNAMIC_DISPATCH(QStrips)(x, static_cast<size_t>(M), w, xsum, bias, y, static_cast<size_t>(s0),
                                     static_cast<size_t>(s1));
     });
-    return;
+    return true;
   }
-  // Prefill where oneDNN's primitive takes 64-column strips (matmul.h): dequantize
+  // Prefill on a plan that holds float weights in 64-column strips (matmul.h): dequantize
   // kDequantStripCols columns at a time straight into strips (the last one's columns past
-  // N zero), then the primitive (bias fused) into a (M, cols) block copied into y's columns.
-  if (strips_fast(K, kDequantStripCols, ko)) {
+  // N zero), then gemm_strips (bias fused) into a (M, cols) block copied into y's columns.
+  if (w.dequant_strips) {
     float* out = scratch + K * kDequantStripCols;
     for (int64_t c0 = 0; c0 < N; c0 += kDequantStripCols) {
       const int64_t nc = std::min(kDequantStripCols, N - c0), S = strip_count(nc);
@@ -338,12 +336,12 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
         if (cols < kStripCols) std::fill_n(o, K * kStripCols, 0.0f);
         q_dequantize_cols(w, c0 + st * kStripCols, c0 + st * kStripCols + cols, o, kStripCols);
       }
-      matmul_strips(x, scratch, bias ? bias + c0 : nullptr, nc == N ? y : out, M, K, nc);
+      gemm_strips(x, scratch, bias ? bias + c0 : nullptr, nc == N ? y : out, M, K, nc, false);
       if (nc == N) continue;
 #pragma omp parallel for schedule(static)
       for (int64_t m = 0; m < M; ++m) std::copy_n(out + m * nc, nc, y + m * N + c0);
     }
-    return;
+    return true;
   }
   // Elsewhere: dequantize kDequantCols columns at a time, then sgemm into y's columns.
   for (int64_t c0 = 0; c0 < N; c0 += kDequantCols) {
@@ -352,9 +350,10 @@ void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int
 #pragma omp parallel for schedule(static)
     for (int64_t b = b0; b < b1; ++b)
       q_dequantize_cols(w, b * kQStrip, std::min(c1, (b + 1) * kQStrip), scratch + (b * kQStrip - c0), nc);
-    dnnl_sgemm('N', 'N', M, nc, K, 1.0f, x, K, scratch, nc, 0.0f, y + c0, N);
+    if (!sgemm('N', 'N', M, nc, K, 1.0f, x, K, scratch, nc, 0.0f, y + c0, N)) return false;
   }
   if (bias) add_bias(y, bias, M, N);
+  return true;
 }
 
 void embedding_q(const QWeight& w, const int32_t* ids, int64_t n, float* out) {

@@ -508,17 +508,16 @@ int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_row
   return std::max(max_rows * (K / 4 + K / kB + K / group), max_rows * K + linear_q_scratch(K, N, group, max_rows, ko));
 }
 
-void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
+bool linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
                  const KernelOptions& ko) {
-  if (M == 0) return;
+  if (M == 0) return true;
   const int64_t K = w.K;
   const QI8Isa isa = q_i8_isa(ko);
   if (isa == QI8Isa::kPortable) {  // x̂ in float, then linear_q (its float strip kernels, or dequantize + sgemm)
     float* xh = scratch;
 #pragma omp parallel for schedule(static) if (M * K >= 32768)
     for (int64_t r = 0; r < M; ++r) round_rows(x + r * K, K, round_block, xh + r * K);
-    linear_q(xh, w, bias, y, M, scratch + M * K, ko);
-    return;
+    return linear_q(xh, w, bias, y, M, scratch + M * K, ko);
   }
   auto* xw = reinterpret_cast<int32_t*>(scratch);
   float* sx = scratch + M * (K / 4);
@@ -530,6 +529,7 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
     quantize_rows(x + r * K, 1, K, w.group, w.bits, vnni ? round_block_avx512 : round_block_avx2, xw + r * (K / 4),
                   sx + r * nb, xsum + r * groups);
   for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xw, sx, xsum, M, w, bias, y, s0, s1, vnni); });
+  return true;
 }
 
 bool q_pair_cpu(const KernelOptions& ko) { return ko.i8_pair && q_i8_isa(ko) != QI8Isa::kPortable; }

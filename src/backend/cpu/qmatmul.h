@@ -12,8 +12,9 @@
 //    Σ_k x[k]·q[k] over the group's rows, then y += s·acc - zs·Σ_k x[k], four rows of x
 //    per pass over a strip (it stays in L1 for the next four); threads own whole strips,
 //    so the result does not depend on the thread count.
-//  - More rows (long prompts): blocks of strips are dequantized to float32 (K, 256) in
-//    the scratch and multiplied by oneDNN's sgemm.
+//  - More rows (long prompts): blocks of strips are dequantized to float32 in the scratch,
+//    into 64-column strips for gemm_strips (matmul.h) where the plan chose that layout
+//    (QWeight::dequant_strips), else (K, 256) for oneDNN's sgemm.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,9 @@ constexpr int64_t kQStripWide = 64;
 // sgemm: GPT-2 small w4 on 2 threads, prompts of 16 / 32 tokens ran 810 -> 1300 and
 // 950-1170 -> 1400-1490 t/s, 64 about even, 128 better through sgemm.
 constexpr int64_t kQStripRows = 64;
+// Columns a prefill dequantizes at a time into 64-column strips (QWeight::dequant_strips):
+// a multiple of kStripCols.
+constexpr int64_t kDequantStripCols = 512;
 // Decode kernels prefetch their strip stream this many 64-byte rows ahead (8 KiB): one
 // sequential stream per thread does not draw the bandwidth four do, and the hardware
 // prefetchers alone ran too close (bench/decode_stream --bits 4, one thread: 26-29 -> 38-40
@@ -42,6 +46,10 @@ struct QWeight {
   int64_t K = 0, N = 0, group = 0;
   int bits = 4;
   int64_t strip = kQStrip;  // columns per strip: kQStrip, or kQStripWide (4-bit, bf16 kernel)
+  // Prefill (past kQStripRows rows) dequantizes into 64-column float strips for
+  // gemm_strips, not (K, cols) for sgemm: set at plan time where Backend::strips_fast(K,
+  // kDequantStripCols) (AVX-512 CPUs).
+  bool dequant_strips = false;
 };
 
 inline int64_t q_strips(int64_t N, int64_t strip = kQStrip) { return (N + strip - 1) / strip; }
@@ -102,10 +110,11 @@ float quantize_int8_sym(const float* x, int64_t n, int8_t* q, const KernelOption
 // y = x̂ · W + bias. With AVX-512 VNNI or AVX2 (any number of rows): integer dot products
 // per block, y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k per group; otherwise x̂ in float
 // through linear_q (the same x̂ · W to float rounding). Needs
-// q_a8_supported(K, group, bits). scratch: linear_q_a8_scratch floats.
+// q_a8_supported(K, group, bits). scratch: linear_q_a8_scratch floats. Returns false
+// where the float path's sgemm failed (linear_q).
 constexpr int64_t kActBlock = 32;
 bool q_a8_supported(int64_t K, int64_t group, int bits);
-void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
+bool linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
                  const KernelOptions& ko = kDefaultKernels);
 int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows, const KernelOptions& ko = kDefaultKernels);
 
@@ -131,12 +140,13 @@ int64_t linear_q_pair_scratch(int64_t K, int64_t group);
 void linear_q_pair(const float* x, const QWeight& w, const float* bias, float* y, float* scratch, const KernelOptions& ko = kDefaultKernels);
 
 // y (M, N) = x (M, K) · W + bias (bias may be null). scratch: linear_q_scratch floats.
+// Returns false where oneDNN's sgemm failed (y undefined), true otherwise; never throws.
 // On wide strips one row (decode) computes with x held as two bf16 parts (16 significant
 // bits: |x̃ - x| <= 2^-16 |x|) and bf16 dot products (qgemv_bf16.cpp); on 16-column strips
 // where q_pair_cpu(), one row goes through linear_q_pair; elsewhere x stays float32. Past
 // kQStripRows rows (prefill) W is dequantized a chunk of columns at a time, into 64-column
-// strips for oneDNN's matmul primitive where strips_fast() (matmul.h), else (K, cols) for sgemm.
-void linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
+// strips for gemm_strips where w.dequant_strips (matmul.h), else (K, cols) for sgemm.
+bool linear_q(const float* x, const QWeight& w, const float* bias, float* y, int64_t M, float* scratch,
               const KernelOptions& ko = kDefaultKernels);
 int64_t linear_q_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows, const KernelOptions& ko = kDefaultKernels);
 
