@@ -83,6 +83,7 @@ TEST(KernelsSetup, ReportsTargets) {
   const int64_t fallback = compiled & (HWY_SCALAR | HWY_EMU128);
   EXPECT_NE(fallback, 0) << "no scalar fallback compiled";
   EXPECT_EQ(run & fallback, fallback) << "the scalar fallback does not run";
+#if HWY_ARCH_X86
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2");
   const bool avx3 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -90,6 +91,7 @@ TEST(KernelsSetup, ReportsTargets) {
   if (__builtin_cpu_supports("sse4.2") && (compiled & HWY_SSE4)) EXPECT_TRUE(run & HWY_SSE4) << "SSE4 does not run";
   if (avx2 && (compiled & HWY_AVX2)) EXPECT_TRUE(run & HWY_AVX2) << "the CPU has AVX2, the tests do not run it";
   if (avx3 && (compiled & HWY_AVX3)) EXPECT_TRUE(run & HWY_AVX3) << "the CPU has AVX-512, the tests do not run it";
+#endif
   for (const std::string& want : test::required_simd()) {
     bool highway = false, ran = false, in = false;
     for (int bit = 0; bit < 63; ++bit)

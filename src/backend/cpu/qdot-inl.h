@@ -84,6 +84,40 @@ HWY_INLINE LMF_VNNI_ATTR V DotBytes(V acc, V u, V s) {
 }
 #endif
 
+#undef LMF_HAVE_MADDUBS
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+#define LMF_HAVE_MADDUBS 1
+// x86 without VNNI (SSSE3 to AVX3): vpmaddubsw, per 16-bit lane u[0] s[0] + u[1] s[1] (u
+// unsigned bytes, s signed; saturating, so callers keep |sums| < 2^15), and vpmaddwd by ones
+// (the 16-bit lane pairs of each 32-bit lane added). Highway 1.0.3 has neither op.
+template <class V>
+HWY_INLINE V MaddUbs(V u, V s) {
+#if HWY_TARGET <= HWY_AVX3
+  return V{_mm512_maddubs_epi16(u.raw, s.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  return V{_mm256_maddubs_epi16(u.raw, s.raw)};
+#else
+  return V{_mm_maddubs_epi16(u.raw, s.raw)};
+#endif
+}
+template <class V>
+HWY_INLINE V AddPairs16(V a) {
+#if HWY_TARGET <= HWY_AVX3
+  return V{_mm512_madd_epi16(a.raw, _mm512_set1_epi16(1))};
+#elif HWY_TARGET == HWY_AVX2
+  return V{_mm256_madd_epi16(a.raw, _mm256_set1_epi16(1))};
+#else
+  return V{_mm_madd_epi16(a.raw, _mm_set1_epi16(1))};
+#endif
+}
+#else
+#define LMF_HAVE_MADDUBS 0
+#endif
+
+// Whether 4-bit strips take their activations as bytes (kDot's layout) on this target:
+// with VNNI, and with vpmaddubsw on x86 (4-bit sums of a block fit 16 bits).
+inline constexpr bool kBytes4 = LMF_HAVE_DOT || LMF_HAVE_MADDUBS;
+
 // ---- the activation rounding ---------------------------------------------------------
 // One rule for every int8 (and the pair kernel's int16) activation: with inv = top / max|x|
 // (0 when every x is 0), q = clamp(round(x · inv), -top, top), rounding to nearest even;

@@ -11,7 +11,9 @@
 //    nibbles of a strip row are two operands, so the activation words are laid out to
 //    match: bytes k0 k2 k4 k6 and k1 k3 k5 k7 of each 8 inputs). A 4-bit strip row costs a
 //    shift, two masks and two vpdpbusd per row of x.
-//  - kWiden (every other target): the weights' values widened to 16-bit halves of their
+//  - kWiden, 4 bits on x86 (SSSE3 to AVX3): vpmaddubsw of the nibbles by activation bytes
+//    in kDot's layout, summed in 16 bits over a block, then vpmaddwd by ones.
+//  - kWiden (every other target and 8 bits): the weights' values widened to 16-bit halves of their
 //    column's 32-bit lane (a shift and a mask each) and multiplied pairwise with int16
 //    activations (qdot-inl.h's PairDot: vpmaddwd on x86): 4-bit strip words give the pairs
 //    (j, j + 4), j = 0..3, 8-bit ones (j, j + 2), j = 0, 1, and the activations are stored
@@ -44,29 +46,34 @@ namespace lmf::cpu::a8 {
 constexpr size_t kS = kQStrip;
 constexpr size_t kB = kActBlock;
 
-// Activation words per row of x: bytes (kDot) or int16 pairs (kWiden).
-constexpr size_t act_words(size_t K, bool dot) { return dot ? K / 4 : K / 2; }
+// Activation words a row of x is given (its int16 pairs; bytes use half of them).
+constexpr size_t act_words(size_t K) { return K / 2; }
 
 // One block of n rounded activations q (n a multiple of 8) into a row's activation words
 // `out`, from input `k0` on:
-//  - dot: int8 bytes, for 4-bit strips per 8 inputs k0 k2 k4 k6 k1 k3 k5 k7 (a word's low
+//  - bytes (kDot, and 4-bit strips on x86: a8::kBytes4): int8, for 4-bit strips per 8 inputs k0 k2 k4 k6 k1 k3 k5 k7 (a word's low
 //    then high nibbles), for 8-bit in input order;
 //  - widen: int16, per 8 inputs k0 k4 k1 k5 k2 k6 k3 k7 (4-bit: the pairs (j, j + 4)), per
 //    4 inputs k0 k2 k1 k3 (8-bit: the pairs (j, j + 2)).
-inline void store_act(const int32_t* q, size_t n, int bits, bool dot, int32_t* out, size_t k0) {
-  if (dot) {
+template <int BITS, bool kBytes>
+inline void store_act(const int32_t* q, size_t n, int32_t* out, size_t k0) {
+  if constexpr (kBytes) {
     auto* b = reinterpret_cast<int8_t*>(out) + k0;
     for (size_t e = 0; e < n; e += 8)
       for (size_t j = 0; j < 8; ++j)
-        b[e + j] = static_cast<int8_t>(bits == 4 ? q[e + (j < 4 ? 2 * j : 2 * (j - 4) + 1)] : q[e + j]);
-    return;
+        b[e + j] = static_cast<int8_t>(BITS == 4 ? q[e + (j < 4 ? 2 * j : 2 * (j - 4) + 1)] : q[e + j]);
+  } else {
+    auto* h = reinterpret_cast<int16_t*>(out) + k0;
+    for (size_t e = 0; e < n; e += 8)
+      for (size_t j = 0; j < 8; ++j)
+        h[e + j] = static_cast<int16_t>(q[e + (BITS == 4 ? j / 2 + (j % 2) * 4 : (j / 4) * 4 + (j % 4) / 2 + (j % 2) * 2)]);
   }
-  auto* h = reinterpret_cast<int16_t*>(out) + k0;
-  for (size_t e = 0; e < n; e += 8)
-    for (size_t j = 0; j < 8; ++j) {
-      const size_t src = bits == 4 ? j / 2 + (j % 2) * 4 : (j / 4) * 4 + (j % 4) / 2 + (j % 2) * 2;
-      h[e + j] = static_cast<int16_t>(q[e + src]);
-    }
+}
+inline void store_act(const int32_t* q, size_t n, int bits, bool bytes, int32_t* out, size_t k0) {
+  if (bits == 4)
+    bytes ? store_act<4, true>(q, n, out, k0) : store_act<4, false>(q, n, out, k0);
+  else
+    bytes ? store_act<8, true>(q, n, out, k0) : store_act<8, false>(q, n, out, k0);
 }
 
 }  // namespace lmf::cpu::a8
@@ -137,6 +144,20 @@ LMF_VNNI_ATTR void StripA8(const int32_t* HWY_RESTRICT xa, size_t xs, const floa
               for (int r = 0; r < R; ++r) a0[r][i % A] = DotBytes(a0[r][i % A], w, hn::Set(di, xa[r * xs + kp]));
             }
 #endif
+          } else if constexpr (BITS == 4 && LMF_HAVE_MADDUBS) {
+#if LMF_HAVE_MADDUBS
+            // vpmaddubsw of the nibbles (0..15) by the activation bytes (kDot's layout): a
+            // block's 4 rows x 2 nibble planes x 2 products sum to at most 16 · 15 · 127 <
+            // 2^15, so they add in 16 bits (a0 as int16 lanes), folded once per block.
+            const hn::Repartition<int16_t, decltype(di)> d16;
+            const VI m4 = hn::Set(di, 0x0F0F0F0F);
+            const VI lo = hn::And(w, m4), hi = hn::And(hn::ShiftRight<4>(w), m4);
+            for (int r = 0; r < R; ++r) {
+              const VI p = hn::BitCast(di, hn::Add(hn::BitCast(d16, MaddUbs(lo, hn::Set(di, xa[r * xs + 2 * kp]))),
+                                                   hn::BitCast(d16, MaddUbs(hi, hn::Set(di, xa[r * xs + 2 * kp + 1])))));
+              a0[r][0] = hn::BitCast(di, hn::Add(hn::BitCast(d16, a0[r][0]), hn::BitCast(d16, p)));
+            }
+#endif
           } else if constexpr (BITS == 4) {  // the pairs (j, j + 4) of a word's 8 nibbles
             const VI m = hn::Set(di, 0x000F000F);
             const VI f0 = hn::And(w, m), f1 = hn::And(hn::ShiftRight<4>(w), m), f2 = hn::And(hn::ShiftRight<8>(w), m),
@@ -159,7 +180,16 @@ LMF_VNNI_ATTR void StripA8(const int32_t* HWY_RESTRICT xa, size_t xs, const floa
           }
         }
         for (int r = 0; r < R; ++r) {
-          VI t = kDot ? a0[r][0] : PairSum<decltype(di)>(a0[r][0], a1[r][0]);
+          VI t;
+          if constexpr (kDot) {
+            t = a0[r][0];
+          } else if constexpr (BITS == 4 && LMF_HAVE_MADDUBS) {
+#if LMF_HAVE_MADDUBS
+            t = AddPairs16(a0[r][0]);
+#endif
+          } else {
+            t = PairSum<decltype(di)>(a0[r][0], a1[r][0]);
+          }
           for (int c = 1; c < A; ++c) t = hn::Add(t, a0[r][c]);
           f[r] = hn::MulAdd(hn::ConvertTo(df, t), hn::Set(df, sx[r * nb + b]), f[r]);
         }
@@ -176,7 +206,7 @@ template <int BITS, bool kDot>
 LMF_VNNI_ATTR void StripsT(const int32_t* xa, const float* sx, const float* xsum, size_t M, const QWeight& w,
                            const float* bias, float* y, size_t s0, size_t s1, bool sum_rows) {
   const size_t K = static_cast<size_t>(w.K), G = static_cast<size_t>(w.group), N = static_cast<size_t>(w.N);
-  const size_t xs = a8::act_words(K, kDot), nb = K / kB, groups = K / G, qrows = K / (32 / BITS);
+  const size_t xs = a8::act_words(K), nb = K / kB, groups = K / G, qrows = K / (32 / BITS);
   // Rows per pass: 4, or 2 where 16 vector registers would not hold 4 rows' sums.
   const size_t max_rows = sum_rows || (!kDot && HWY_MAX_BYTES < 64) ? 2 : 4;
   HWY_ALIGN float tmp[4 * kS];
@@ -237,7 +267,7 @@ void QuantizeRowA8(const float* x, size_t K, size_t G, int bits, bool dot, int32
       const float scale = RoundSym(x + b * kB, kB, 127.0f, qb);
       int32_t isum = 0;
       for (size_t j = 0; j < kB; ++j) isum += qb[j];
-      a8::store_act(qb, kB, bits, dot, xa, b * kB);
+      a8::store_act(qb, kB, bits, dot || (bits == 4 && kBytes4), xa, b * kB);
       sx[b] = scale;
       sum = std::fma(scale, static_cast<float>(isum), sum);
     }
@@ -271,7 +301,8 @@ void SplitPair(const float* x, size_t K, size_t G, int bits, bool dot, int32_t* 
   }
   const hn::CappedTag<float, kB> df;
   const hn::RebindToSigned<decltype(df)> di;
-  const size_t L = hn::Lanes(df), xs = a8::act_words(K, dot);
+  const size_t L = hn::Lanes(df), xs = a8::act_words(K);
+  const bool bytes = dot || kBytes4;
   HWY_ALIGN int32_t hq[kB], lq[kB];
   for (size_t g = 0; g < groups; ++g) {
     float sh = 0, sl = 0;
@@ -288,8 +319,8 @@ void SplitPair(const float* x, size_t K, size_t G, int bits, bool dot, int32_t* 
       }
       int32_t ih = 0, il = 0;
       for (size_t j = 0; j < kB; ++j) ih += hq[j], il += lq[j];
-      a8::store_act(hq, kB, 4, dot, xa, b * kB);
-      a8::store_act(lq, kB, 4, dot, xa + xs, b * kB);
+      a8::store_act(hq, kB, 4, bytes, xa, b * kB);
+      a8::store_act(lq, kB, 4, bytes, xa + xs, b * kB);
       sx[b] = amax / 127.0f;
       sx[nb + b] = sx[b] / 254.0f;
       sh = std::fma(sx[b], static_cast<float>(ih), sh);
@@ -376,7 +407,7 @@ void linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
     return;
   }
   const bool dot = isa == QI8Isa::kDot;
-  const auto xs = static_cast<int64_t>(a8::act_words(static_cast<size_t>(K), dot));
+  const auto xs = static_cast<int64_t>(a8::act_words(static_cast<size_t>(K)));
   const int64_t nb = K / kActBlock, groups = K / w.group;
   auto* xa = reinterpret_cast<int32_t*>(scratch);
   float* sx = scratch + M * (K / 2);
