@@ -133,7 +133,7 @@ BENCHMARK(BM_Argmax)->Arg(50257);
 // One decode row through a group-128 quantized matrix in the strip layout (random words),
 // float activations (linear_q: arg 3 = 0 in the strips the plan lays out, the bf16 kernel's wide ones where
 // the CPU has it; 3 = 16-column strips: the float kernel, or where q_pair_takes() the pair kernel)
-// or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its AVX2 code); bytes/s counts the
+// or int8 blocks (linear_q_a8, arg 3 = 1; 2 = its code without VNNI, kWiden); bytes/s counts the
 // strips and scales. 768 x 768 at 4 bits (0.3 MB) stays in L2: the kernel's own speed.
 void BM_LinearQDecode(benchmark::State& state) {
   const int64_t K = state.range(0), N = state.range(1), G = 128;
@@ -148,7 +148,7 @@ void BM_LinearQDecode(benchmark::State& state) {
       scratch(static_cast<size_t>(std::max(lmf::cpu::linear_q_scratch(K, N, G, 1), lmf::cpu::linear_q_a8_scratch(K, N, G, 1))));
   const lmf::cpu::QWeight w{q.data(), s.data(), zs.data(), K, N, G, bits, W};
   lmf::cpu::KernelOptions ko;
-  if (state.range(3) == 2) ko.i8_isa = lmf::cpu::QI8Isa::kAvx2;
+  if (state.range(3) == 2) ko.i8_isa = lmf::cpu::QI8Isa::kWiden;
   for (auto _ : state) {
     (act8 ? lmf::cpu::linear_q_a8 : lmf::cpu::linear_q)(x.data(), w, nullptr, y.data(), 1, scratch.data(), ko);
     benchmark::DoNotOptimize(y.data());
@@ -162,7 +162,7 @@ BENCHMARK(BM_LinearQDecode)
     ->Args({768, 768, 8, 3})->Args({768, 50257, 8, 3})->Args({768, 3072, 8, 3})->Args({768, 50257, 4, 3});
 
 // int8-dynamic decode (linear_q_i8, one row) on each integer path: arg 2 = 0 portable, 1
-// AVX2, 2 AVX-512 VNNI (capped at what the CPU has); bytes/s counts the weight strips.
+// kWiden (16-bit pairwise products), 2 kDot (AVX-512 VNNI; capped at what the CPU has); bytes/s counts the weight strips.
 void BM_LinearQInt8Decode(benchmark::State& state) {
   const int64_t K = state.range(0), N = state.range(1);
   const auto isa = static_cast<lmf::cpu::QI8Isa>(state.range(2));

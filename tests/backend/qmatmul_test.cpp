@@ -19,18 +19,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "backend/cpu/matmul.h"
 #include "core/quant.h"
 #include "support/cpu_test.h"
+#include "hwy/targets.h"
 
 namespace lmf::cpu {
 namespace {
 
 using test::randn;
-using test::target_name;
 using test::with_threads;
 
 struct Stripped {
@@ -155,7 +156,25 @@ std::vector<double> pair_parts(const std::vector<float>& x, bool x16) {
   return xt;
 }
 
-class QMatmul : public test::PerTarget {};
+// The targets compiled into the quantized kernels (AVX3_DL too) that this CPU supports,
+// best first; a test's dispatch limited to one of them.
+std::vector<int64_t> q_targets() {
+  std::vector<int64_t> out;
+  for (int64_t t = hwy::SupportedTargets() & q_simd_targets(); t != 0; t &= t - 1) out.push_back(t & -t);
+  return out;
+}
+std::string q_target_name() {
+  const int64_t t = hwy::SupportedTargets() & q_simd_targets();
+  return hwy::TargetName(t & -t);
+}
+class QMatmul : public ::testing::TestWithParam<int64_t> {
+ protected:
+  void SetUp() override {
+    hwy::SetSupportedTargetsForTest(GetParam());
+    ASSERT_EQ(q_target_name(), hwy::TargetName(GetParam())) << "dispatch was not limited to the target";
+  }
+  void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
+};
 
 // linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, against the float64
 // reference: 16-column strips or wide ones (the float kernels, 16 columns at a time; one row
@@ -221,13 +240,13 @@ TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
   struct Pass {
     bool wide, bf16, pair;
     const char* name;
-    QI8Isa isa = QI8Isa::kVnni;
+    QI8Isa isa = QI8Isa::kDot;
   };
   std::vector<Pass> passes = {{false, true, true, "16-column"}, {true, true, true, "wide"}};
   const bool has_bf16 = q_bf16_cpu(), has_pair = q_pair_cpu();
   if (has_bf16) passes.push_back({true, false, true, "wide (bf16 kernel off)"});
   if (has_pair) passes.push_back({false, true, false, "16-column (pair kernel off)"});
-  if (q_i8_isa() == QI8Isa::kVnni) passes.push_back({false, true, true, "16-column (AVX2 pair kernel)", QI8Isa::kAvx2});
+  if (q_i8_isa() == QI8Isa::kDot) passes.push_back({false, true, true, "16-column (pair kernel without VNNI)", QI8Isa::kWiden});
   for (const Pass& p : passes) {
     KernelOptions ko;
     ko.bf16 = p.bf16;
@@ -237,7 +256,7 @@ TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
     const double worst = check_linear_q(p.wide, ko, &bf16_cases, &pair_cases);
     if (has_bf16) EXPECT_EQ(bf16_cases > 0, p.wide && p.bf16) << "the bf16 kernel runs on one row of wide strips";
     if (has_pair) EXPECT_EQ(pair_cases > 0, !p.wide && p.pair) << "the pair kernel runs on one row of 16-column strips";
-    std::printf("    %s, %s strips: max relative error %.3g%s\n", target_name().c_str(), p.name, worst,
+    std::printf("    %s, %s strips: max relative error %.3g%s\n", q_target_name().c_str(), p.name, worst,
                 bf16_cases   ? " (one row: the bf16 kernel)"
                 : pair_cases ? " (one row: the pair kernel)"
                              : "");
@@ -284,19 +303,69 @@ TEST_P(QMatmul, EmbeddingIsTheDequantizedColumn) {
   }
 }
 
+// Every (target, integer code) this CPU runs: the quantized kernels' targets, each with
+// kDot where it has it, kWiden and kPortable. f(isa) runs with dispatch limited to the
+// target; returns the names run.
+template <class F>
+std::string for_each_target_and_isa(F&& f) {
+  std::string names;
+  for (int64_t t : q_targets()) {
+    hwy::SetSupportedTargetsForTest(t);
+    for (QI8Isa isa : {QI8Isa::kDot, QI8Isa::kWiden, QI8Isa::kPortable}) {
+      KernelOptions ko;
+      ko.i8_isa = isa;
+      if (q_i8_isa(ko) != isa) continue;
+      f(ko);
+      static const char* kName[] = {"portable", "widen", "dot"};
+      names += std::string(names.empty() ? "" : " ") + hwy::TargetName(t) + "/" + kName[static_cast<int>(isa)];
+      if (::testing::Test::HasFatalFailure()) break;
+    }
+    hwy::SetSupportedTargetsForTest(0);
+    if (::testing::Test::HasFatalFailure()) break;
+  }
+  return names;
+}
+
+// The one activation rounding (quantize_int8_sym) on every target: the bytes of the rule
+// computed here (q = clamp(nearbyint(x · 127/max|x|), ±127), scale max|x|/127), for
+// lengths with and without vector tails, an all-zero row and exact ties.
+TEST(QMatmulRound, OneRuleOnEveryTarget) {
+  std::string run;
+  for (int64_t t : q_targets()) {
+    hwy::SetSupportedTargetsForTest(t);
+    for (int64_t n : {1, 7, 16, 31, 32, 33, 64, 100, 768, 1000}) {
+      std::vector<float> x = randn(static_cast<size_t>(n), static_cast<uint32_t>(n), 0, 1.0f);
+      if (n == 33) std::fill(x.begin(), x.end(), 0.0f);
+      if (n == 100) {  // ties: x · 127/max|x| = k + 0.5 exactly (max|x| = 127)
+        for (int64_t k = 0; k < n; ++k) x[k] = static_cast<float>(k % 20) - 9.5f;
+        x[0] = 127.0f;
+      }
+      std::vector<int8_t> q(static_cast<size_t>(n), 99);
+      const float s = quantize_int8_sym(x.data(), n, q.data());
+      float amax = 0;
+      for (float v : x) amax = std::max(amax, std::fabs(v));
+      const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+      ASSERT_EQ(s, amax / 127.0f) << hwy::TargetName(t) << " n " << n;
+      for (int64_t k = 0; k < n; ++k)
+        ASSERT_EQ(q[k], static_cast<int8_t>(std::clamp(std::nearbyint(x[k] * inv), -127.0f, 127.0f)))
+            << hwy::TargetName(t) << " n " << n << " at " << k << " x " << x[k];
+    }
+    hwy::SetSupportedTargetsForTest(0);
+    run += std::string(run.empty() ? "" : " ") + hwy::TargetName(t);
+  }
+  std::printf("    int8 rounding checked on: %s\n", run.c_str());
+}
+
 // int8-dynamic: each row of x is quantized to int8 (scale max|x|/127) and the int32 sums
 // are exact, so y = sx · sw · Σ qx qw + b up to the rounding of that last product
-// (checked against the same computation in float64, 4 ulp); the AVX-512 VNNI, AVX2 and
-// portable code give identical bits (each that this CPU has; the portable code always); and y stays within the activation rounding bound of the float
-// result with the dequantized weights: |Δy| <= sx/2 · Σ_k |w_k|.
-TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
-  const QI8Isa best = q_i8_isa();
-  std::vector<QI8Isa> isas;
-  for (QI8Isa i : {QI8Isa::kPortable, QI8Isa::kAvx2, QI8Isa::kVnni})
-    if (i <= best) isas.push_back(i);
+// (checked against the same computation in float64, 4 ulp); every target and integer
+// code (for_each_target_and_isa) gives identical bits; and y stays within the activation
+// rounding bound of the float result with the dequantized weights: |Δy| <= sx/2 · Σ_k |w_k|.
+TEST(QMatmulInt8, ExactIntegerSumsEveryTargetAndIsaIdenticalAndBound) {
+  std::string run;
   for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{64, 16}, {128, 37}, {768, 100}, {4, 1}, {36, 5}}) {
     std::vector<float> wf = randn(static_cast<size_t>(K * N), static_cast<uint32_t>(K + N), 0, 0.05f);
-    wf[0] = -1.0f;  // column 0's most negative weight: q = -128 (|w| 128 on the AVX2 path)
+    wf[0] = -1.0f;  // column 0's most negative weight: q = -128
     quant::Packed p = quant::quantize_per_channel_int8(wf.data(), K, N);
     Tensor deq = quant::dequantize(p, K, 8);
     const int64_t st = q_strips(N);
@@ -312,12 +381,13 @@ TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
       std::vector<float> y1(static_cast<size_t>(M * N)), y2(y1.size());
       for (int threads : {1, 2}) {
         with_threads(threads, [&] { linear_q_i8(x.data(), w, bias.data(), y1.data(), M, scratch.data()); });
-        for (QI8Isa isa : isas) {
-          KernelOptions ko;
-          ko.i8_isa = isa;
+        run = for_each_target_and_isa([&](const KernelOptions& ko) {
+          std::fill(y2.begin(), y2.end(), -7.0f);
           with_threads(threads, [&] { linear_q_i8(x.data(), w, bias.data(), y2.data(), M, scratch.data(), ko); });
-          ASSERT_EQ(y1, y2) << "K " << K << " N " << N << " M " << M << " isa " << static_cast<int>(isa);
-        }
+          ASSERT_EQ(y1, y2) << "K " << K << " N " << N << " M " << M << " " << q_target_name() << " isa "
+                            << static_cast<int>(ko.i8_isa);
+        });
+        if (HasFatalFailure()) return;
       }
       for (int64_t m = 0; m < M; ++m) {
         float amax = 0;
@@ -341,24 +411,23 @@ TEST(QMatmulInt8, ExactIntegerSumsEveryIsaIdenticalAndBound) {
       }
     }
   }
-  const char* names[] = {"portable", "AVX2 and portable", "AVX-512 VNNI, AVX2 and portable"};
-  std::printf("    int8 kernels compared: %s\n", names[static_cast<int>(best)]);
+  std::printf("    int8 kernels compared (target/code): %s\n", run.c_str());
 }
 
 // int8_block32 activations: x̂ = sx_b · round(x / sx_b) per 32 inputs (sx_b = max|x_b|/127),
 // y = x̂ · Ŵ + b. Checked against that computation done here in float64 (x̂ built from
-// this test's own rounding; tolerance as for linear_q above), on each path (AVX-512 VNNI and
-// AVX2: integer sums for any number of rows; the portable fallback: x̂ through the float
-// kernels, strips or, past kQStripRows rows, dequantize + sgemm), 3, 4 and 8 bits, every
-// group size, symmetric and asymmetric;
-// and y stays within the activation rounding bound of the float-activation result:
-// |Δy| <= Σ_k sx_b(k)/2 · |ŵ_k|.
+// this test's own rounding; tolerance as for linear_q above), on every target and integer
+// code (for_each_target_and_isa: kDot, kWiden: integer sums for any number of rows;
+// kPortable: x̂ through the float kernels, strips or, past kQStripRows rows, dequantize +
+// sgemm), 3, 4 and 8 bits, every group size, symmetric and asymmetric; and y stays within
+// the activation rounding bound of the float-activation result: |Δy| <= Σ_k sx_b(k)/2 · |ŵ_k|.
 TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsOnEveryPath) {
   double worst = 0;
+  std::string run;
   for_each_case([&](const Case& c) {
     const int64_t K = c.K, N = c.N;
     ASSERT_TRUE(q_a8_supported(K, c.G, c.t.w.bits));
-    for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
+    for (int64_t M : {1, 2, 3, 5, 9, 65}) {
       std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M + 17), 0, 1.0f);
       for (int64_t k = 0; k < 32; ++k) x[k] = 0.0f;  // an all-zero block (scale 0)
       if (M > 1) x[K + 5] = 40.0f;                    // an outlier in one block of row 1
@@ -374,62 +443,103 @@ TEST(QMatmulA8, MatchesFloat64ReferenceOfRoundedActivationsOnEveryPath) {
       }
       const std::vector<double> xd(x.begin(), x.end());
       std::vector<float> scratch(static_cast<size_t>(linear_q_a8_scratch(K, N, c.G, M)));
-      for (int threads : {1, 2}) {
-        std::vector<float> y(static_cast<size_t>(M * N), -1.0f), y2(y.size(), -2.0f), y3(y.size(), -3.0f);
-        with_threads(threads, [&] {
-          KernelOptions avx2, portable;
-          avx2.i8_isa = QI8Isa::kAvx2;
-          portable.i8_isa = QI8Isa::kPortable;
-          linear_q_a8(x.data(), c.t.w, c.bias.data(), y.data(), M, scratch.data());
-          linear_q_a8(x.data(), c.t.w, c.bias.data(), y2.data(), M, scratch.data(), avx2);
-          linear_q_a8(x.data(), c.t.w, c.bias.data(), y3.data(), M, scratch.data(), portable);
-        });
-        for (int64_t m = 0; m < M; ++m)
-          for (int64_t n = 0; n < N; ++n) {
-            const Ref r = ref_of(c, xh.data() + m * K, n), fl = ref_of(c, xd.data() + m * K, n);
-            double round = 0;
-            for (int64_t k = 0; k < K; ++k) round += half[m * K + k] * std::fabs(c.deq.data_as<float>()[k * N + n]);
-            const double err = std::fabs(y[m * N + n] - r.y), tol = tolerance(c, r);
+      std::vector<std::vector<float>> ys;
+      const int threads = M % 2 ? 1 : 2;
+      run = for_each_target_and_isa([&](const KernelOptions& ko) {
+        ys.emplace_back(static_cast<size_t>(M * N), -1.0f);
+        with_threads(threads, [&] { linear_q_a8(x.data(), c.t.w, c.bias.data(), ys.back().data(), M, scratch.data(), ko); });
+      });
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+          const Ref r = ref_of(c, xh.data() + m * K, n), fl = ref_of(c, xd.data() + m * K, n);
+          double round = 0;
+          for (int64_t k = 0; k < K; ++k) round += half[m * K + k] * std::fabs(c.deq.data_as<float>()[k * N + n]);
+          const double tol = tolerance(c, r);
+          for (size_t i = 0; i < ys.size(); ++i) {
+            const double err = std::fabs(ys[i][m * N + n] - r.y);
             ASSERT_LE(err, tol) << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M
-                                << " sym " << c.sym << " threads " << threads << " at " << m << "," << n;
-            ASSERT_LE(std::fabs(y2[m * N + n] - r.y), tol) << "AVX2 (or less), at " << m << "," << n;
-            ASSERT_LE(std::fabs(y3[m * N + n] - r.y), tol) << "float fallback, at " << m << "," << n;
-            ASSERT_LE(std::fabs(y[m * N + n] - fl.y), round * (1 + 1e-5) + tol) << m << "," << n;
+                                << " sym " << c.sym << " path " << i << " of " << run << " at " << m << "," << n;
             worst = std::max(worst, err / (r.bound + r.scale));
           }
-      }
+          ASSERT_LE(std::fabs(ys[0][m * N + n] - fl.y), round * (1 + 1e-5) + tol) << m << "," << n;
+        }
     }
   });
-  std::printf("    int8-block activations: max relative error %.3g (%s)\n", worst,
-              q_i8_isa() == QI8Isa::kVnni ? "AVX-512 VNNI, AVX2 and the float fallback" : "the paths this CPU has");
+  std::printf("    int8-block activations: max relative error %.3g (target/code: %s)\n", worst, run.c_str());
 }
 
-// The quantized kernels outside Highway (raw intrinsics, chosen with
-// __builtin_cpu_supports): which paths the tests above run here, listed in the log; the
-// best this CPU has is what the CPU's features say (so a VNNI machine does not silently
-// test only the AVX2 or portable code); LMF_TEST_SIMD names (VNNI, BF16, PAIR) must run.
-TEST(QMatmulPaths, ReportsTheIsaPathsRun) {
-  __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  const bool vnni = avx512 && __builtin_cpu_supports("avx512vnni");
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+// The bf16 kernel (q_bf16_split, q_bf16_strips) on every target: vdpbf16ps where AVX3_DL
+// runs on a CPU with AVX-512 BF16, the same sums emulated elsewhere; one row, wide 4-bit
+// strips, within tolerance_bf16 of the float64 reference.
+TEST_P(QMatmul, Bf16KernelMatchesFloat64Reference) {
+  double worst = 0;
+  for_each_case([&](const Case& c) {
+    if (c.wide.w.q == nullptr) return;
+    const QWeight& w = c.wide.w;
+    std::vector<float> x = randn(static_cast<size_t>(c.K), 21, 0, 1.0f);
+    const std::vector<double> xd(x.begin(), x.end());
+    std::vector<uint32_t> parts(static_cast<size_t>(c.K));
+    std::vector<float> xsum(static_cast<size_t>(c.K / c.G)), y(static_cast<size_t>(c.N), -1.0f);
+    q_bf16_split(x.data(), c.K, c.G, parts.data(), xsum.data());
+    q_bf16_strips(parts.data(), w, xsum.data(), c.bias.data(), y.data(), 0, q_strips(c.N, kQStripWide));
+    for (int64_t n = 0; n < c.N; ++n) {
+      const Ref r = ref_of(c, xd.data(), n);
+      const double err = std::fabs(y[n] - r.y);
+      ASSERT_LE(err, tolerance_bf16(c, r)) << "bits " << c.bits << " G " << c.G << " K " << c.K << " N " << c.N
+                                           << " at " << n;
+      worst = std::max(worst, err / (r.bound + r.scale));
+    }
+  });
+  std::printf("    %s, bf16 kernel (%s): max relative error %.3g\n", q_target_name().c_str(),
+              q_bf16_cpu() ? "vdpbf16ps" : "emulated", worst);
+}
+
+// Which targets and paths of the quantized kernels (Highway, qgemv*.cpp) the tests above run
+// here, listed in the log; the best this CPU has is what the CPU's features say, read with
+// the compiler's CPU check rather than Highway's (so a VNNI machine does not silently test
+// only the kWiden or portable code); LMF_TEST_SIMD names (VNNI, BF16, PAIR, Highway targets
+// such as AVX3_DL) must run.
+TEST(QMatmulPaths, ReportsTheTargetsAndPathsRun) {
+  const int64_t compiled = q_simd_targets();
+  int64_t run = 0;
+  for (int64_t t : q_targets()) run |= t;
   const QI8Isa best = q_i8_isa();
-  std::string i8;
-  for (auto [isa, name] : std::vector<std::pair<QI8Isa, const char*>>{
-           {QI8Isa::kVnni, "VNNI"}, {QI8Isa::kAvx2, "AVX2"}, {QI8Isa::kPortable, "portable"}})
-    if (isa <= best) i8 += std::string(i8.empty() ? "" : " ") + name;
-  std::printf("[ simd  ] qmatmul paths run: int8 %s; pair kernel %s; bf16 kernel %s\n", i8.c_str(),
-              !q_pair_cpu() ? "no (not on this CPU)"
-              : best == QI8Isa::kVnni ? "VNNI and AVX2 forms, and off"
-                                      : "AVX2 form, and off",
-              q_bf16_cpu() ? "yes, and off" : "no (not on this CPU)");
-  EXPECT_EQ(best, vnni ? QI8Isa::kVnni : avx2 ? QI8Isa::kAvx2 : QI8Isa::kPortable);
+  std::printf("[ simd  ] quantized kernels compiled: %s; targets run: %s; best integer code %s; pair kernel %s; "
+              "bf16 kernel %s\n",
+              test::target_names(compiled).c_str(), test::target_names(run).c_str(),
+              best == QI8Isa::kDot ? "dot (VNNI)" : best == QI8Isa::kWiden ? "widen" : "portable",
+              q_pair_cpu() ? "yes, and off" : "no", q_bf16_cpu() ? "vdpbf16ps, and off" : "emulated only (tests)");
+  // (x86's baseline has no SIMD target, so the scalar fallback is compiled; aarch64's baseline
+  // is NEON, and Highway compiles no fallback below it)
+  if (compiled & (HWY_SCALAR | HWY_EMU128))
+    EXPECT_NE(run & (HWY_SCALAR | HWY_EMU128), 0) << "the scalar fallback does not run";
+#if HWY_ARCH_X86
+  EXPECT_NE(compiled & (HWY_SCALAR | HWY_EMU128), 0) << "no scalar fallback compiled";
+#endif
+#if HWY_ARCH_X86
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  const bool dl = avx512 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi2") &&
+                  __builtin_cpu_supports("vaes") && __builtin_cpu_supports("vpclmulqdq") &&
+                  __builtin_cpu_supports("avx512bitalg") && __builtin_cpu_supports("avx512vpopcntdq");
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) EXPECT_TRUE(run & HWY_AVX2) << "AVX2 does not run";
+  if (avx512) EXPECT_TRUE(run & HWY_AVX3) << "AVX3 does not run";
+  if (dl) EXPECT_TRUE(run & HWY_AVX3_DL) << "the CPU has AVX3_DL (VNNI), the tests do not run it";
+  EXPECT_EQ(best, dl ? QI8Isa::kDot : QI8Isa::kWiden);
   if (std::getenv("LMF_NO_BF16") == nullptr)
-    EXPECT_EQ(q_bf16_cpu(), avx512 && __builtin_cpu_supports("avx512bf16"));
+    EXPECT_EQ(q_bf16_cpu(), dl && __builtin_cpu_supports("avx512bf16"));
+#else
+  EXPECT_EQ(best, QI8Isa::kWiden);
+  EXPECT_FALSE(q_bf16_cpu());
+#endif
   for (const std::string& want : test::required_simd()) {
-    if (want == "VNNI") EXPECT_EQ(best, QI8Isa::kVnni) << "LMF_TEST_SIMD names VNNI, which does not run here";
+    if (want == "VNNI") EXPECT_EQ(best, QI8Isa::kDot) << "LMF_TEST_SIMD names VNNI, which does not run here";
     if (want == "BF16") EXPECT_TRUE(q_bf16_cpu()) << "LMF_TEST_SIMD names BF16, which does not run here";
     if (want == "PAIR") EXPECT_TRUE(q_pair_cpu()) << "LMF_TEST_SIMD names PAIR, which does not run here";
+    for (int bit = 0; bit < 63; ++bit)
+      if (want == hwy::TargetName(int64_t{1} << bit))
+        EXPECT_TRUE(run & (int64_t{1} << bit)) << "LMF_TEST_SIMD names " << want << ", which does not run here";
   }
 }
 
@@ -441,7 +551,7 @@ TEST(QMatmulA8, SupportNeedsGroupsOf32) {
   EXPECT_FALSE(q_a8_supported(768, 128, 3));  // 3-bit weights run as 4-bit strips
 }
 
-INSTANTIATE_TEST_SUITE_P(Targets, QMatmul, ::testing::ValuesIn(test::targets_to_test()), test::target_param_name);
+INSTANTIATE_TEST_SUITE_P(Targets, QMatmul, ::testing::ValuesIn(q_targets()), test::target_param_name);
 
 }  // namespace
 }  // namespace lmf::cpu

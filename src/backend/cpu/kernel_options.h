@@ -10,15 +10,19 @@
 
 namespace lmf::cpu {
 
-// The integer code of the int8 kernels: the best this CPU has, at most this.
-enum class QI8Isa { kPortable, kAvx2, kVnni };
+// The integer code of the int8 kernels (qgemv_a8.cpp, qgemv_i8.cpp): the best the Highway
+// target in use has, at most this. kPortable: no integer kernel (activations rounded, then
+// the float kernels; int8-dynamic in scalar code); kWiden: Highway code on any target, bytes
+// widened to 16 bits and multiplied pairwise; kDot: the CPU's int8 dot-product instruction
+// (AVX-512 VNNI vpdpbusd, on Highway's AVX3_DL target).
+enum class QI8Isa { kPortable, kWiden, kDot };
 
 struct KernelOptions {
   bool strips = true;          // float weights in 64-column strips where oneDNN's layout fits (LMF_NO_STRIPS)
   bool fuse = true;            // plan-time fusions: gelu into linear, packed qkv, shared rope tables (LMF_NO_FUSE)
   bool i8_pair = true;         // the pair kernel for one row of 16-column quantized strips (LMF_NO_I8PAIR)
-  bool bf16 = true;            // the AVX-512 BF16 kernel for one row of wide 4-bit strips (LMF_NO_BF16)
-  QI8Isa i8_isa = QI8Isa::kVnni;
+  bool bf16 = true;            // the AVX-512 BF16 kernel (vdpbf16ps, on Highway's AVX3_DL target) for one row of wide 4-bit strips (LMF_NO_BF16)
+  QI8Isa i8_isa = QI8Isa::kDot;
 };
 
 inline constexpr KernelOptions kDefaultKernels{};

@@ -1,5 +1,5 @@
 // lmforge CPU backend: linear_q's one-row (decode) kernel for 4-bit weights with bf16 dot
-// products (AVX-512 BF16: vdpbf16ps), on the wide strips the plan lays out for it where
+// products (AVX-512 BF16: vdpbf16ps, in Highway's AVX3_DL target: see below), on the wide strips the plan lays out for it where
 // the CPU has them and the pair kernel (qgemv_a8.cpp) does not take the weights (groups
 // not a multiple of 32, or LMF_NO_I8PAIR: 64 columns per strip; see qmatmul.h). More rows gain nothing from it
 // (the float kernels unpack a word once for up to four rows, and x in two bf16 parts doubles
@@ -21,9 +21,9 @@
 //    j and j + 4 at bits 4j and 4j + 16: one shift by 4j - 3 puts both at bits 3..6 of
 //    their 16-bit halves, and one vpternlogd masks them and sets 0x3F80.
 //  - x is held as two bf16 parts, hi = bf16(x) and lo = bf16(x - hi) (round to nearest
-//    even), so x̃ = hi + lo is within 2^-16 |x| of x (16 significant bits); products of
-//    bf16 numbers are exact in float32 and are summed in float32. The conversions and
-//    vdpbf16ps treat subnormal inputs as zero (|x| < 2^-126 counts as 0).
+//    even, in scalar code: the split is O(K) against the strips' O(K N)), so x̃ = hi + lo is
+//    within 2^-16 |x| of x (16 significant bits); products of bf16 numbers are exact in
+//    float32 and are summed in float32. vdpbf16ps treats subnormal inputs as zero.
 //  - The parts are laid out as the kernel reads them: for each strip word row kp (inputs
 //    8 kp .. 8 kp + 7) and j = 0..3, the dword (hi[8kp+j], hi[8kp+j+4]) then (lo[8kp+j],
 //    lo[8kp+j+4]): K dwords, each broadcast to the 64 columns of a wide strip row.
@@ -31,124 +31,184 @@
 // = 3 the float kernel on 16-column strips, 0 this one): 768 x 768 17.0-17.3 -> 21.1-22.2
 // GB/s, 3072 x 768 16.7-17.1 -> 23.8-24.0.
 
-#include <immintrin.h>
+// Highway: 1.0.3 has no AVX-512 BF16 target and its bf16 ReorderWidenMulAccumulate is
+// emulated, so the kernel is one Highway source whose dot step is vdpbf16ps (on .raw, with
+// avx512bf16 added to the target string) in the AVX3_DL target where the CPU has AVX-512
+// BF16 (Zen 4, Sapphire Rapids: HasBf16Dot), and elsewhere the same sums with the bf16
+// halves widened to float32 by a shift or a mask and two multiply-adds: the kernel runs
+// (for the tests) on every target; the plan lays out wide strips (q_strip_cols) only where
+// vdpbf16ps runs.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL  // Highway 1.0.3 compiles AVX3_DL only on request
+#endif
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
-#include <cstdlib>
+#include <cstring>
+
+#include "hwy/cache_control.h"
 
 #include "backend/cpu/qmatmul.h"
 
-// GCC 12 warns, wrongly, that the undefined vectors inside some AVX-512 intrinsics
-// (_mm512_cvtepu16_epi32, _mm512_inserti64x4, _mm512_reduce_add_ps) may be used.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/qgemv_bf16.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// foreach_target must come first.
+#include "hwy/highway.h"
+
+// GCC 12 warns, wrongly, that the undefined vectors inside some AVX-512 intrinsics may be used.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+HWY_BEFORE_NAMESPACE();
 namespace lmf::cpu {
+namespace HWY_NAMESPACE {
 namespace {
+namespace hn = hwy::HWY_NAMESPACE;
 
-// AVX-512 BF16 (and BW for the byte and word operations).
-bool cpu_has_bf16() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512bf16");
-  return has;
-}
+#undef LMF_BF16_NATIVE
+#undef LMF_BF16_ATTR
+#if HWY_TARGET == HWY_AVX3_DL
+#define LMF_BF16_NATIVE 1
+#define LMF_BF16_ATTR __attribute__((target(HWY_TARGET_STR ",avx512bf16")))
+#else
+#define LMF_BF16_NATIVE 0
+#define LMF_BF16_ATTR
+#endif
 
-// 16 bf16 numbers as float32.
-__attribute__((target("avx512f,avx512bw"))) inline __m512 widen(__m256i h) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-// One row of x -> its bf16 parts (the layout at the top) and xsum (K / G) = Σ (hi + lo) per
-// group. Needs G % 16 == 0.
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void split_row(const float* x, int64_t K, int64_t G,
-                                                                        uint32_t* parts, float* xsum) {
-  // Output dword d of 16 inputs (two strip word rows): word row d / 8, j = (d % 8) / 2, part
-  // p = d % 2; its low half is input 8 (d / 8) + j of part p, its high half that input + 4.
-  // In the packed vector, part p of input e is 16-bit word 16 p + e.
-  alignas(64) static constexpr uint16_t kIdx[32] = {0,  4,  16, 20, 1,  5,  17, 21, 2,  6,  18,
-                                                    22, 3,  7,  19, 23, 8,  12, 24, 28, 9,  13,
-                                                    25, 29, 10, 14, 26, 30, 11, 15, 27, 31};
-  const __m512i idx = _mm512_load_si512(kIdx);
-  for (int64_t g = 0; g < K / G; ++g) {
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t k = g * G; k < (g + 1) * G; k += 16) {
-      const __m512 v = _mm512_loadu_ps(x + k);
-      const __m256i hi = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
-      const __m512 hif = widen(hi);
-      const __m256i lo = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(v, hif)));
-      const __m512 lof = widen(lo);
-      sum = _mm512_add_ps(sum, _mm512_add_ps(hif, lof));
-      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(hi), lo, 1);
-      _mm512_storeu_si512(parts + k, _mm512_permutexvar_epi16(idx, both));
-    }
-    xsum[g] = _mm512_reduce_add_ps(sum);
-  }
-}
-
-// (w & mask) | one for the four shifts of a strip word: the bf16 pairs 1 + q/16 of values
-// (j, j + 4), j = 0..3 (vpternlogd's truth table 0xEA is (a & b) | c).
-__attribute__((target("avx512f,avx512bw"))) inline void unpack(__m512i w, __m512i mask, __m512i one, __m512i f[4]) {
-  f[0] = _mm512_ternarylogic_epi32(_mm512_slli_epi32(w, 3), mask, one, 0xEA);
-  f[1] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(w, 1), mask, one, 0xEA);
-  f[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(w, 5), mask, one, 0xEA);
-  f[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(w, 9), mask, one, 0xEA);
-}
-
-// y += 16 s·(dot - Σx) - zs·Σx for one group of one strip (see the top).
-__attribute__((target("avx512f"))) inline __m512 group_end(__m512 y, __m512 dot, float xsum, const float* s,
-                                                           const float* zs) {
-  const __m512 xs = _mm512_set1_ps(xsum);
-  y = _mm512_fmadd_ps(_mm512_loadu_ps(s), _mm512_mul_ps(_mm512_sub_ps(dot, xs), _mm512_set1_ps(16.0f)), y);
-  return _mm512_fnmadd_ps(_mm512_loadu_ps(zs), xs, y);
-}
-
-// out (64) = one row of x (decode) · one wide strip: each word row is 4 x 16 words side by
-// side, the 8 broadcasts of x serve all four; four accumulation chains per 16 columns.
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void wide_row(const uint32_t* xp, int64_t K, int64_t G,
-                                                                       const int32_t* q, const float* s,
-                                                                       const float* zs, const float* xsum,
-                                                                       float* out) {
-  constexpr int64_t W = kQStripWide;
-  constexpr int U = W / kQStrip, A = 4;
-  const int64_t groups = K / G, rows_per_group = G / 8;
-  const __m512i mask = _mm512_set1_epi32(0x00780078), one = _mm512_set1_epi32(0x3F803F80);
-  __m512 y[U];
-  for (int u = 0; u < U; ++u) y[u] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < groups; ++g) {
-    __m512 acc[U][A];
-    for (int u = 0; u < U; ++u)
-      for (int a = 0; a < A; ++a) acc[u][a] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < rows_per_group; ++i) {
-      const int64_t kp = g * rows_per_group + i;
-      const int32_t* row = q + kp * W;
-      // The stream 8 KiB ahead, as the float kernels (kQPrefetchRows 64-byte rows).
-      for (int u = 0; u < U; ++u)
-        _mm_prefetch(reinterpret_cast<const char*>(row + kQPrefetchRows * kQStrip + u * kQStrip), _MM_HINT_T0);
-      const uint32_t* xk = xp + kp * 8;
-      __m512i b[8];
-      for (int d = 0; d < 8; ++d) b[d] = _mm512_set1_epi32(static_cast<int>(xk[d]));
-      for (int u = 0; u < U; ++u) {
-        __m512i f[4];
-        unpack(_mm512_loadu_si512(row + u * kQStrip), mask, one, f);
-        for (int d = 0; d < 8; ++d)
-          acc[u][d % A] = _mm512_dpbf16_ps(acc[u][d % A], reinterpret_cast<__m512bh>(f[d / 2]),
-                                           reinterpret_cast<__m512bh>(b[d]));
+// out (64) = one row of x (decode) · one wide strip: each word row is 64 words, 64/L
+// vectors; kNative holds all four 16-lane vectors of a row in one pass (the 8 broadcasts
+// of x serve all four), the emulation one vector per pass. Four accumulation chains.
+// A weight word's lane gives the bf16 pairs 1 + q/16 of values (j, j + 4), j = 0..3, by a
+// shift (3, -1, -5, -9 bits), a mask and an or.
+template <bool kNative>
+LMF_BF16_ATTR void WideRow(const uint32_t* HWY_RESTRICT xp, size_t K, size_t G, const int32_t* HWY_RESTRICT q,
+                           const float* HWY_RESTRICT s, const float* HWY_RESTRICT zs, const float* HWY_RESTRICT xsum,
+                           float* HWY_RESTRICT out) {
+  const hn::ScalableTag<uint32_t> du;
+  const hn::RebindToFloat<decltype(du)> df;
+  using VU = hn::Vec<decltype(du)>;
+  using VF = hn::Vec<decltype(df)>;
+  constexpr size_t W = kQStripWide, kS = kQStrip;
+  constexpr size_t U = kNative ? 4 : 1;
+  constexpr int A = 4;
+  const size_t L = std::min(hn::Lanes(du), W), nvr = W / L;
+  const size_t groups = K / G, rows_per_group = G / 8;
+  const VU mask = hn::Set(du, 0x00780078u), one = hn::Set(du, 0x3F803F80u), top = hn::Set(du, 0xFFFF0000u);
+  for (size_t u0 = 0; u0 < nvr; u0 += U) {
+    VF y[U];
+    for (size_t u = 0; u < U; ++u) y[u] = hn::Zero(df);
+    for (size_t g = 0; g < groups; ++g) {
+      VF acc[U][A];
+      for (size_t u = 0; u < U; ++u)
+        for (int a = 0; a < A; ++a) acc[u][a] = hn::Zero(df);
+      for (size_t i = 0; i < rows_per_group; ++i) {
+        const size_t kp = g * rows_per_group + i;
+        const int32_t* row = q + kp * W;
+        // The stream 8 KiB ahead, as the float kernels (kQPrefetchRows 64-byte rows).
+        if (u0 == 0)
+          for (size_t j = 0; j < W / kS; ++j) hwy::Prefetch(row + kQPrefetchRows * kS + j * kS);
+        const uint32_t* xk = xp + kp * 8;
+        for (size_t u = 0; u < U; ++u) {
+          const VU w = hn::BitCast(du, hn::LoadU(hn::RebindToSigned<decltype(du)>(), row + (u0 + u) * L));
+          const VU f[4] = {hn::OrAnd(one, hn::ShiftLeft<3>(w), mask), hn::OrAnd(one, hn::ShiftRight<1>(w), mask),
+                           hn::OrAnd(one, hn::ShiftRight<5>(w), mask), hn::OrAnd(one, hn::ShiftRight<9>(w), mask)};
+          for (int d = 0; d < 8; ++d) {
+            const VU b = hn::Set(du, xk[d]);
+            VF& a = acc[u][d % A];
+#if LMF_BF16_NATIVE
+            if constexpr (kNative) {
+              a = VF{_mm512_dpbf16_ps(a.raw, reinterpret_cast<__m512bh>(f[d / 2].raw), reinterpret_cast<__m512bh>(b.raw))};
+              continue;
+            }
+#endif
+            a = hn::MulAdd(hn::BitCast(df, hn::And(f[d / 2], top)), hn::BitCast(df, hn::And(b, top)), a);
+            a = hn::MulAdd(hn::BitCast(df, hn::ShiftLeft<16>(f[d / 2])), hn::BitCast(df, hn::ShiftLeft<16>(b)), a);
+          }
+        }
+      }
+      // y += 16 s·(dot - Σx) - zs·Σx (see the top).
+      const VF xs = hn::Set(df, xsum[g]);
+      for (size_t u = 0; u < U; ++u) {
+        VF dot = acc[u][0];
+        for (int a = 1; a < A; ++a) dot = hn::Add(dot, acc[u][a]);
+        const size_t c = g * W + (u0 + u) * L;
+        y[u] = hn::MulAdd(hn::LoadU(df, s + c), hn::Mul(hn::Sub(dot, xs), hn::Set(df, 16.0f)), y[u]);
+        y[u] = hn::NegMulAdd(hn::LoadU(df, zs + c), xs, y[u]);
       }
     }
-    for (int u = 0; u < U; ++u) {
-      __m512 dot = acc[u][0];
-      for (int a = 1; a < A; ++a) dot = _mm512_add_ps(dot, acc[u][a]);
-      y[u] = group_end(y[u], dot, xsum[g], s + g * W + u * kQStrip, zs + g * W + u * kQStrip);
-    }
+    for (size_t u = 0; u < U; ++u) hn::StoreU(y[u], df, out + (u0 + u) * L);
   }
-  for (int u = 0; u < U; ++u) _mm512_storeu_ps(out + u * kQStrip, y[u]);
 }
 
 }  // namespace
 
-bool q_bf16_cpu(const KernelOptions& ko) { return ko.bf16 && cpu_has_bf16(); }
+// Whether this target runs the kernel with vdpbf16ps: AVX3_DL on a CPU with AVX-512 BF16
+// (Highway 1.0.3 does not detect it: the compiler's CPU check, x86 only).
+bool HasBf16Dot() {
+#if LMF_BF16_NATIVE
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+// y[c] for the columns of wide strips [s0, s1): parts · strip + bias.
+void WideStrips(const uint32_t* parts, const QWeight& w, const float* xsum, const float* bias, float* y, size_t s0,
+                size_t s1, bool native) {
+  constexpr size_t W = kQStripWide;
+  const auto K = static_cast<size_t>(w.K), N = static_cast<size_t>(w.N), G = static_cast<size_t>(w.group);
+  const size_t groups = K / G, qrows = K / 8;
+  HWY_ALIGN float tmp[W];
+  for (size_t st = s0; st < s1; ++st) {
+    const size_t c0 = st * W, cols = std::min(W, N - c0);
+    const int32_t* q = w.q + st * qrows * W;
+    const float* s = w.s + st * groups * W;
+    const float* zs = w.zs + st * groups * W;
+#if LMF_BF16_NATIVE
+    if (native) {
+      WideRow<true>(parts, K, G, q, s, zs, xsum, tmp);
+    } else
+#endif
+    {
+      (void)native;
+      WideRow<false>(parts, K, G, q, s, zs, xsum, tmp);
+    }
+    for (size_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + (bias ? bias[c0 + c] : 0.0f);
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lmf::cpu
+HWY_AFTER_NAMESPACE();
+#pragma GCC diagnostic pop
+
+#if HWY_ONCE
+namespace lmf::cpu {
+
+HWY_EXPORT(HasBf16Dot);
+HWY_EXPORT(WideStrips);
+
+namespace {
+
+// x rounded to a bf16 number (its 16 top bits), to nearest even (x finite).
+uint32_t bf16_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  return (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+}
+
+float bf16_value(uint32_t h) {
+  const uint32_t u = h << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+}  // namespace
+
+bool q_bf16_cpu(const KernelOptions& ko) { return ko.bf16 && HWY_DYNAMIC_DISPATCH(HasBf16Dot)(); }
 
 int64_t q_strip_cols(int bits, int64_t group, bool float_act, const KernelOptions& ko) {
   // The pair kernel runs on 16-column strips where it takes them (Intel Sapphire Rapids
@@ -158,22 +218,34 @@ int64_t q_strip_cols(int bits, int64_t group, bool float_act, const KernelOption
              : kQStrip;
 }
 
+// One row of x -> its bf16 parts in the kernel's layout (the top: for word row kp and j =
+// 0..3, dword 8 kp + 2 j + p holds part p of inputs 8 kp + j (low half) and 8 kp + j + 4)
+// and xsum (K / G) = Σ (hi + lo) per group. Needs G % 8 == 0.
 void q_bf16_split(const float* x, int64_t K, int64_t G, uint32_t* parts, float* xsum) {
-  split_row(x, K, G, parts, xsum);
+  for (int64_t g = 0; g < K / G; ++g) {
+    float sum = 0;
+    for (int64_t kp = g * G / 8; kp < (g + 1) * G / 8; ++kp)
+      for (int64_t j = 0; j < 4; ++j) {
+        uint32_t hi[2], lo[2];
+        for (int e = 0; e < 2; ++e) {
+          const float v = x[8 * kp + j + 4 * e];
+          hi[e] = bf16_bits(v);
+          lo[e] = bf16_bits(v - bf16_value(hi[e]));
+          sum += bf16_value(hi[e]) + bf16_value(lo[e]);
+        }
+        parts[8 * kp + 2 * j] = hi[0] | hi[1] << 16;
+        parts[8 * kp + 2 * j + 1] = lo[0] | lo[1] << 16;
+      }
+    xsum[g] = sum;
+  }
 }
 
 void q_bf16_strips(const uint32_t* parts, const QWeight& w, const float* xsum, const float* bias, float* y, int64_t s0,
                    int64_t s1) {
-  constexpr int64_t W = kQStripWide;
-  const int64_t K = w.K, N = w.N, G = w.group, groups = K / G, qrows = K / 8;
-  alignas(64) float tmp[W];
-  for (int64_t st = s0; st < s1; ++st) {
-    const int64_t c0 = st * W, cols = std::min(W, N - c0);
-    wide_row(parts, K, G, w.q + st * qrows * W, w.s + st * groups * W, w.zs + st * groups * W, xsum, tmp);
-    for (int64_t c = 0; c < cols; ++c) y[c0 + c] = tmp[c] + (bias ? bias[c0 + c] : 0.0f);
-  }
+  static_assert(kQStripWide == 64);
+  HWY_DYNAMIC_DISPATCH(WideStrips)(parts, w, xsum, bias, y, static_cast<size_t>(s0), static_cast<size_t>(s1),
+                                   HWY_DYNAMIC_DISPATCH(HasBf16Dot)());
 }
 
 }  // namespace lmf::cpu
-
-#pragma GCC diagnostic pop
+#endif  // HWY_ONCE

@@ -1,14 +1,18 @@
-// lmforge CPU backend: int8-dynamic matmul (qmatmul.h): activations quantized per row,
-// int8 weights, int32 dot products, exact on every path, so every CPU gives the same
-// bits:
-//  - AVX-512 VNNI: vpdpbusd multiplies 64 unsigned activation bytes by signed weight
-//    bytes per instruction; activations are stored as q + 128 (unsigned) and 128 · Σ_k w
-//    is taken back off per column.
-//  - AVX2: vpmaddubsw on |w| (unsigned, 0..128) and the activations with w's sign
-//    (-127..127): each pair sums to at most 2 · 128 · 127 < 2^15, so it never saturates;
-//    vpmaddwd by ones adds the pairs to int32.
-//  - Elsewhere: portable scalar code.
-#include <immintrin.h>
+// lmforge CPU backend: int8-dynamic matmul (qmatmul.h): activations quantized per row
+// (quantize_int8_sym, the one rounding rule), int8 weights, int32 dot products, exact on
+// every path, so every CPU and path gives the same bits. The integer code is compiled per
+// Highway target (qdot-inl.h) and dispatched at run time; KernelOptions::i8_isa caps it:
+//  - kDot (AVX3_DL: AVX-512 VNNI): vpdpbusd multiplies 64 unsigned activation bytes by
+//    signed weight bytes per instruction; activations are stored as q + 128 (unsigned) and
+//    128 · Σ_k w is taken back off per column.
+//  - kWiden (every other target: AVX2, AVX3, SSE4, NEON, SVE, EMU128): the weights' even and
+//    odd bytes sign-extended to 16-bit halves of their column's lane and multiplied pairwise
+//    with int16 activations (PairDot: vpmaddwd on x86); no product exceeds 128 · 127.
+//  - kPortable (an option only): portable scalar code.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL  // Highway 1.0.3 compiles AVX3_DL (VNNI) only on request
+#endif
+
 #include <omp.h>
 
 #include <algorithm>
@@ -16,76 +20,113 @@
 #include <cstdint>
 #include <cstring>
 
+#include "hwy/cache_control.h"
+
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/qmatmul.h"
 #include "core/dtype.h"
 
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/qgemv_i8.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// foreach_target must come first.
+#include "hwy/highway.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+HWY_BEFORE_NAMESPACE();
 namespace lmf::cpu {
+namespace HWY_NAMESPACE {
+namespace {
+namespace hn = hwy::HWY_NAMESPACE;
+constexpr size_t kS = static_cast<size_t>(kQStrip);
+
+#include "backend/cpu/qdot-inl.h"
+
+// acc (R, 16) int32 = Σ_k xq[r][k] · w[k][c] for one strip. kDot: xa holds R rows (xs
+// words apart) of K/4 words of 4 unsigned bytes (q + 128), multiplied by the signed weight
+// bytes with vpdpbusd; otherwise K/2 words of int16 pairs per row, for each 4 inputs
+// (k0, k2) then (k1, k3), against the weights' even and odd bytes sign-extended to 16 bits
+// (each product at most 128 · 127, so pairs never overflow).
+template <int R, bool kDot>
+LMF_VNNI_ATTR void StripT(const int32_t* HWY_RESTRICT xa, size_t xs, size_t kq, const int32_t* HWY_RESTRICT w,
+                          int32_t* HWY_RESTRICT acc) {
+  const hn::ScalableTag<int32_t> di;
+  using VI = hn::Vec<decltype(di)>;
+  constexpr int A = kDot ? (R == 1 ? 4 : (R == 2 ? 2 : 1)) : 1;  // independent chains per row (latency)
+  const size_t L = std::min(hn::Lanes(di), kS), nv = kS / L;
+  for (size_t v = 0; v < nv; ++v) {
+    VI a0[R][A], a1[R][A];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < A; ++c) a0[r][c] = a1[r][c] = hn::Zero(di);
+    size_t i = 0;
+    for (; i + A <= kq; i += A)
+      for (int c = 0; c < A; ++c) {
+        const VI wv = hn::LoadU(di, w + (i + c) * kS + v * L);
+        if (v == 0) hwy::Prefetch(w + (i + c + kQPrefetchRows) * kS);
+        if constexpr (kDot) {
+#if LMF_HAVE_DOT
+          for (int r = 0; r < R; ++r) a0[r][c] = DotBytes(a0[r][c], hn::Set(di, xa[r * xs + i + c]), wv);
+#endif
+        } else {
+          VI we, wo;
+          SignedBytePairs(di, wv, we, wo);
+          for (int r = 0; r < R; ++r) {
+            const int32_t* xr = xa + r * xs + 2 * (i + c);
+            a0[r][c] = PairDot(di, we, hn::Set(di, xr[0]), a0[r][c], a1[r][c]);
+            a0[r][c] = PairDot(di, wo, hn::Set(di, xr[1]), a0[r][c], a1[r][c]);
+          }
+        }
+      }
+    for (; i < kq; ++i) {  // (A > 1 only with kDot)
+#if LMF_HAVE_DOT
+      const VI wv = hn::LoadU(di, w + i * kS + v * L);
+      for (int r = 0; r < R; ++r) a0[r][0] = DotBytes(a0[r][0], hn::Set(di, xa[r * xs + i]), wv);
+#endif
+    }
+    for (int r = 0; r < R; ++r) {
+      VI t = kDot ? a0[r][0] : PairSum<decltype(di)>(a0[r][0], a1[r][0]);
+      for (int c = 1; c < A; ++c) t = hn::Add(t, a0[r][c]);
+      hn::StoreU(t, di, acc + r * kS + v * L);
+    }
+  }
+}
+
+template <bool kDot>
+LMF_VNNI_ATTR void StripRows(const int32_t* xa, size_t xs, size_t R, size_t kq, const int32_t* w, int32_t* acc) {
+  switch (R) {
+    case 1: StripT<1, kDot>(xa, xs, kq, w, acc); break;
+    case 2: StripT<2, kDot>(xa, xs, kq, w, acc); break;
+    case 3: StripT<3, kDot>(xa, xs, kq, w, acc); break;
+    default: StripT<4, kDot>(xa, xs, kq, w, acc); break;
+  }
+}
+
+}  // namespace
+
+// One strip against R <= 4 rows (StripT); dot: the activations are kDot's bytes.
+void StripAccI8(const int32_t* xa, size_t xs, size_t R, size_t kq, const int32_t* w, int32_t* acc, bool dot) {
+#if LMF_HAVE_DOT
+  if (dot) return StripRows<true>(xa, xs, R, kq, w, acc);
+#endif
+  StripRows<false>(xa, xs, R, kq, w, acc);
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lmf::cpu
+HWY_AFTER_NAMESPACE();
+#pragma GCC diagnostic pop
+
+#if HWY_ONCE
+namespace lmf::cpu {
+
+HWY_EXPORT(StripAccI8);
 
 namespace {
 
 constexpr int64_t kS = kQStrip;
-
-QI8Isa cpu_isa() {
-  static const QI8Isa isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                    __builtin_cpu_supports("avx512vnni")
-                                ? QI8Isa::kVnni
-                            : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? QI8Isa::kAvx2
-                                                             : QI8Isa::kPortable;
-  return isa;
-}
-
-// acc (R, 16) int32 = Σ_k xq[r][k] · w[k][c] for one strip; xq: R rows of K/4 words of
-// 4 unsigned bytes (q + 128).
-template <int R>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void strip_vnni(const int32_t* xq, int64_t kq, const int32_t* w,
-                                                                          int32_t* acc) {
-  constexpr int A = R == 1 ? 4 : (R == 2 ? 2 : 1);  // independent chains per row (vpdpbusd latency)
-  __m512i a[R][A];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < A; ++c) a[r][c] = _mm512_setzero_si512();
-  int64_t i = 0;
-  for (; i + A <= kq; i += A)
-    for (int c = 0; c < A; ++c) {
-      const __m512i wv = _mm512_loadu_si512(w + (i + c) * kS);
-      _mm_prefetch(reinterpret_cast<const char*>(w + (i + c + kQPrefetchRows) * kS), _MM_HINT_T0);
-      for (int r = 0; r < R; ++r) a[r][c] = _mm512_dpbusd_epi32(a[r][c], _mm512_set1_epi32(xq[r * kq + i + c]), wv);
-    }
-  for (; i < kq; ++i) {
-    const __m512i wv = _mm512_loadu_si512(w + i * kS);
-    for (int r = 0; r < R; ++r) a[r][0] = _mm512_dpbusd_epi32(a[r][0], _mm512_set1_epi32(xq[r * kq + i]), wv);
-  }
-  for (int r = 0; r < R; ++r) {
-    __m512i t = a[r][0];
-    for (int c = 1; c < A; ++c) t = _mm512_add_epi32(t, a[r][c]);
-    _mm512_storeu_si512(acc + r * kS, t);
-  }
-}
-
-// The same sums with signed activation bytes (xq: R rows of K/4 words of 4 int8).
-template <int R>
-__attribute__((target("avx2"))) void strip_avx2(const int32_t* xq, int64_t kq, const int32_t* w, int32_t* acc) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i a[R][2];
-  for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
-  for (int64_t i = 0; i < kq; ++i) {
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i * kS));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i * kS + 8));
-    _mm_prefetch(reinterpret_cast<const char*>(w + (i + kQPrefetchRows) * kS), _MM_HINT_T0);
-    const __m256i u0 = _mm256_abs_epi8(w0), u1 = _mm256_abs_epi8(w1);  // -128 -> 128 as unsigned
-    for (int r = 0; r < R; ++r) {
-      const __m256i xb = _mm256_set1_epi32(xq[r * kq + i]);
-      const __m256i p0 = _mm256_maddubs_epi16(u0, _mm256_sign_epi8(xb, w0));
-      const __m256i p1 = _mm256_maddubs_epi16(u1, _mm256_sign_epi8(xb, w1));
-      a[r][0] = _mm256_add_epi32(a[r][0], _mm256_madd_epi16(p0, ones));
-      a[r][1] = _mm256_add_epi32(a[r][1], _mm256_madd_epi16(p1, ones));
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * kS), a[r][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * kS + 8), a[r][1]);
-  }
-}
 
 // The same sums in scalar code (signed activation bytes).
 void strip_portable(const int32_t* xq, int64_t R, int64_t kq, const int32_t* w, int32_t* acc) {
@@ -101,8 +142,9 @@ void strip_portable(const int32_t* xq, int64_t R, int64_t kq, const int32_t* w, 
   }
 }
 
-void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, const float* bias, float* y,
-            int64_t s0, int64_t s1, QI8Isa isa) {
+// xa: the activations of the isa's code (bytes, words xs apart per row); sx: row scales.
+void strips(const int32_t* xa, int64_t xs, const float* sx, int64_t M, const QWeightI8& w, const float* bias,
+            float* y, int64_t s0, int64_t s1, QI8Isa isa) {
   const int64_t kq = w.K / 4;
   alignas(64) int32_t acc[4 * kS];
   for (int64_t st = s0; st < s1; ++st) {
@@ -110,25 +152,13 @@ void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, c
     const int64_t c0 = st * kS, cols = std::min(kS, w.N - c0);
     for (int64_t m = 0; m < M; m += 4) {
       const int64_t R = std::min<int64_t>(4, M - m);
-      const int32_t* xm = xq + m * kq;
-      if (isa == QI8Isa::kVnni) {
-        switch (R) {
-          case 1: strip_vnni<1>(xm, kq, q, acc); break;
-          case 2: strip_vnni<2>(xm, kq, q, acc); break;
-          case 3: strip_vnni<3>(xm, kq, q, acc); break;
-          default: strip_vnni<4>(xm, kq, q, acc); break;
-        }
-      } else if (isa == QI8Isa::kAvx2) {
-        switch (R) {
-          case 1: strip_avx2<1>(xm, kq, q, acc); break;
-          case 2: strip_avx2<2>(xm, kq, q, acc); break;
-          case 3: strip_avx2<3>(xm, kq, q, acc); break;
-          default: strip_avx2<4>(xm, kq, q, acc); break;
-        }
-      } else {
+      const int32_t* xm = xa + m * xs;
+      if (isa == QI8Isa::kPortable)
         strip_portable(xm, R, kq, q, acc);
-      }
-      const int32_t zero = isa == QI8Isa::kVnni ? 128 : 0;  // VNNI's activations are q + 128
+      else
+        HWY_DYNAMIC_DISPATCH(StripAccI8)(xm, static_cast<size_t>(xs), static_cast<size_t>(R),
+                                         static_cast<size_t>(kq), q, acc, isa == QI8Isa::kDot);
+      const int32_t zero = isa == QI8Isa::kDot ? 128 : 0;  // kDot's activations are q + 128
       for (int64_t r = 0; r < R; ++r)
         for (int64_t c = 0; c < cols; ++c) {
           const int32_t dot = acc[r * kS + c] - zero * w.colsum[st * kS + c];
@@ -140,8 +170,6 @@ void strips(const int32_t* xq, const float* sx, int64_t M, const QWeightI8& w, c
 }
 
 }  // namespace
-
-QI8Isa q_i8_isa(const KernelOptions& ko) { return std::min(cpu_isa(), ko.i8_isa); }
 
 void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int64_t K, int64_t N, int32_t* q, float* s,
                int32_t* colsum) {
@@ -164,22 +192,30 @@ void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int6
     }
 }
 
-int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows) { return max_rows * (K / 4 + 1) + 16; }
+int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows) { return max_rows * (K / 4 + K / 2 + 1) + 16; }
 
 void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch,
                  const KernelOptions& ko) {
   if (M == 0) return;
   const int64_t K = w.K, kq = K / 4;
   auto* xq = reinterpret_cast<int32_t*>(scratch);  // (M, K/4) words of 4 bytes
-  float* sx = scratch + M * kq;
+  auto* xp = xq + M * kq;                           // (M, K/2) words of 2 int16 (kWiden)
+  float* sx = scratch + M * (kq + K / 2);
   const QI8Isa isa = q_i8_isa(ko);
   for (int64_t r = 0; r < M; ++r) {
-    auto* b = reinterpret_cast<uint8_t*>(xq + r * kq);
-    sx[r] = quantize_int8_sym(x + r * K, K, reinterpret_cast<int8_t*>(b), ko);
-    if (isa == QI8Isa::kVnni)
-      for (int64_t k = 0; k < K; ++k) b[k] ^= 0x80;  // signed -> unsigned q + 128
+    auto* b = reinterpret_cast<int8_t*>(xq + r * kq);
+    sx[r] = quantize_int8_sym(x + r * K, K, b);
+    if (isa == QI8Isa::kDot)
+      for (int64_t k = 0; k < K; ++k) b[k] = static_cast<int8_t>(static_cast<uint8_t>(b[k]) ^ 0x80);  // q + 128
+    if (isa == QI8Isa::kWiden) {
+      auto* h = reinterpret_cast<int16_t*>(xp + r * (K / 2));
+      for (int64_t k = 0; k < K; k += 4) h[k] = b[k], h[k + 1] = b[k + 2], h[k + 2] = b[k + 1], h[k + 3] = b[k + 3];
+    }
   }
-  for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xq, sx, M, w, bias, y, s0, s1, isa); });
+  const int32_t* xa = isa == QI8Isa::kWiden ? xp : xq;
+  const int64_t xs = isa == QI8Isa::kWiden ? K / 2 : kq;
+  for_strip_ranges(q_strips(w.N), [&](int64_t s0, int64_t s1) { strips(xa, xs, sx, M, w, bias, y, s0, s1, isa); });
 }
 
 }  // namespace lmf::cpu
+#endif  // HWY_ONCE

@@ -89,27 +89,34 @@ struct QWeightI8 {
 };
 void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int64_t K, int64_t N, int32_t* q,
                float* s, int32_t* colsum);
-// y (M, N) = x · W + bias with each row of x quantized to int8 (symmetric, scale
-// max|x|/127, round to nearest even) and exact integer dot products (AVX-512 VNNI
-// vpdpbusd, else AVX2 vpmaddubsw, else portable code: the same result on every CPU).
+// y (M, N) = x · W + bias with each row of x quantized to int8 (quantize_int8_sym) and
+// exact integer dot products (qgemv_i8.cpp: AVX-512 VNNI vpdpbusd on Highway's AVX3_DL
+// target, pairwise 16-bit products on the others, scalar code with ko.i8_isa kPortable:
+// the same result on every CPU and path).
 // scratch: linear_q_i8_scratch floats.
 void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch,
                  const KernelOptions& ko = kDefaultKernels);
 int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows);
-// The integer code linear_q_i8, linear_q_a8 and quantize_int8_sym use: the best this CPU
-// has, at most ko.i8_isa (tests run each path).
+// The integer code linear_q_i8, linear_q_a8 and linear_q_pair use: the best the Highway
+// target in use has (kDot on AVX3_DL, kWiden elsewhere), at most ko.i8_isa (tests run each
+// path, on each target).
 QI8Isa q_i8_isa(const KernelOptions& ko = kDefaultKernels);
+// The Highway targets (HWY_AVX3_DL, HWY_AVX3, ...) compiled into the quantized kernels
+// (qgemv_a8.cpp, qgemv_i8.cpp, qgemv_bf16.cpp: AVX3_DL too, unlike kernels.h's set).
+int64_t q_simd_targets();
 
 // q[k] = x[k] / s rounded to nearest (even) and clamped to [-127, 127], s = max|x|/127
-// (all zero when x is); returns s. The activation rounding of linear_q_i8 and linear_q_a8.
-float quantize_int8_sym(const float* x, int64_t n, int8_t* q, const KernelOptions& ko = kDefaultKernels);
+// (all zero when x is); returns s. The activation rounding of linear_q_i8, linear_q_a8
+// (per block of kActBlock), the pair kernel and the int8 KV cache: one rule (qdot-inl.h's
+// RoundSym), the same bytes on every Highway target.
+float quantize_int8_sym(const float* x, int64_t n, int8_t* q);
 
 // Group-wise strips (QWeight, 4 or 8 bits) with activations rounded to int8 per block of
 // kActBlock inputs at run time (config act "int8_block32"; llama.cpp's Q8_0 blocks):
 // x̂ = sx_b · round(x / sx_b) with sx_b = max|x_b|/127 per row and block, and
-// y = x̂ · W + bias. With AVX-512 VNNI or AVX2 (any number of rows): integer dot products
-// per block, y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k per group; otherwise x̂ in float
-// through linear_q (the same x̂ · W to float rounding). Needs
+// y = x̂ · W + bias. With the integer code (q_i8_isa not kPortable; any number of rows):
+// integer dot products per block, y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k per group;
+// otherwise x̂ in float through linear_q (the same x̂ · W to float rounding). Needs
 // q_a8_supported(K, group, bits). scratch: linear_q_a8_scratch floats. Returns false
 // where the float path's sgemm failed (linear_q).
 constexpr int64_t kActBlock = 32;
@@ -119,14 +126,14 @@ bool linear_q_a8(const float* x, const QWeight& w, const float* bias, float* y, 
 int64_t linear_q_a8_scratch(int64_t K, int64_t N, int64_t group, int64_t max_rows, const KernelOptions& ko = kDefaultKernels);
 
 // The pair kernel (16-column strips, one row, float activations, q_a8_supported shapes;
-// 4 bits with AVX-512 VNNI or AVX2, 8 bits on AVX2 without VNNI): linear_q's decode on such
-// CPUs, x held as 16-bit fixed point per block of 32 inputs (x̃ within max|x_b| / 64516 of
+// 4 bits with the integer code, 8 bits with kWiden, i.e. without VNNI): linear_q's decode on
+// such CPUs, x held as 16-bit fixed point per block of 32 inputs (x̃ within max|x_b| / 64516 of
 // x, about 1.6e-5 of the block's largest value) and integer dot products:
 //  - 4 bits: x̃ = sx (hi + lo / 254), sx = max|x_b| / 127, two int8 parts through
-//    linear_q_a8's strips (vpdpbusd with VNNI, vpmaddubsw on AVX2) as two rows of x, whose
-//    results add up to x̃ · W;
-//  - 8 bits: x̃ = sx · x16, sx = max|x_b| / 32767, int16, vpmaddwd of the weight bytes
-//    widened to 16 bits.
+//    linear_q_a8's strips (vpdpbusd with VNNI, pairwise 16-bit products elsewhere) as two
+//    rows of x, whose results add up to x̃ · W;
+//  - 8 bits: x̃ = sx · x16, sx = max|x_b| / 32767, int16, pairwise products (vpmaddwd on
+//    x86) of the weight bytes widened to 16 bits.
 // The float kernels spend a shift or widening, a conversion and a multiply-add per 8 or 16
 // values. One core, 768 x 768 in L2: Zen 1 4 bits 3.2 -> 5.7 GB/s of strips, 8 bits 5.1 ->
 // 9.9; an Intel Xeon with AMX (Sapphire Rapids class, AVX-512) 4 bits 16.7 -> 29.4. There

@@ -1,0 +1,172 @@
+// lmforge CPU backend: per-target integer dot products and the one activation rounding of
+// the quantized kernels (qgemv_a8.cpp, qgemv_i8.cpp). Included after hwy/highway.h inside
+// a file's HWY_NAMESPACE (with `hn` = hwy::HWY_NAMESPACE), so it is compiled once per
+// Highway target like the file itself; the guard below is Highway's per-target toggle.
+//
+// Highway 1.0.3 (Debian 12) has no int8 dot-product op (SumOfMulQuadAccumulate came
+// later), so:
+//  - PairDot: the portable form on every target. Bytes are widened to 16-bit lanes (two
+//    per 32-bit lane, the lane's own column) and multiplied pairwise with
+//    ReorderWidenMulAccumulate into two accumulators that RearrangeToOddPlusEven folds back
+//    into column order (x86: vpmaddwd, the second accumulator unused; NEON: vmlal on the
+//    halves; SVE: the even and odd lanes).
+//  - DotBytes: HWY_AVX3_DL only, AVX-512 VNNI's vpdpbusd on the vectors' .raw. Highway
+//    1.0.3 compiles AVX3_DL only where HWY_WANT_AVX3_DL is defined (the qgemv files define
+//    it) and detects it at run time only on CPUs with AVX-512 VNNI (with VBMI2, VAES,
+//    VPCLMULQDQ, BITALG, VPOPCNTDQ: Ice Lake, Sapphire Rapids, Zen 4), but its target
+//    string names "avxvnni" rather than "avx512vnni": LMF_VNNI_ATTR adds the latter to the
+//    functions that use it. A CPU with VNNI but not the rest (Cascade Lake) runs AVX3 and
+//    PairDot.
+#if defined(LMF_BACKEND_CPU_QDOT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LMF_BACKEND_CPU_QDOT_INL_H_
+#undef LMF_BACKEND_CPU_QDOT_INL_H_
+#else
+#define LMF_BACKEND_CPU_QDOT_INL_H_
+#endif
+
+#undef LMF_HAVE_DOT
+#undef LMF_VNNI_ATTR
+#if HWY_TARGET == HWY_AVX3_DL
+#define LMF_HAVE_DOT 1
+#define LMF_VNNI_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni")))
+#else
+#define LMF_HAVE_DOT 0
+#define LMF_VNNI_ATTR
+#endif
+
+// Whether this target's integer kernels use an int8 dot-product instruction (QI8Isa::kDot).
+inline constexpr bool kHaveDot = LMF_HAVE_DOT;
+
+// (acc0, acc1) += the products of the 16-bit halves of a and b, lane pairs in an order
+// RearrangeToOddPlusEven undoes; a and b hold int16 pairs in 32-bit lanes. (HWY_SCALAR,
+// one 32-bit lane, cannot split a lane: its halves are sign-extended and multiplied.)
+template <class DI>
+HWY_INLINE hn::Vec<DI> PairDot(DI di, hn::Vec<DI> a, hn::Vec<DI> b, hn::Vec<DI> acc0, hn::Vec<DI>& acc1) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)di;
+  (void)acc1;
+  const auto lo = hn::Mul(hn::ShiftRight<16>(hn::ShiftLeft<16>(a)), hn::ShiftRight<16>(hn::ShiftLeft<16>(b)));
+  return hn::Add(acc0, hn::Add(lo, hn::Mul(hn::ShiftRight<16>(a), hn::ShiftRight<16>(b))));
+#else
+  const hn::Repartition<int16_t, DI> d16;
+  return hn::ReorderWidenMulAccumulate(di, hn::BitCast(d16, a), hn::BitCast(d16, b), acc0, acc1);
+#endif
+}
+
+// Per 32-bit lane, the sum of PairDot's products (its accumulators folded).
+template <class DI>
+HWY_INLINE hn::Vec<DI> PairSum(hn::Vec<DI> acc0, hn::Vec<DI> acc1) {
+  return hn::RearrangeToOddPlusEven(acc0, acc1);
+}
+
+// The even and the odd bytes of each 32-bit lane (signed), sign-extended to its 16-bit
+// halves: (b0, b2) and (b1, b3).
+template <class DI>
+HWY_INLINE void SignedBytePairs(DI di, hn::Vec<DI> w, hn::Vec<DI>& even, hn::Vec<DI>& odd) {
+#if HWY_TARGET == HWY_SCALAR
+  const auto lo16 = hn::Set(di, 0xFFFF);
+  even = hn::Or(hn::And(hn::ShiftRight<24>(hn::ShiftLeft<24>(w)), lo16),
+                hn::ShiftLeft<16>(hn::ShiftRight<24>(hn::ShiftLeft<8>(w))));
+  odd = hn::Or(hn::And(hn::ShiftRight<24>(hn::ShiftLeft<16>(w)), lo16), hn::ShiftLeft<16>(hn::ShiftRight<24>(w)));
+#else
+  const hn::Repartition<int16_t, DI> d16;
+  const auto w16 = hn::BitCast(d16, w);
+  even = hn::BitCast(di, hn::ShiftRight<8>(hn::ShiftLeft<8>(w16)));
+  odd = hn::BitCast(di, hn::ShiftRight<8>(w16));
+#endif
+}
+
+#if LMF_HAVE_DOT
+// acc + Σ_j u[j] · s[j] over the 4 bytes of each 32-bit lane, u unsigned, s signed.
+template <class V>
+HWY_INLINE LMF_VNNI_ATTR V DotBytes(V acc, V u, V s) {
+  return V{_mm512_dpbusd_epi32(acc.raw, u.raw, s.raw)};
+}
+#endif
+
+#undef LMF_HAVE_MADDUBS
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+#define LMF_HAVE_MADDUBS 1
+// x86 without VNNI (SSSE3 to AVX3): vpmaddubsw, per 16-bit lane u[0] s[0] + u[1] s[1] (u
+// unsigned bytes, s signed; saturating, so callers keep |sums| < 2^15), and vpmaddwd by ones
+// (the 16-bit lane pairs of each 32-bit lane added). Highway 1.0.3 has neither op.
+template <class V>
+HWY_INLINE V MaddUbs(V u, V s) {
+#if HWY_TARGET <= HWY_AVX3
+  return V{_mm512_maddubs_epi16(u.raw, s.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  return V{_mm256_maddubs_epi16(u.raw, s.raw)};
+#else
+  return V{_mm_maddubs_epi16(u.raw, s.raw)};
+#endif
+}
+template <class V>
+HWY_INLINE V AddPairs16(V a) {
+#if HWY_TARGET <= HWY_AVX3
+  return V{_mm512_madd_epi16(a.raw, _mm512_set1_epi16(1))};
+#elif HWY_TARGET == HWY_AVX2
+  return V{_mm256_madd_epi16(a.raw, _mm256_set1_epi16(1))};
+#else
+  return V{_mm_madd_epi16(a.raw, _mm_set1_epi16(1))};
+#endif
+}
+#else
+#define LMF_HAVE_MADDUBS 0
+#endif
+
+// Whether 4-bit strips take their activations as bytes (kDot's layout) on this target:
+// with VNNI, and with vpmaddubsw on x86 (4-bit sums of a block fit 16 bits).
+inline constexpr bool kBytes4 = LMF_HAVE_DOT || LMF_HAVE_MADDUBS;
+
+// ---- the activation rounding ---------------------------------------------------------
+// One rule for every int8 (and the pair kernel's int16) activation: with inv = top / max|x|
+// (0 when every x is 0), q = clamp(round(x · inv), -top, top), rounding to nearest even;
+// the scale is max|x| / top. max is exact and the product is one IEEE multiplication, so
+// every target (and any vector width) gives the same q.
+
+// max |x[0..n)|.
+HWY_INLINE float AbsMax(const float* HWY_RESTRICT x, size_t n) {
+  const hn::ScalableTag<float> df;
+  const size_t L = hn::Lanes(df);
+  auto m = hn::Zero(df);
+  size_t k = 0;
+  for (; k + L <= n; k += L) m = hn::Max(m, hn::Abs(hn::LoadU(df, x + k)));
+  float amax = hn::GetLane(hn::MaxOfLanes(df, m));
+  for (; k < n; ++k) amax = std::max(amax, std::fabs(x[k]));
+  return amax;
+}
+
+inline float InvScale(float amax, float top) { return amax > 0 ? top / amax : 0.0f; }
+
+// u (already x · inv) rounded and clamped to [-top, top], as int32 lanes.
+template <class DF>
+HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> RoundClamp(DF df, hn::Vec<DF> u, float top) {
+  const auto r = hn::Min(hn::Max(hn::Round(u), hn::Set(df, -top)), hn::Set(df, top));
+  return hn::ConvertTo(hn::RebindToSigned<DF>(), r);
+}
+
+// q[k] = the rounding of x[k] · inv for k < n (a tail through a zero-padded vector).
+HWY_INLINE void RoundScaled(const float* HWY_RESTRICT x, size_t n, float inv, float top, int32_t* HWY_RESTRICT q) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const size_t L = hn::Lanes(df);
+  const auto iv = hn::Set(df, inv);
+  size_t k = 0;
+  for (; k + L <= n; k += L) hn::StoreU(RoundClamp(df, hn::Mul(hn::LoadU(df, x + k), iv), top), di, q + k);
+  if (k < n) {
+    HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)] = {};
+    HWY_ALIGN int32_t out[HWY_MAX_BYTES / sizeof(float)];
+    for (size_t j = k; j < n; ++j) buf[j - k] = x[j];
+    hn::Store(RoundClamp(df, hn::Mul(hn::Load(df, buf), iv), top), di, out);
+    for (size_t j = k; j < n; ++j) q[j] = out[j - k];
+  }
+}
+
+// The rule over x[0..n): q (int32) and the scale max|x| / top.
+HWY_INLINE float RoundSym(const float* HWY_RESTRICT x, size_t n, float top, int32_t* HWY_RESTRICT q) {
+  const float amax = AbsMax(x, n);
+  RoundScaled(x, n, InvScale(amax, top), top, q);
+  return amax / top;
+}
+
+#endif  // LMF_BACKEND_CPU_QDOT_INL_H_ toggle
