@@ -12,6 +12,11 @@
 
 namespace lmf {
 
+void lower_for_cpu(Graph& graph, const KernelOptions& kernels) {
+  prepack_for_cpu(graph, kernels);
+  graph.verify();
+}
+
 Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph), opts_(opts) {
   LMF_CHECK(opts.max_tokens > 0 && opts.max_rows > 0 && opts.slots > 0 && opts.cache_len > 0, kInvalidArgument,
             "plan: capacities must be positive");
