@@ -42,7 +42,9 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
       if (v.shape[0].sym == "M") dim0_kind_[i] = 2;
     }
     if (v.kind == ValueKind::kWeight) {
-      tv.data = v.data.data();
+      // Kernels only read a node's weight inputs (the trainer writes its owned weights
+      // through Tensor::mutable_data), so a read-only mapping may back the view.
+      tv.data = const_cast<void*>(v.data.data());
     } else if (v.kind == ValueKind::kInput) {
       const size_t bytes = static_cast<size_t>(tv.numel()) * dtype_size(v.dtype);
       void* p = alloc_aligned(bytes);
