@@ -3,7 +3,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backend/cpu/prepack.h"
 #include "cli/common.h"
 #include "formats/hf_folder.h"
 #include "runtime/session.h"
@@ -95,9 +94,7 @@ void register_graph(CLI::App& app) {
   cmd->callback([model, plan] {
     Model m = load_model(*model);
     if (*plan) {
-      const cpu::Backend backend;
-      prepack_for_cpu(m.graph, backend, kernel_options_from_env());
-      m.graph.verify();
+      lower_for_cpu(m.graph, kernel_options_from_env());
     }
     fmt::print("{}", m.graph.to_string());
   });

@@ -12,9 +12,9 @@ namespace lmf::cli {
 
 int default_threads() { return std::max(1, omp_get_num_procs()); }
 
-cpu::KernelOptions kernel_options_from_env() {
+KernelOptions kernel_options_from_env() {
   auto set = [](const char* name) { return std::getenv(name) != nullptr; };
-  cpu::KernelOptions ko;
+  KernelOptions ko;
   ko.strips = !set("LMF_NO_STRIPS");
   ko.fuse = !set("LMF_NO_FUSE");
   ko.i8_pair = !set("LMF_NO_I8PAIR");

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "backend/cpu/kernel_options.h"
 #include "models/model.h"
+#include "runtime/executor.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lmf::dist {
@@ -21,7 +21,7 @@ int default_threads();
 // The CPU kernel choices for A/B measurements, from the environment (read here only):
 // LMF_NO_STRIPS, LMF_NO_FUSE, LMF_NO_I8PAIR, LMF_NO_BF16 (set, any
 // value, turns the default off or the alternative on); unset: the defaults.
-cpu::KernelOptions kernel_options_from_env();
+KernelOptions kernel_options_from_env();
 // Adds -t/--threads to a subcommand.
 void add_threads_flag(CLI::App* cmd, int* threads);
 // The model's tokenizer (tokenizer.json or tokenizer.model in its folder), or null.

@@ -164,7 +164,7 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
       const Value& q = m.graph.value(m.graph.find(module + ".qweight"));
       const int64_t K = q.data.dim(0) * 32 / spec["bits"].get<int>(), G = spec["group_size"].get<int64_t>();
       Tensor t = Tensor::empty(DType::kI32, {K});
-      for (int64_t k = 0; k < K; ++k) t.data_as<int32_t>()[k] = static_cast<int32_t>(k / G);
+      for (int64_t k = 0; k < K; ++k) t.mutable_data_as<int32_t>()[k] = static_cast<int32_t>(k / G);
       g_idx[module + ".g_idx"] = t;
     }
     save_model(m, m.graph, tmp.string(), g_idx);

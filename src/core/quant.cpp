@@ -74,16 +74,16 @@ Packed make_packed(int64_t K, int64_t N, const Spec& spec) {
 }
 
 void set_q(Packed& p, int bits, int64_t k, int64_t n, int32_t q) {
-  write_packed(p.qweight.data_as<int32_t>() + n, p.qweight.dim(1), k, bits, static_cast<uint32_t>(q));
+  write_packed(p.qweight.mutable_data_as<int32_t>() + n, p.qweight.dim(1), k, bits, static_cast<uint32_t>(q));
 }
 void set_zero(Packed& p, int bits, int64_t group, int64_t n, int32_t z) {
-  write_packed(p.qzeros.data_as<int32_t>() + group * p.qzeros.dim(1), 1, n, bits, static_cast<uint32_t>(z));
+  write_packed(p.qzeros.mutable_data_as<int32_t>() + group * p.qzeros.dim(1), 1, n, bits, static_cast<uint32_t>(z));
 }
 void set_scale(Packed& p, int64_t group, int64_t n, float s) {
   if (p.scales.dtype() == DType::kF32)
-    p.scales.data_as<float>()[group * p.scales.dim(1) + n] = s;
+    p.scales.mutable_data_as<float>()[group * p.scales.dim(1) + n] = s;
   else
-    p.scales.data_as<uint16_t>()[group * p.scales.dim(1) + n] = f32_to_f16(s);
+    p.scales.mutable_data_as<uint16_t>()[group * p.scales.dim(1) + n] = f32_to_f16(s);
 }
 int32_t get_q(const Packed& p, int bits, int64_t k, int64_t n) {
   return static_cast<int32_t>(read_packed(p.qweight.data_as<int32_t>() + n, p.qweight.dim(1), k, bits));
@@ -146,7 +146,7 @@ Spec spec_of(const Packed& p, int64_t K, bool sym) {
 Tensor dequantize(const Packed& p, int64_t K, int bits) {
   const int64_t N = p.qweight.dim(1), G = K / p.scales.dim(0);
   Tensor out = Tensor::empty(DType::kF32, {K, N});
-  auto* w = out.data_as<float>();
+  auto* w = out.mutable_data_as<float>();
   for (int64_t k = 0; k < K; ++k)
     for (int64_t n = 0; n < N; ++n)
       w[k * N + n] = static_cast<float>(get_q(p, bits, k, n) - get_zero(p, bits, k / G, n)) * get_scale(p, k / G, n);

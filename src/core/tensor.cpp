@@ -69,6 +69,13 @@ Tensor Tensor::borrow(DType dtype, Shape shape, void* data, std::shared_ptr<void
   return t;
 }
 
+void* Tensor::mutable_data() {
+  LMF_CHECK(!mapped_, kInvalidArgument,
+            "a {} tensor of shape {} is a read-only mapping of a file: it cannot be written (copy it first)",
+            dtype_name(dtype_), shape_str(shape_));
+  return data_;
+}
+
 Tensor Tensor::reshaped(Shape shape) const {
   LMF_CHECK(shape_numel(shape) == numel(), kInternal, "cannot reshape {} to {}", shape_str(shape_),
             shape_str(shape));
@@ -80,7 +87,7 @@ Tensor Tensor::reshaped(Shape shape) const {
 Tensor Tensor::to_f32() const {
   if (dtype_ == DType::kF32) return *this;
   Tensor t = empty(DType::kF32, shape_);
-  convert_to_f32(dtype_, data_, t.data_as<float>(), static_cast<size_t>(numel()));
+  convert_to_f32(dtype_, data_, t.mutable_data_as<float>(), static_cast<size_t>(numel()));
   return t;
 }
 

@@ -42,9 +42,16 @@ class Tensor {
   bool defined() const { return data_ != nullptr || numel() == 0; }
   bool mapped() const { return mapped_; }
 
-  void* data() const { return data_; }
+  // Reading: any tensor, through const access.
+  const void* data() const { return data_; }
   template <typename T>
-  T* data_as() const { return static_cast<T*>(data_); }
+  const T* data_as() const { return static_cast<const T*>(data_); }
+  // Writing: an owned tensor or a writable borrowed view. A read-only mapping of a file
+  // (mapped()) is refused with lmf::Error (kInvalidArgument) naming its dtype and shape:
+  // copy it first (e.g. to_f32() or Tensor::empty + memcpy).
+  void* mutable_data();
+  template <typename T>
+  T* mutable_data_as() { return static_cast<T*>(mutable_data()); }
 
   // Same storage, different shape with the same element count.
   Tensor reshaped(Shape shape) const;

@@ -68,7 +68,7 @@ Model init_model(const std::string& config_file, uint64_t seed, const BuildOptio
   double range = 0.02, residual = 0.02;  // read below through the folder's checked fields
   HfFolder f = HfFolder::synthetic(cfg, config_file, [&](const std::string& name, const Shape& shape) {
     Tensor t = Tensor::empty(DType::kF32, shape, true);
-    float* p = t.data_as<float>();
+    float* p = t.mutable_data_as<float>();
     if (ends_with(name, ".bias")) return t;  // zeros
     if (shape.size() == 1) {                 // a norm's weight
       for (int64_t i = 0; i < t.numel(); ++i) p[i] = 1.0f;

@@ -64,7 +64,7 @@ Tensor zeros_from_v1(const Tensor& zt, int64_t N, int bits, const std::string& w
                 "{}.qzeros: group {} column {} stores {}, which checkpoint_format \"gptq\" (zero - 1) cannot hold "
                 "at {} bits",
                 what, g, n, v, bits);
-      quant::write_packed(out.data_as<int32_t>() + g * W, 1, n, bits, v + 1);
+      quant::write_packed(out.mutable_data_as<int32_t>() + g * W, 1, n, bits, v + 1);
     }
   return out;
 }
@@ -291,7 +291,7 @@ Model build_model(HfFolder& f, const BuildOptions& opts) {
       if (v.kind != ValueKind::kWeight) continue;
       Tensor src = v.data.to_f32();
       Tensor t = Tensor::empty(DType::kF32, src.shape());
-      std::memcpy(t.data(), src.data(), src.nbytes());
+      std::memcpy(t.mutable_data(), src.data(), src.nbytes());
       v.data = std::move(t);
     }
   }

@@ -42,7 +42,7 @@ Tensor linear_weight_kn(const Graph& g, const Node& node) {
   if (node.attr_str("layout") != "nk") return v.data;
   const int64_t N = v.data.dim(0), K = v.data.dim(1);  // (N, K) -> (K, N)
   Tensor kn = Tensor::empty(DType::kF32, {K, N});
-  transpose_f32(v.data.data_as<float>(), kn.data_as<float>(), N, K);
+  transpose_f32(v.data.data_as<float>(), kn.mutable_data_as<float>(), N, K);
   return kn;
 }
 

@@ -16,9 +16,9 @@ float* writable(Graph& g, int id) {
   Value& v = g.values()[static_cast<size_t>(id)];
   LMF_CHECK(v.dtype == DType::kF32 && v.data.dtype() == DType::kF32, kInternal, "smooth: {} is not float32", v.name);
   Tensor t = Tensor::empty(DType::kF32, v.data.shape());
-  std::memcpy(t.data(), v.data.data(), v.data.nbytes());
+  std::memcpy(t.mutable_data(), v.data.data(), v.data.nbytes());
   v.data = std::move(t);
-  return v.data.data_as<float>();
+  return v.data.mutable_data_as<float>();
 }
 
 }  // namespace

@@ -12,6 +12,12 @@
 
 namespace lmf {
 
+void lower_for_cpu(Graph& graph, const KernelOptions& kernels) {
+  const cpu::Backend backend;  // plan-time questions to oneDNN (which weights take strips)
+  prepack_for_cpu(graph, backend, kernels);
+  graph.verify();
+}
+
 Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph), opts_(opts) {
   LMF_CHECK(opts.max_tokens > 0 && opts.max_rows > 0 && opts.slots > 0 && opts.cache_len > 0, kInvalidArgument,
             "plan: capacities must be positive");
@@ -37,7 +43,9 @@ Executor::Executor(const Graph& graph, const PlanOptions& opts) : graph_(graph),
       if (v.shape[0].sym == "M") dim0_kind_[i] = 2;
     }
     if (v.kind == ValueKind::kWeight) {
-      tv.data = v.data.data();
+      // Kernels only read a node's weight inputs (the trainer writes its owned weights
+      // through Tensor::mutable_data), so a read-only mapping may back the view.
+      tv.data = const_cast<void*>(v.data.data());
     } else if (v.kind == ValueKind::kInput) {
       const size_t bytes = static_cast<size_t>(tv.numel()) * dtype_size(v.dtype);
       void* p = alloc_aligned(bytes);

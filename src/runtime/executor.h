@@ -23,6 +23,9 @@
 
 namespace lmf {
 
+// The CPU kernels' choices (backend/cpu/kernel_options.h), as a plan option of the runtime.
+using cpu::KernelOptions;
+
 struct PlanOptions {
   int64_t max_tokens = 512;  // N capacity: tokens in one step, all sequences together
   int64_t max_rows = 512;    // M capacity: logit rows per step
@@ -34,6 +37,10 @@ struct PlanOptions {
   bool prepack = true;
   cpu::KernelOptions kernels;  // kernel choices (backend/cpu/kernel_options.h); the defaults are the fastest
 };
+
+// The graph a CPU plan runs (`lmforge graph --plan`), in place: weights re-laid for the
+// matmul kernels, fused ops, shared rope tables (backend/cpu/prepack.h); verified.
+void lower_for_cpu(Graph& graph, const KernelOptions& kernels = {});
 
 class Executor {
  public:

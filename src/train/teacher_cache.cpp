@@ -37,12 +37,12 @@ void TeacherCache::build(const std::string& path, const std::vector<int32_t>& tr
       const double mx = row[order[0]] / temperature;
       for (int64_t v = 0; v < vocab; ++v) lse += std::exp(row[v] / temperature - mx);
       for (int64_t j = 0; j < k; ++j) {
-        ids.data_as<int32_t>()[(w0 * seq + r) * k + j] = order[static_cast<size_t>(j)];
-        logits.data_as<float>()[(w0 * seq + r) * k + j] = row[order[static_cast<size_t>(j)]];
+        ids.mutable_data_as<int32_t>()[(w0 * seq + r) * k + j] = order[static_cast<size_t>(j)];
+        logits.mutable_data_as<float>()[(w0 * seq + r) * k + j] = row[order[static_cast<size_t>(j)]];
         top += std::exp(row[order[static_cast<size_t>(j)]] / temperature - mx);
       }
       const double rest = std::max(1.0 - top / lse, 1e-30);  // the mass outside the top k
-      tail.data_as<float>()[w0 * seq + r] =
+      tail.mutable_data_as<float>()[w0 * seq + r] =
           k == vocab ? -1e9f
                      : static_cast<float>(temperature * (std::log(rest / static_cast<double>(vocab - k)) + mx + std::log(lse)));
     }

@@ -114,7 +114,7 @@ double Trainer::optimizer_step(double lr) {
   ++step_;
   for (size_t i = 0; i < tg_.params.size(); ++i) {
     Tensor w = tg_.graph.value(tg_.params[i].weight).data;
-    cpu::adamw_update(w.data_as<float>(), acc_[i].data(), m_[i].data(), v_[i].data(), w.numel(),
+    cpu::adamw_update(w.mutable_data_as<float>(), acc_[i].data(), m_[i].data(), v_[i].data(), w.numel(),
                       static_cast<float>(lr), static_cast<float>(opt_.beta1), static_cast<float>(opt_.beta2),
                       static_cast<float>(opt_.eps), static_cast<float>(opt_.weight_decay), step_,
                       static_cast<float>(scale));
@@ -133,7 +133,7 @@ void Trainer::save_state(const std::string& path) const {
     const Shape shape = weight(i).shape();
     for (auto [prefix, src] : {std::pair{"m.", &m_[i]}, std::pair{"v.", &v_[i]}}) {
       Tensor x = Tensor::empty(DType::kF32, shape);
-      std::memcpy(x.data(), src->data(), src->size() * 4);
+      std::memcpy(x.mutable_data(), src->data(), src->size() * 4);
       t[prefix + param_name(i)] = std::move(x);
     }
   }

@@ -331,7 +331,7 @@ TEST_P(Matmul, StripsThreadCountInvariance) {
 Tensor random_tensor(const std::vector<int64_t>& shape, uint32_t seed, std::vector<float>* values = nullptr) {
   Tensor t = Tensor::empty(DType::kF32, shape);
   const auto v = randn(static_cast<size_t>(t.numel()), seed);
-  std::copy(v.begin(), v.end(), t.data_as<float>());
+  std::copy(v.begin(), v.end(), t.mutable_data_as<float>());
   if (values) *values = v;
   return t;
 }

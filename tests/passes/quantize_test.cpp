@@ -57,7 +57,7 @@ Model dequantized_copy(const std::string& dir, const Graph& qg, const nlohmann::
     for (const Node& n : m.graph.nodes())
       if (n.op == "linear" && m.graph.value(n.inputs[1]).name == module + ".weight") nk = n.attr_str("layout") == "nk";
     for (int64_t k = 0; k < K; ++k)
-      for (int64_t n = 0; n < N; ++n) t.data_as<float>()[nk ? n * K + k : k * N + n] = d.data_as<float>()[k * N + n];
+      for (int64_t n = 0; n < N; ++n) t.mutable_data_as<float>()[nk ? n * K + k : k * N + n] = d.data_as<float>()[k * N + n];
     w.data = t;
   }
   return m;
@@ -302,7 +302,7 @@ TEST_F(QuantizeFolder, LyingQuantizedTensorsAreRefused) {
       SafetensorsFile f = SafetensorsFile::open(file);
       for (const auto& [name, e] : f.entries()) {
         Tensor src = f.tensor(name), copy = Tensor::empty(src.dtype(), src.shape());
-        std::memcpy(copy.data(), src.data(), src.nbytes());
+        std::memcpy(copy.mutable_data(), src.data(), src.nbytes());
         t[name] = copy;
       }
     }
@@ -330,7 +330,7 @@ TEST_F(QuantizeFolder, LyingQuantizedTensorsAreRefused) {
             std::string::npos);
   EXPECT_NE(load_with([&](auto& t) {
               Tensor g = Tensor::empty(DType::kI32, {64}, true);
-              for (int k = 0; k < 64; ++k) g.data_as<int32_t>()[k] = (k % 2);  // act-order style
+              for (int k = 0; k < 64; ++k) g.mutable_data_as<int32_t>()[k] = (k % 2);  // act-order style
               t[mod + ".g_idx"] = g;
             }).find(mod + ".g_idx: act-order group indices are not supported"),
             std::string::npos);
@@ -362,11 +362,11 @@ TEST_F(QuantizeFolder, GptqV1CheckpointsAreConvertedOrRefused) {
     SafetensorsFile f = SafetensorsFile::open(v2 + "/model.safetensors");
     for (const auto& [tname, e] : f.entries()) {
       Tensor src = f.tensor(tname), copy = Tensor::empty(src.dtype(), src.shape());
-      std::memcpy(copy.data(), src.data(), src.nbytes());
+      std::memcpy(copy.mutable_data(), src.data(), src.nbytes());
       if (tname.ends_with(".qzeros")) {
         const int bits = modules[tname.substr(0, tname.size() - 7)]["bits"].get<int>();
         for (int64_t i = 0; i < copy.numel(); ++i)
-          copy.data_as<uint32_t>()[i] = word(tname, copy.data_as<uint32_t>()[i], bits);
+          copy.mutable_data_as<uint32_t>()[i] = word(tname, copy.data_as<uint32_t>()[i], bits);
       }
       t[tname] = copy;
     }

@@ -74,16 +74,16 @@ TEST(SmoothOutlier, SmoothingRescuesInt8DynamicFromAnOutlierChannel) {
       for (int64_t l = 0; l < m.info.layers; ++l) {
         Value& v = m.graph.values()[static_cast<size_t>(m.graph.find("transformer.h." + std::to_string(l) + "." + suffix))];
         Tensor t = Tensor::empty(DType::kF32, v.data.shape());
-        std::memcpy(t.data(), v.data.data(), v.data.nbytes());
-        t.data_as<float>()[3] *= 50.0f;
+        std::memcpy(t.mutable_data(), v.data.data(), v.data.nbytes());
+        t.mutable_data_as<float>()[3] *= 50.0f;
         v.data = t;
       }
     }
     for (int64_t l = 0; l < m.info.layers; ++l) {  // c_attn row 3 (K, N): /50
       Value& v = m.graph.values()[static_cast<size_t>(m.graph.find("transformer.h." + std::to_string(l) + ".attn.c_attn.weight"))];
       Tensor t = Tensor::empty(DType::kF32, v.data.shape());
-      std::memcpy(t.data(), v.data.data(), v.data.nbytes());
-      for (int64_t c = 0; c < t.dim(1); ++c) t.data_as<float>()[3 * t.dim(1) + c] /= 50.0f;
+      std::memcpy(t.mutable_data(), v.data.data(), v.data.nbytes());
+      for (int64_t c = 0; c < t.dim(1); ++c) t.mutable_data_as<float>()[3 * t.dim(1) + c] /= 50.0f;
       v.data = t;
     }
     return m;

@@ -155,7 +155,7 @@ int prepack_for_cpu(Graph& g, const cpu::Backend& backend, const cpu::KernelOpti
     if (!backend.strips_fast(K, N, ko)) continue;
     n.inputs[1] = relaid(packed, n.inputs[1], ".strips", [&](const Tensor& src) {
       Tensor t = Tensor::empty(DType::kF32, {cpu::strip_count(N), K, cpu::kStripCols});
-      cpu::pack_strips(src.data_as<float>(), nk, K, N, t.data_as<float>());
+      cpu::pack_strips(src.data_as<float>(), nk, K, N, t.mutable_data_as<float>());
       return t;
     });
     n.attrs["layout"] = std::string("strips");
@@ -170,7 +170,7 @@ int prepack_for_cpu(Graph& g, const cpu::Backend& backend, const cpu::KernelOpti
     n.inputs[1] = relaid(done, n.inputs[1], ".T", [&](const Tensor& src) {
       const int64_t N = src.dim(0), K = src.dim(1);
       Tensor t = Tensor::empty(DType::kF32, {K, N});
-      transpose_f32(src.data_as<float>(), t.data_as<float>(), N, K);
+      transpose_f32(src.data_as<float>(), t.mutable_data_as<float>(), N, K);
       return t;
     });
     n.attrs["layout"] = std::string("kn");
@@ -190,7 +190,7 @@ int prepack_for_cpu(Graph& g, const cpu::Backend& backend, const cpu::KernelOpti
     Tensor t = Tensor::empty(DType::kF32, v.data.shape());
     const int64_t total = v.data.numel(), chunk = int64_t{4} << 20;  // floats: 16 MiB at a time
     for (int64_t i = 0; i < total; i += chunk) {  // releasing as it goes keeps the peak low
-      std::copy_n(v.data.data_as<float>() + i, std::min(chunk, total - i), t.data_as<float>() + i);
+      std::copy_n(v.data.data_as<float>() + i, std::min(chunk, total - i), t.mutable_data_as<float>() + i);
       if (v.data.mapped()) release_mapped_pages(v.data.data(), static_cast<size_t>(std::min(total, i + chunk)) * sizeof(float));
     }
     v.data = std::move(t);
@@ -218,12 +218,12 @@ int prepack_for_cpu(Graph& g, const cpu::Backend& backend, const cpu::KernelOpti
       Tensor s = Tensor::empty(DType::kF32, {st, K / G, W});
       Tensor zs = Tensor::empty(i8 ? DType::kI32 : DType::kF32, {st, K / G, W});
       if (i8)
-        cpu::q_tile_i8(g.value(qw).data.data_as<int32_t>(), scales.data(), f32, K, N, q.data_as<int32_t>(),
-                       s.data_as<float>(), zs.data_as<int32_t>());
+        cpu::q_tile_i8(g.value(qw).data.data_as<int32_t>(), scales.data(), f32, K, N, q.mutable_data_as<int32_t>(),
+                       s.mutable_data_as<float>(), zs.mutable_data_as<int32_t>());
       else
         cpu::q_tile(g.value(qw).data.data_as<int32_t>(), scales.data(), f32,
-                    g.value(n.inputs[first + 2]).data.data_as<int32_t>(), K, N, bits, G, q.data_as<int32_t>(),
-                    s.data_as<float>(), zs.data_as<float>(), W);
+                    g.value(n.inputs[first + 2]).data.data_as<int32_t>(), K, N, bits, G, q.mutable_data_as<int32_t>(),
+                    s.mutable_data_as<float>(), zs.mutable_data_as<float>(), W);
       const std::string base = g.value(qw).name + (act == "float" ? "" : "." + act);
       std::array<int, 3> ids = {g.add_weight(base + ".strips", std::move(q)), g.add_weight(base + ".s", std::move(s)),
                                 g.add_weight(base + ".zs", std::move(zs))};
