@@ -112,7 +112,7 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
     // A header whose length is not a multiple of 8 (writers pad it; a few old files do
     // not) leaves the data misaligned for its type: such a tensor is copied, not borrowed.
     Tensor t = Tensor::empty(e.dtype, e.shape);
-    std::memcpy(t.data(), p, e.end - e.begin);
+    std::memcpy(t.mutable_data(), p, e.end - e.begin);
     return t;
   }
   return Tensor::borrow(e.dtype, e.shape, p, file_, true);

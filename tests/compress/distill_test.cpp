@@ -27,6 +27,12 @@
 namespace lmf {
 namespace {
 
+// This test process's world: one rank (no launcher), made once as a program makes it.
+dist::Communicator& test_world() {
+  static dist::Communicator world;
+  return world;
+}
+
 namespace fs = std::filesystem;
 
 constexpr int64_t kBatch = 4, kSeq = 16;
@@ -82,7 +88,7 @@ class DistillTest : public ::testing::Test {
     job.loop = tiny_loop(40);
     job.loop.lr = 1e-2;
     job.threads = 2;
-    train_model(job, dist::Communicator::world(), [](const TrainProgress& p) {
+    train_model(job, test_world(), [](const TrainProgress& p) {
       if (p.kind == TrainProgress::Kind::kStep) teacher_losses_.push_back(p.event.loss);
     });
   }
@@ -111,7 +117,7 @@ class DistillTest : public ::testing::Test {
   // The losses distill_model logs, one per step.
   std::vector<double> distill(const compress::DistillJob& d) {
     std::vector<double> losses;
-    compress::distill_model(d, dist::Communicator::world(), [&](const TrainProgress& p) {
+    compress::distill_model(d, test_world(), [&](const TrainProgress& p) {
       if (p.kind == TrainProgress::Kind::kStep) losses.push_back(p.event.loss);
     });
     return losses;

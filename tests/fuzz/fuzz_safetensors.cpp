@@ -15,7 +15,7 @@ namespace {
 
 Tensor filled(DType t, Shape shape) {
   Tensor x = Tensor::empty(t, std::move(shape), true);
-  auto* p = static_cast<unsigned char*>(x.data());
+  auto* p = static_cast<unsigned char*>(x.mutable_data());
   for (size_t i = 0; i < x.nbytes(); ++i) p[i] = static_cast<unsigned char>(i * 37 + 11);
   return x;
 }
