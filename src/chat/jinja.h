@@ -4,7 +4,7 @@
 // chat_template); transformers renders it with Python's Jinja2 (trim_blocks and
 // lstrip_blocks on, loop controls, tojson without HTML escaping, raise_exception and
 // strftime_now as globals). This interpreter renders the same templates to the same text:
-// jinja_parse.cpp lexes (whitespace control included) and parses to a tree (jinja_ast.h),
+// jinja_lex.cpp lexes (whitespace control included), jinja_parse.cpp parses to a tree (jinja_ast.h),
 // jinja_eval.cpp runs it over Values (jinja_value.h), jinja_builtins.cpp holds the filters,
 // tests, methods and globals. Where @huggingface/jinja and Python's Jinja2 differ (how None,
 // booleans and lists print), it follows Jinja2, which is what transformers uses.

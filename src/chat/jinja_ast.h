@@ -73,7 +73,7 @@ struct Stmt {
 
 namespace lmf::jinja {
 struct Options;
-// Lexes and parses a template (jinja_parse.cpp); a syntax error is an lmf::Error naming
+// Lexes (jinja_lex.cpp) and parses (jinja_parse.cpp) a template; a syntax error is an lmf::Error naming
 // `name` and the line.
 Body parse_source(const std::string& source, const std::string& name, const Options& opt);
 }  // namespace lmf::jinja
