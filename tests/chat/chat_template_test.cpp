@@ -19,6 +19,7 @@
 
 #include "chat/chat_template.h"
 #include "core/error.h"
+#include "core/mapped_file.h"
 
 namespace lmf {
 namespace {
@@ -26,18 +27,12 @@ namespace {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 const std::string kRef = std::string(LMF_TEST_DATA) + "/templates";
 
 const ojson& conversation(const std::string& name) {
   static const ojson cases =
-      ojson::parse(read_file(std::string(LMF_SOURCE_DIR) + "/tests/chat/conversations.json"))["cases"];
+      ojson::parse(read_text_file(std::string(LMF_SOURCE_DIR) + "/tests/chat/conversations.json"))["cases"];
   for (const auto& c : cases)
     if (c["name"] == name) return c;
   throw std::runtime_error("no conversation " + name);
@@ -45,7 +40,7 @@ const ojson& conversation(const std::string& name) {
 
 // The rendering by Python's Jinja2 (tests/reference/jinja/jinja_reference.py) of a manifest entry.
 const ojson& py_entry(const ojson& e) {
-  static const ojson py = ojson::parse(read_file(kRef + "/py/manifest.json"));
+  static const ojson py = ojson::parse(read_text_file(kRef + "/py/manifest.json"));
   for (const auto& p : py["entries"])
     if (p["model"] == e["model"] && p["case"] == e["case"] && p["add_generation_prompt"] == e["add_generation_prompt"])
       return p;
@@ -55,7 +50,7 @@ const ojson& py_entry(const ojson& e) {
 class RealTemplate : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RealTemplate, RendersLikeHuggingFace) {
-  const ojson manifest = ojson::parse(read_file(kRef + "/manifest.json"));
+  const ojson manifest = ojson::parse(read_text_file(kRef + "/manifest.json"));
   int rendered = 0, raised = 0;
   for (const auto& e : manifest["entries"]) {
     if (e["model"] != GetParam()) continue;
@@ -92,10 +87,10 @@ TEST_P(RealTemplate, RendersLikeHuggingFace) {
       continue;
     }
     const std::string got = render_chat(t, c["messages"], tools, gp);
-    EXPECT_EQ(got, read_file(kRef + "/" + e["file"].get<std::string>())) << "differs from @huggingface/jinja";
+    EXPECT_EQ(got, read_text_file(kRef + "/" + e["file"].get<std::string>())) << "differs from @huggingface/jinja";
     const ojson& p = py_entry(e);
     ASSERT_TRUE(p.contains("file")) << "Python's Jinja2 failed: " << p.value("error", "");
-    EXPECT_EQ(got, read_file(kRef + "/py/" + p["file"].get<std::string>())) << "differs from Python's Jinja2";
+    EXPECT_EQ(got, read_text_file(kRef + "/py/" + p["file"].get<std::string>())) << "differs from Python's Jinja2";
     ++rendered;
   }
   if (GetParam() != "llama2") EXPECT_GE(rendered, 10) << "too few reference renderings (raised: " << raised << ")";

@@ -15,6 +15,7 @@
 
 #include "chat/jinja.h"
 #include "core/error.h"
+#include "core/mapped_file.h"
 
 namespace lmf {
 namespace {
@@ -22,15 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 const ojson& constructs() {
-  static const ojson j = ojson::parse(read_file(std::string(LMF_SOURCE_DIR) + "/tests/chat/jinja_constructs.json"));
+  static const ojson j = ojson::parse(read_text_file(std::string(LMF_SOURCE_DIR) + "/tests/chat/jinja_constructs.json"));
   return j["constructs"];
 }
 
@@ -71,7 +66,7 @@ TEST_P(Construct, RendersAsJinja2) {
     const std::string err = render_error(source, vars);
     EXPECT_NE(err.find(c["error"].get<std::string>()), std::string::npos) << err;
     EXPECT_NE(err.find("bad.jinja: line " + std::to_string(c["line"].get<int>()) + ":"), std::string::npos) << err;
-    const ojson py = ojson::parse(read_file(std::string(LMF_TEST_DATA) + "/templates/py/manifest.json"));
+    const ojson py = ojson::parse(read_text_file(std::string(LMF_TEST_DATA) + "/templates/py/manifest.json"));
     for (const auto& e : py["constructs"])
       if (e["name"] == GetParam()) EXPECT_TRUE(e.contains("error")) << "Python's Jinja2 rendered it";
     return;
@@ -79,19 +74,19 @@ TEST_P(Construct, RendersAsJinja2) {
   const std::string want = c["expect"].get<std::string>();
   EXPECT_EQ(render(source, vars), want);
   const std::string ref = std::string(LMF_TEST_DATA) + "/templates/";
-  const ojson py = ojson::parse(read_file(ref + "py/manifest.json"));
+  const ojson py = ojson::parse(read_text_file(ref + "py/manifest.json"));
   for (const auto& e : py["constructs"]) {
     if (e["name"] != GetParam()) continue;
     ASSERT_TRUE(e.contains("file")) << "Python's Jinja2 failed: " << e.value("error", "");
-    EXPECT_EQ(read_file(ref + "py/" + e["file"].get<std::string>()), want)
+    EXPECT_EQ(read_text_file(ref + "py/" + e["file"].get<std::string>()), want)
         << "the hand-written expectation differs from Python's Jinja2";
   }
   if (c.value("hf_differs", false)) return;
-  const ojson manifest = ojson::parse(read_file(ref + "manifest.json"));
+  const ojson manifest = ojson::parse(read_text_file(ref + "manifest.json"));
   for (const auto& e : manifest["constructs"]) {
     if (e["name"] != GetParam()) continue;
     ASSERT_TRUE(e.contains("file")) << "@huggingface/jinja failed: " << e.value("error", "");
-    EXPECT_EQ(read_file(std::string(LMF_TEST_DATA) + "/templates/" + e["file"].get<std::string>()), want)
+    EXPECT_EQ(read_text_file(std::string(LMF_TEST_DATA) + "/templates/" + e["file"].get<std::string>()), want)
         << "the hand-written expectation differs from @huggingface/jinja";
     return;
   }
