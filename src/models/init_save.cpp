@@ -8,6 +8,7 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/random.h"
 #include "core/mapped_file.h"
 #include "formats/safetensors.h"
 #include "models/model.h"
@@ -26,20 +27,8 @@ uint64_t init_name_hash(const std::string& name) {
   return f.h;
 }
 
-// SplitMix64: a small, well-mixed generator whose output is the same on every platform.
-struct SplitMix {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }  // (0, 1)
-};
-
 // Standard normals by Box-Muller, two at a time.
-void fill_normal(float* p, int64_t n, double std, SplitMix& rng) {
+void fill_normal(float* p, int64_t n, double std, SplitMix64& rng) {
   constexpr double kTwoPi = 6.283185307179586;
   for (int64_t i = 0; i < n; i += 2) {
     const double r = std::sqrt(-2.0 * std::log(rng.uniform())), a = kTwoPi * rng.uniform();
@@ -74,7 +63,7 @@ Model init_model(const std::string& config_file, uint64_t seed, const BuildOptio
       for (int64_t i = 0; i < t.numel(); ++i) p[i] = 1.0f;
       return t;
     }
-    SplitMix rng{seed ^ init_name_hash(name)};
+    SplitMix64 rng{seed ^ init_name_hash(name)};
     fill_normal(p, t.numel(), gpt2 && ends_with(name, "c_proj.weight") ? residual : range, rng);
     return t;
   });

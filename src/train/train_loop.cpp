@@ -4,17 +4,13 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/random.h"
 
 namespace lmf {
 
 namespace {
 
-uint64_t mix(uint64_t x) {  // SplitMix64's finalizer
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+uint64_t mix(uint64_t x) { return splitmix64(x); }  // core/random.h
 
 }  // namespace
 

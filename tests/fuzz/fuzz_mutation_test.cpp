@@ -12,21 +12,13 @@
 #include <typeinfo>
 
 #include "core/error.h"
+#include "core/random.h"
 #include "fuzz/fuzz_support.h"
 
 namespace lmf::fuzz {
 namespace {
 
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return n ? static_cast<size_t>(next() % n) : 0; }
-};
+using Rng = SplitMix64;  // core/random.h
 
 const char* const kNumbers[] = {"-1", "0", "-0", "1e308", "-1e308", "1.5", "2147483648", "4294967296", "65536",
                                 "9223372036854775807", "9223372036854775808", "-9223372036854775808",
