@@ -44,8 +44,9 @@ touch "$T/a-file"
 rc=0
 timeout 120 "${MPI[@]}" "$LMF" train --config "$T/config.json" --data "$T/brown" --steps 50 -b 4 --seq 32 \
   --eval-interval 0 --log-interval 1 -t 1 -o "$T/a-file/out" > "$T/failed.out" 2>&1 || rc=$?
+# mpirun's own "MPI_ABORT was invoked" text is not asserted: where its help files cannot be
+# shown (CI printed "ORTE_ERROR_LOG: Out of resource in show_help.c") that text is missing.
 [[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "lmforge: error: rank 0: .*Not a directory" "$T/failed.out" \
-  && grep -q "MPI_ABORT was invoked on rank 0" "$T/failed.out" \
   && pass "mpi: a failing rank aborts the job (exit $rc)" || failed "mpi: failing rank: exit $rc: $(tail -5 "$T/failed.out")"
 
 # A rank killed mid-run: mpirun ends the job with an error, it does not hang.
@@ -61,7 +62,7 @@ if kill -0 "$job" 2>/dev/null; then
   kill -9 "$job"; pkill -9 -f "lmforge train .*$T/killed"; failed "mpi: killed rank: the run hangs"
 else
   wait "$job" || rc=$?
-  [[ $rc -ne 0 ]] && grep -qiE "exited on signal 9|killed" "$T/killed.out" \
-    && pass "mpi: a killed rank ends the run (exit $rc)" || failed "mpi: killed rank: exit $rc: $(tail -5 "$T/killed.out")"
+  # rc alone is asserted, for the same reason as above (mpirun's text comes from help files).
+  [[ $rc -ne 0 ]] && pass "mpi: a killed rank ends the run (exit $rc)" || failed "mpi: killed rank: exit $rc: $(tail -5 "$T/killed.out")"
 fi
 finish
