@@ -3,17 +3,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "cli/common.h"
-#include "core/clock.h"
-#include "core/error.h"
-#include "runtime/generate.h"
+#include "runtime/bench.h"
 #include "runtime/probe.h"
-#include "runtime/sampler.h"
 
 #if __has_include("lmf_git_rev.h")
 #include "lmf_git_rev.h"  // generated at build time (cmake/git_rev.cmake)
@@ -43,138 +38,60 @@ Stat stats(const std::vector<double>& xs) {
   return s;
 }
 
-void run_bench(const BenchArgs& a) {
-  LMF_CHECK(a.p >= 0 && a.n >= 0 && (a.p > 0 || a.n > 0), kInvalidArgument, "-p and -n must be >= 0, not both 0");
-  LMF_CHECK(a.reps > 0, kInvalidArgument, "-r must be positive, got {}", a.reps);
-  Model m = load_model(a.model);
-  LMF_CHECK(a.p <= m.info.context && a.n + 1 <= m.info.context, kOutOfRange,
-            "-p {} / -n {} exceed the model's context of {}", a.p, a.n, m.info.context);
-  SessionOptions so;
-  so.max_batch = 1;
-  so.max_step_tokens = std::max<int64_t>(a.p, 1);
-  so.max_context = std::max(a.p, a.n + 1);
-  so.threads = a.threads;
-  so.kernels = kernel_options_from_env();
-  Session session(m, so);
-  std::mt19937 rng(1234);
-  std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(m.info.vocab - 1));
-  std::vector<int32_t> prompt(static_cast<size_t>(a.p));
-  for (auto& t : prompt) t = tok(rng);
+// Mean and sample standard deviation of each test's repetitions.
+Stat stats_or_zero(const std::vector<double>& xs) { return xs.empty() ? Stat{} : stats(xs); }
 
-  using Profile = std::vector<std::pair<std::string, Executor::OpTime>>;
-  // The executor's per-op times since the last clear_profile(), largest first.
-  auto take_profile = [&session] {
-    Profile p(session.executor().profile().begin(), session.executor().profile().end());
-    std::sort(p.begin(), p.end(), [](const auto& x, const auto& y) { return x.second.seconds > y.second.seconds; });
-    return p;
-  };
-  std::vector<double> pp, tg, adjacent_bw;
-  Sampler greedy({}, m.info.vocab);  // generate's greedy pick (vectorized argmax)
-  std::vector<float> last;
-  Profile prof_pp;
-  for (int r = 0; r <= a.reps; ++r) {  // rep 0 warms up
-    if (a.p > 0) {
-      session.reset_all();
-      if (a.profile) session.executor().clear_profile(), session.executor().set_profiling(true);
-      const double t0 = now_seconds();
-      prefill(session, {prompt}, last);
-      if (r > 0) pp.push_back(static_cast<double>(a.p) / (now_seconds() - t0));
-      session.executor().set_profiling(false);
-      if (a.profile) prof_pp = take_profile();
-    }
-    if (a.n > 0) {
-      session.reset_all();
-      int32_t t = tok(rng);
-      SeqChunk c{0, std::span<const int32_t>(&t, 1)};
-      session.step(std::span<const SeqChunk>(&c, 1), false);
-      if (a.profile) session.executor().clear_profile(), session.executor().set_profiling(true);
-      // The weights read right before and after each timed repetition: this VM's bandwidth
-      // changes within seconds, so a single probe per run may catch another regime.
-      const bool adjacent = r > 0 && !a.no_probe;
-      const double before = adjacent ? measure_weight_read_bandwidth(session.executor().graph(), a.threads, 2) : 0;
-      const double t0 = now_seconds();
-      for (int64_t i = 0; i < a.n; ++i) {
-        std::span<const float> lg = session.step(std::span<const SeqChunk>(&c, 1), false);
-        t = greedy.sample(lg.data());
-      }
-      if (r > 0) tg.push_back(static_cast<double>(a.n) / (now_seconds() - t0));
-      if (adjacent)
-        adjacent_bw.push_back(
-            std::max(before, measure_weight_read_bandwidth(session.executor().graph(), a.threads, 2)));
-      session.executor().set_profiling(false);
-    }
-  }
-  // Per-op decode time of the last repetition.
-  const Profile prof = a.n > 0 && a.profile ? take_profile() : Profile{};
-  const double step_s = tg.empty() ? 0 : 1.0 / tg.back();
-  const Stat spp = pp.empty() ? Stat{} : stats(pp), stg = tg.empty() ? Stat{} : stats(tg);
-  // Bytes the kernels read: the planned graph's weights (pre-packed, e.g. quantized strips).
-  const double bytes_tok = static_cast<double>(weight_bytes_per_token(session.executor().graph()));
-  // Per timed repetition: its tokens/s x bytes per token over its adjacent weight read.
-  double adjacent_fraction = 0;
-  if (!adjacent_bw.empty()) {
-    std::vector<double> f;
-    for (size_t i = 0; i < tg.size(); ++i) f.push_back(tg[i] * bytes_tok / adjacent_bw[i]);
-    std::sort(f.begin(), f.end());
-    adjacent_fraction = f.size() % 2 ? f[f.size() / 2] : 0.5 * (f[f.size() / 2 - 1] + f[f.size() / 2]);
-  }
-  double bw = 0, peak = 0, wbw = 0;
-  if (!a.no_probe) {
-    bw = measure_read_bandwidth(a.threads);
-    if (a.n > 0) wbw = measure_weight_read_bandwidth(session.executor().graph(), a.threads);
-    peak = measure_sgemm_flops(a.threads);
-  }
-  // Prefill FLOPs: of the pass an engine runs with every layer on every prompt row (the
-  // yardstick peers are measured with too) and of the pass lmforge runs (its last layer
-  // past the attention on the logit row only).
-  const double flops_pp = forward_flops(m.graph, a.p, 1, true), flops_pp_run = forward_flops(m.graph, a.p, 1);
-  const std::string name = fmt::format("{} {}", m.info.architecture, human_count(static_cast<double>(m.info.params)));
-  const std::string size = human_bytes(static_cast<double>(m.info.weight_bytes));
+nlohmann::json to_json(const BenchArgs& a, const Model& m, const BenchResult& r) {
+  const Stat spp = stats_or_zero(r.prefill_tps), stg = stats_or_zero(r.decode_tps);
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-
-  if (a.json) {
-    nlohmann::json j = {{"model", a.model}, {"architecture", m.info.architecture}, {"params", m.info.params},
-                        {"size_bytes", m.info.weight_bytes}, {"dtype", dtype_name(m.info.dtype)},
-                        {"backend", "CPU"}, {"threads", a.threads}, {"reps", a.reps},
-                        {"git_rev", LMF_GIT_REV}, {"host", host}, {"cpu", cpu_description()}, {"tests", nlohmann::json::array()}};
-    if (a.p > 0) {
-      nlohmann::json t = {{"test", fmt::format("pp{}", a.p)}, {"tokens_per_s", spp.mean}, {"sd", spp.sd}, {"samples", pp}};
-      if (peak > 0) {
-        t["gflops"] = flops_pp * spp.mean / a.p / 1e9, t["fraction_of_matmul_peak"] = flops_pp * spp.mean / a.p / peak;
-        t["executed_gflops"] = flops_pp_run * spp.mean / a.p / 1e9;
-        t["executed_fraction_of_matmul_peak"] = flops_pp_run * spp.mean / a.p / peak;
-      }
-      j["tests"].push_back(t);
+  nlohmann::json j = {{"model", a.model}, {"architecture", m.info.architecture}, {"params", m.info.params},
+                      {"size_bytes", m.info.weight_bytes}, {"dtype", dtype_name(m.info.dtype)},
+                      {"backend", "CPU"}, {"threads", a.threads}, {"reps", a.reps},
+                      {"git_rev", LMF_GIT_REV}, {"host", host}, {"cpu", cpu_description()}, {"tests", nlohmann::json::array()}};
+  if (a.p > 0) {
+    nlohmann::json t = {{"test", fmt::format("pp{}", a.p)}, {"tokens_per_s", spp.mean}, {"sd", spp.sd}, {"samples", r.prefill_tps}};
+    if (r.sgemm_peak > 0) {
+      const double per_token = spp.mean / static_cast<double>(a.p);
+      t["gflops"] = r.prefill_flops * per_token / 1e9, t["fraction_of_matmul_peak"] = r.prefill_flops * per_token / r.sgemm_peak;
+      t["executed_gflops"] = r.prefill_flops_run * per_token / 1e9;
+      t["executed_fraction_of_matmul_peak"] = r.prefill_flops_run * per_token / r.sgemm_peak;
     }
-    if (a.n > 0) {
-      nlohmann::json t = {{"test", fmt::format("tg{}", a.n)}, {"tokens_per_s", stg.mean}, {"sd", stg.sd}, {"samples", tg}};
-      if (bw > 0) t["fraction_of_bandwidth_bound"] = stg.mean * bytes_tok / bw;
-      if (wbw > 0) t["fraction_of_weight_read"] = stg.mean * bytes_tok / wbw;
-      if (!adjacent_bw.empty()) {
-        t["fraction_of_adjacent_weight_read"] = adjacent_fraction;
-        t["adjacent_weight_read_bytes_per_s"] = adjacent_bw;
-      }
-      j["tests"].push_back(t);
-    }
-    if (a.profile && a.n > 0) {
-      nlohmann::json p = nlohmann::json::array();
-      for (const auto& [op, t] : prof)
-        p.push_back({{"op", op}, {"calls_per_token", static_cast<double>(t.calls) / static_cast<double>(a.n)},
-                     {"ms_per_token", 1e3 * t.seconds / static_cast<double>(a.n)}});
-      j["decode_profile"] = p;
-    }
-    if (a.profile && a.p > 0) {
-      nlohmann::json p = nlohmann::json::array();
-      for (const auto& [op, t] : prof_pp) p.push_back({{"op", op}, {"calls", t.calls}, {"ms", 1e3 * t.seconds}});
-      j["prefill_profile"] = p;
-    }
-    j["weight_bytes_per_token"] = bytes_tok;
-    if (bw > 0) j["read_bandwidth_bytes_per_s"] = bw, j["sgemm_flops_per_s"] = peak;
-    if (wbw > 0) j["weight_read_bandwidth_bytes_per_s"] = wbw;
-    fmt::print("{}\n", j.dump(2));
-    return;
+    j["tests"].push_back(t);
   }
+  if (a.n > 0) {
+    nlohmann::json t = {{"test", fmt::format("tg{}", a.n)}, {"tokens_per_s", stg.mean}, {"sd", stg.sd}, {"samples", r.decode_tps}};
+    if (r.read_bw > 0) t["fraction_of_bandwidth_bound"] = stg.mean * r.bytes_per_token / r.read_bw;
+    if (r.weight_bw > 0) t["fraction_of_weight_read"] = stg.mean * r.bytes_per_token / r.weight_bw;
+    if (!r.adjacent_weight_bw.empty()) {
+      t["fraction_of_adjacent_weight_read"] = r.adjacent_fraction;
+      t["adjacent_weight_read_bytes_per_s"] = r.adjacent_weight_bw;
+    }
+    j["tests"].push_back(t);
+  }
+  if (a.profile && a.n > 0) {
+    nlohmann::json p = nlohmann::json::array();
+    for (const auto& [op, t] : r.decode_profile)
+      p.push_back({{"op", op}, {"calls_per_token", static_cast<double>(t.calls) / static_cast<double>(a.n)},
+                   {"ms_per_token", 1e3 * t.seconds / static_cast<double>(a.n)}});
+    j["decode_profile"] = p;
+  }
+  if (a.profile && a.p > 0) {
+    nlohmann::json p = nlohmann::json::array();
+    for (const auto& [op, t] : r.prefill_profile) p.push_back({{"op", op}, {"calls", t.calls}, {"ms", 1e3 * t.seconds}});
+    j["prefill_profile"] = p;
+  }
+  j["weight_bytes_per_token"] = r.bytes_per_token;
+  if (r.read_bw > 0) j["read_bandwidth_bytes_per_s"] = r.read_bw, j["sgemm_flops_per_s"] = r.sgemm_peak;
+  if (r.weight_bw > 0) j["weight_read_bandwidth_bytes_per_s"] = r.weight_bw;
+  return j;
+}
+
+// llama-bench's table, then the yardsticks.
+void print_table(const BenchArgs& a, const Model& m, const BenchResult& r) {
+  const std::string name = fmt::format("{} {}", m.info.architecture, human_count(static_cast<double>(m.info.params)));
+  const std::string size = human_bytes(static_cast<double>(m.info.weight_bytes));
+  const Stat spp = stats_or_zero(r.prefill_tps), stg = stats_or_zero(r.decode_tps);
   fmt::print("| {:<28} | {:>10} | {:>9} | {:<7} | {:>7} | {:>6} | {:>20} |\n", "model", "size", "params", "backend",
              "threads", "test", "t/s");
   fmt::print("| {:-<28} | {:->10} | {:->9} | {:-<7} | {:->7} | {:->6} | {:->20} |\n", "", "", "", "", "", "", "");
@@ -186,45 +103,63 @@ void run_bench(const BenchArgs& a) {
   if (a.p > 0) row(fmt::format("pp{}", a.p), spp);
   if (a.n > 0) row(fmt::format("tg{}", a.n), stg);
   fmt::print("\n{}; lmforge git {}\n", cpu_description(), LMF_GIT_REV);
-  if (!a.no_probe) {
-    fmt::print("read bandwidth {:.2f} GB/s; decode reads {} per token -> bound {:.2f} t/s", bw / 1e9,
-               human_bytes(bytes_tok), bw / bytes_tok);
-    if (a.n > 0) fmt::print("; tg{} at {:.1f}% of it", a.n, 100.0 * stg.mean * bytes_tok / bw);
-    if (wbw > 0)
-      fmt::print("\nreading the weights themselves {:.2f} GB/s; tg{} at {:.1f}% of that", wbw / 1e9, a.n,
-                 100.0 * stg.mean * bytes_tok / wbw);
-    if (!adjacent_bw.empty())
-      fmt::print("\nthe weights read right before and after each repetition (the faster of the two): tg{} at "
-                 "{:.1f}% of it (median over repetitions)",
-                 a.n, 100.0 * adjacent_fraction);
-    fmt::print("\nsgemm peak {:.1f} GFLOP/s", peak / 1e9);
-    if (a.p > 0)
-      fmt::print("; pp{} at {:.1f} GFLOP/s of a full pass's linear and attention matmuls = {:.1f}% of it, "
-                 "{:.1f} GFLOP/s of those run (the last layer past its attention on the logit row) = {:.1f}%",
-                 a.p, flops_pp * spp.mean / a.p / 1e9, 100.0 * flops_pp * spp.mean / a.p / peak,
-                 flops_pp_run * spp.mean / a.p / 1e9, 100.0 * flops_pp_run * spp.mean / a.p / peak);
-    fmt::print("\n");
+  if (a.no_probe) return;
+  const double bytes_tok = r.bytes_per_token, bw = r.read_bw, wbw = r.weight_bw, peak = r.sgemm_peak;
+  fmt::print("read bandwidth {:.2f} GB/s; decode reads {} per token -> bound {:.2f} t/s", bw / 1e9,
+             human_bytes(bytes_tok), bw / bytes_tok);
+  if (a.n > 0) fmt::print("; tg{} at {:.1f}% of it", a.n, 100.0 * stg.mean * bytes_tok / bw);
+  if (wbw > 0)
+    fmt::print("\nreading the weights themselves {:.2f} GB/s; tg{} at {:.1f}% of that", wbw / 1e9, a.n,
+               100.0 * stg.mean * bytes_tok / wbw);
+  if (!r.adjacent_weight_bw.empty())
+    fmt::print("\nthe weights read right before and after each repetition (the faster of the two): tg{} at "
+               "{:.1f}% of it (median over repetitions)",
+               a.n, 100.0 * r.adjacent_fraction);
+  fmt::print("\nsgemm peak {:.1f} GFLOP/s", peak / 1e9);
+  if (a.p > 0) {
+    const double per_token = spp.mean / static_cast<double>(a.p);
+    fmt::print("; pp{} at {:.1f} GFLOP/s of a full pass's linear and attention matmuls = {:.1f}% of it, "
+               "{:.1f} GFLOP/s of those run (the last layer past its attention on the logit row) = {:.1f}%",
+               a.p, r.prefill_flops * per_token / 1e9, 100.0 * r.prefill_flops * per_token / peak,
+               r.prefill_flops_run * per_token / 1e9, 100.0 * r.prefill_flops_run * per_token / peak);
   }
-  // One table per profile: ms per unit (a prompt, or a decode token), calls per unit.
-  auto print_profile = [](const std::string& title, const Profile& prof, double unit_s, double units) {
-    fmt::print("\n{}: {:.3f} ms\n", title, 1e3 * unit_s);
-    fmt::print("| {:<22} | {:>6} | {:>9} | {:>7} |\n", "op", "calls", "ms", "share");
-    fmt::print("| {:-<22} | {:->6} | {:->9} | {:->7} |\n", "", "", "", "");
-    double in_ops = 0;
-    for (const auto& [op, t] : prof) {
-      const double ms = 1e3 * t.seconds / units;
-      in_ops += ms;
-      fmt::print("| {:<22} | {:>6.1f} | {:>9.3f} | {:>6.1f}% |\n", op, static_cast<double>(t.calls) / units, ms,
-                 100.0 * ms / (1e3 * unit_s));
-    }
-    const double rest = 1e3 * unit_s - in_ops;
-    fmt::print("| {:<22} | {:>6} | {:>9.3f} | {:>6.1f}% |\n", "(outside the graph)", "", rest, 100.0 * rest / (1e3 * unit_s));
-  };
-  if (a.profile && !prof_pp.empty())
-    print_profile(fmt::format("prefill profile (last repetition), pp{}", a.p), prof_pp,
-                  static_cast<double>(a.p) / pp.back(), 1.0);
-  if (a.profile && !prof.empty())
-    print_profile("decode profile (last repetition), per token", prof, step_s, static_cast<double>(a.n));
+  fmt::print("\n");
+}
+
+// One table per profile: ms per unit (a prompt, or a decode token), calls per unit.
+void print_profile(const std::string& title, const OpProfile& prof, double unit_s, double units) {
+  fmt::print("\n{}: {:.3f} ms\n", title, 1e3 * unit_s);
+  fmt::print("| {:<22} | {:>6} | {:>9} | {:>7} |\n", "op", "calls", "ms", "share");
+  fmt::print("| {:-<22} | {:->6} | {:->9} | {:->7} |\n", "", "", "", "");
+  double in_ops = 0;
+  for (const auto& [op, t] : prof) {
+    const double ms = 1e3 * t.seconds / units;
+    in_ops += ms;
+    fmt::print("| {:<22} | {:>6.1f} | {:>9.3f} | {:>6.1f}% |\n", op, static_cast<double>(t.calls) / units, ms,
+               100.0 * ms / (1e3 * unit_s));
+  }
+  const double rest = 1e3 * unit_s - in_ops;
+  fmt::print("| {:<22} | {:>6} | {:>9.3f} | {:>6.1f}% |\n", "(outside the graph)", "", rest, 100.0 * rest / (1e3 * unit_s));
+}
+
+void run_bench(const BenchArgs& a) {
+  BenchOptions o;
+  o.prompt = a.p, o.gen = a.n, o.reps = a.reps, o.threads = a.threads;
+  o.probe = !a.no_probe, o.profile = a.profile;
+  o.kernels = kernel_options_from_env();
+  const Model m = load_model(a.model);
+  const BenchResult r = run_benchmark(m, o);
+  if (a.json) {
+    fmt::print("{}\n", to_json(a, m, r).dump(2));
+    return;
+  }
+  print_table(a, m, r);
+  if (a.profile && !r.prefill_profile.empty())
+    print_profile(fmt::format("prefill profile (last repetition), pp{}", a.p), r.prefill_profile,
+                  static_cast<double>(a.p) / r.prefill_tps.back(), 1.0);
+  if (a.profile && !r.decode_profile.empty())
+    print_profile("decode profile (last repetition), per token", r.decode_profile, 1.0 / r.decode_tps.back(),
+                  static_cast<double>(a.n));
 }
 
 }  // namespace
