@@ -1,6 +1,7 @@
 // `lmforge quantize MODEL -o OUT --method w4|w8`: weight quantization (compress/quantize.h).
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "cli/common.h"
@@ -20,6 +21,7 @@ void run_quantize(QuantizeArgs& a) {
   a.job.sym = !a.asym;
   a.job.awq_clip = !a.no_clip;
   a.job.verbose = !a.quiet;
+  a.job.warn = [](const std::string& w) { std::fprintf(stderr, "lmforge: warning: %s\n", w.c_str()); };
   const double t0 = now_seconds();
   nlohmann::json q = compress::quantize_model(a.job);
   if (a.quiet) return;
@@ -48,7 +50,7 @@ void register_quantize(CLI::App& app) {
                   "smoothquant: SmoothQuant smoothing (with --calib data), then int8-dynamic; "
                   "w8, w4 or w3: weight-only, group-wise, round to nearest; gptq: GPTQ with --calib data; "
                   "awq: AWQ's activation-aware scales and clipping with --calib data, then round to nearest (default w4)");
-  cmd->add_option("--group-size", a->job.group, "Rows of K per scale: 32, 64, 128 ... (default 128; -1: per channel)");
+  cmd->add_option("--group-size", a->job.group, "Rows of K per scale: 32, 64, 128 ... (default 128; -1: per channel). A module whose inputs it does not divide gets the largest group that does, with a warning");
   cmd->add_flag("--asym", a->asym, "Asymmetric (a zero point per group) instead of symmetric");
   cmd->add_option("--head", a->job.head, "The head's (and a tied embedding's) format: w8, w4, int8-dynamic or float (default: int8-dynamic "
                   "for --method int8-dynamic and smoothquant, else w8)");

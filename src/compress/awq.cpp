@@ -144,9 +144,12 @@ std::vector<AwqNorm> awq_scale_norms(Graph& g, std::map<int, std::vector<double>
       n.push_back(kn.back().dim(1));
     }
     const int64_t K = kn[0].dim(0);
-    if (spec.group <= 0) spec.group = K;
+    // The group these linears will be quantized with (passes::quantize_weights fits it the same way).
+    quant::Spec fitted = spec;
+    fitted.group = quant::fit_group(spec.group, K, spec.bits);
+    if (fitted.group == 0) continue;  // they stay float
     AwqNorm an{g.value(g.nodes()[nl.norm].inputs[1]).name, nl.linears.size(),
-               awq_search_scales(w, n, K, hessians.at(nl.x), xmean.at(nl.x), spec)};
+               awq_search_scales(w, n, K, hessians.at(nl.x), xmean.at(nl.x), fitted)};
     passes::fold_input_scales(g, nl, an.scales.s);
     std::vector<double>& H = hessians.at(nl.x);
     const std::vector<float>& s = an.scales.s;

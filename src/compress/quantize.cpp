@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -65,13 +66,12 @@ nlohmann::json awq_scale(Graph& g, std::map<int, std::vector<double>>& hessians,
   return {{"norms_scaled", norms.size()}, {"output_error", err}, {"output_error_rtn", err_rtn}};
 }
 
-}  // namespace
-
-nlohmann::json quantize_model(const QuantizeJob& job) {
+// The pass options for job (specs of the layers and the head, activations), checked.
+passes::QuantizeOptions pass_options(const QuantizeJob& job, std::string& head) {
   passes::QuantizeOptions o;
   o.spec = spec_for(job.method, job.group, job.sym, "--method", job.bits);
   const bool i8 = job.method == "int8-dynamic" || job.method == "smoothquant";
-  const std::string head = job.head != "auto" ? job.head : (i8 ? "int8-dynamic" : "w8");
+  head = job.head != "auto" ? job.head : (i8 ? "int8-dynamic" : "w8");
   if (head != "float") o.head_spec = spec_for(head, job.group, job.sym, "--head", 0);
   o.int8_dynamic = i8;
   o.head_int8_dynamic = head == "int8-dynamic";
@@ -83,63 +83,80 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
             "--act int8: --method {} already quantizes activations (per token); --act is for w8, w4, w3, gptq and awq",
             job.method);
   o.act_int8_blocks = job.act == "int8";
-  LMF_CHECK(!job.out.empty(), kInvalidArgument, "-o: an output folder is required");
+  o.warn = job.warn;
+  return o;
+}
+
+// -o's absolute path, without a trailing separator ("out/" names "out"), after checking
+// that it is absent or an empty folder; missing parents are created later, as
+// save_pretrained does.
+fs::path output_folder(const std::string& path) {
+  LMF_CHECK(!path.empty(), kInvalidArgument, "-o: an output folder is required");
   std::error_code ec;
-  LMF_CHECK(!fs::is_symlink(fs::symlink_status(job.out, ec)) || fs::exists(job.out, ec), kInvalidArgument,
-            "-o {}: a symbolic link to {}, which does not exist", job.out, fs::read_symlink(job.out, ec).string());
-  LMF_CHECK(!fs::exists(job.out, ec) || (fs::is_directory(job.out, ec) && fs::is_empty(job.out, ec)),
-            kInvalidArgument, "-o {}: exists and is not an empty folder", job.out);
-  // The output folder's absolute path, without a trailing separator ("out/" names "out");
-  // missing parent folders are created, as save_pretrained does.
-  fs::path out = fs::absolute(job.out).lexically_normal();
+  LMF_CHECK(!fs::is_symlink(fs::symlink_status(path, ec)) || fs::exists(path, ec), kInvalidArgument,
+            "-o {}: a symbolic link to {}, which does not exist", path, fs::read_symlink(path, ec).string());
+  LMF_CHECK(!fs::exists(path, ec) || (fs::is_directory(path, ec) && fs::is_empty(path, ec)), kInvalidArgument,
+            "-o {}: exists and is not an empty folder", path);
+  fs::path out = fs::absolute(path).lexically_normal();
   if (out.filename().empty()) out = out.parent_path();
-  Model m = load_model(job.model);
-  // The calibration windows of gptq and smoothquant.
-  const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
-  auto calibration = [&] {
-    LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
-              m.info.context);
-    return calibration_samples(job.calib, job.calib_samples, seq, m.info.vocab);
-  };
-  int smoothed = 0;
-  if (job.method == "smoothquant") {  // smoothing folded into the norms, then int8-dynamic
-    const auto samples = calibration();
-    smoothed = passes::smooth_norm_inputs(m.graph, collect_absmax(m, samples, job.threads), job.alpha);
-    if (job.verbose) fmt::print(stderr, "smoothquant: {} norms smoothed (alpha {})\n", smoothed, job.alpha);
-  }
-  std::map<int, std::vector<double>> hessians;
-  std::map<std::string, int> input_of;  // module -> its input value (whose Hessian it uses)
+  return out;
+}
+
+// What the calibrated methods compute before the weights are quantized.
+struct Calibration {
+  std::map<int, std::vector<double>> hessians;  // input value -> its Hessian (gptq, awq)
+  std::map<std::string, int> input_of;          // module -> its input value
   nlohmann::json awq_report;
-  if (job.method == "gptq" || job.method == "awq") {
-    const auto samples = calibration();
-    if (job.verbose)
-      fmt::print(stderr, "{}: Hessians from {} x {} calibration tokens\n", job.method, samples.size(), seq);
-    std::map<int, std::vector<float>> xmean;
-    hessians = collect_hessians(m, samples, job.threads, job.method == "awq" ? &xmean : nullptr);
-    for (const auto& lm : passes::linear_modules(m.graph))
-      input_of[lm.module] = m.graph.nodes()[static_cast<size_t>(lm.node)].inputs[0];
-    if (job.method == "awq") awq_report = awq_scale(m.graph, hessians, xmean, o.spec, job.verbose);
+  int smoothed = 0;  // smoothquant: norms smoothed
+};
+
+// smoothquant folds its smoothing into m's norms; gptq and awq collect Hessians (awq also
+// scales the norms) and plug their quantizer into o.
+void calibrate_method(Model& m, const QuantizeJob& job, passes::QuantizeOptions& o, Calibration& c) {
+  if (job.method != "smoothquant" && job.method != "gptq" && job.method != "awq") return;
+  // The calibration windows.
+  const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
+  LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
+            m.info.context);
+  const auto samples = calibration_samples(job.calib, job.calib_samples, seq, m.info.vocab);
+  if (job.method == "smoothquant") {  // smoothing folded into the norms, then int8-dynamic
+    c.smoothed = passes::smooth_norm_inputs(m.graph, collect_absmax(m, samples, job.threads), job.alpha);
+    if (job.verbose) fmt::print(stderr, "smoothquant: {} norms smoothed (alpha {})\n", c.smoothed, job.alpha);
+    return;
   }
+  if (job.verbose) fmt::print(stderr, "{}: Hessians from {} x {} calibration tokens\n", job.method, samples.size(), seq);
+  std::map<int, std::vector<float>> xmean;
+  c.hessians = collect_hessians(m, samples, job.threads, job.method == "awq" ? &xmean : nullptr);
+  for (const auto& lm : passes::linear_modules(m.graph))
+    c.input_of[lm.module] = m.graph.nodes()[static_cast<size_t>(lm.node)].inputs[0];
+  const auto hessian = [&c](const std::string& module) -> const std::vector<double>& {
+    return c.hessians.at(c.input_of.at(module));
+  };
   if (job.method == "awq") {
-    o.quantizer = [&](const std::string& module, const float* w, int64_t K, int64_t N, const quant::Spec& spec) {
+    c.awq_report = awq_scale(m.graph, c.hessians, xmean, o.spec, job.verbose);
+    o.quantizer = [&job, hessian](const std::string& module, const float* w, int64_t K, int64_t N,
+                                  const quant::Spec& spec) {
       if (!job.awq_clip || spec.bits >= 8) return quant::quantize_rtn(w, K, N, spec);
-      std::vector<float> c(w, w + K * N);
-      awq_clip(c.data(), K, N, hessians.at(input_of.at(module)), spec);
-      return quant::quantize_rtn(c.data(), K, N, spec);
+      std::vector<float> clipped(w, w + K * N);
+      awq_clip(clipped.data(), K, N, hessian(module), spec);
+      return quant::quantize_rtn(clipped.data(), K, N, spec);
     };
-  }
-  if (job.method == "gptq") {
+  } else {
     GptqOptions go;
     go.damp = job.damp;
     go.act_order = job.act_order;
-    o.quantizer = [&](const std::string& module, const float* w, int64_t K, int64_t N, const quant::Spec& spec) {
+    o.quantizer = [&job, hessian, go](const std::string& module, const float* w, int64_t K, int64_t N,
+                                      const quant::Spec& spec) {
       if (job.verbose) fmt::print(stderr, "gptq: {} ({} x {}, {} bits)\n", module, K, N, spec.bits);
-      return gptq_quantize(w, K, N, hessians.at(input_of.at(module)), spec, go);
+      return gptq_quantize(w, K, N, hessian(module), spec, go);
     };
   }
-  const nlohmann::json modules = passes::quantize_weights(m.graph, o);
-  hessians.clear();
+}
 
+// config.json's quantization_config (GPTQ's fields, lmforge's own under "lmforge").
+nlohmann::json quantization_config(const QuantizeJob& job, const passes::QuantizeOptions& o, const std::string& head,
+                                   const nlohmann::json& modules, const Calibration& c) {
+  const bool i8 = o.int8_dynamic;
   nlohmann::json q = {{"quant_method", "gptq"},
                       {"bits", o.spec.bits},
                       {"group_size", i8 ? -1 : job.group},
@@ -151,25 +168,35 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
                       {"lmforge", {{"method", job.method}, {"head", head}, {"modules", modules}}}};
   q["lmforge"]["kv_cache"] = job.kv_cache;
   if (!i8) q["lmforge"]["act"] = job.act;  // the modules record it too (act int8_block32)
-  if (job.method == "awq") q["lmforge"]["awq"] = awq_report;
-  if (job.method == "smoothquant") q["lmforge"]["smoothquant"] = {{"alpha", job.alpha}, {"norms_smoothed", smoothed}};
-  m.config["quantization_config"] = q;
+  if (job.method == "awq") q["lmforge"]["awq"] = c.awq_report;
+  if (job.method == "smoothquant") q["lmforge"]["smoothquant"] = {{"alpha", job.alpha}, {"norms_smoothed", c.smoothed}};
+  return q;
+}
+
+// GPTQ's g_idx (the group of each input row) for loaders that expect it: k / G here.
+std::map<std::string, Tensor> gptq_g_idx(const Graph& g, const nlohmann::json& modules) {
+  std::map<std::string, Tensor> g_idx;
+  for (const auto& [module, spec] : modules.items()) {
+    if (!spec.is_object()) continue;
+    const Value& q = g.value(g.find(module + ".qweight"));
+    const int64_t K = q.data.dim(0) * 32 / spec["bits"].get<int>(), G = spec["group_size"].get<int64_t>();
+    Tensor t = Tensor::empty(DType::kI32, {K});
+    for (int64_t k = 0; k < K; ++k) t.mutable_data_as<int32_t>()[k] = static_cast<int32_t>(k / G);
+    g_idx[module + ".g_idx"] = t;
+  }
+  return g_idx;
+}
+
+// Writes m into a temporary sibling of out, with the source's tokenizer files and
+// generation_config.json, then renames it to out; a failure leaves nothing behind.
+void write_output(const Model& m, const nlohmann::json& modules, const std::string& source, const fs::path& out) {
+  std::error_code ec;
   const fs::path tmp = out.parent_path() / (out.filename().string() + ".partial");
   fs::remove_all(tmp, ec);
   try {
-    // GPTQ's g_idx (the group of each input row) for loaders that expect it: k / G here.
-    std::map<std::string, Tensor> g_idx;
-    for (const auto& [module, spec] : modules.items()) {
-      if (!spec.is_object()) continue;
-      const Value& q = m.graph.value(m.graph.find(module + ".qweight"));
-      const int64_t K = q.data.dim(0) * 32 / spec["bits"].get<int>(), G = spec["group_size"].get<int64_t>();
-      Tensor t = Tensor::empty(DType::kI32, {K});
-      for (int64_t k = 0; k < K; ++k) t.mutable_data_as<int32_t>()[k] = static_cast<int32_t>(k / G);
-      g_idx[module + ".g_idx"] = t;
-    }
-    save_model(m, m.graph, tmp.string(), g_idx);
-    copy_tokenizer_files(job.model, tmp.string());
-    if (const fs::path gen = fs::path(job.model) / "generation_config.json"; fs::exists(gen))
+    save_model(m, m.graph, tmp.string(), gptq_g_idx(m.graph, modules));
+    copy_tokenizer_files(source, tmp.string());
+    if (const fs::path gen = fs::path(source) / "generation_config.json"; fs::exists(gen))
       write_file_atomic((tmp / gen.filename()).string(), read_text_file(gen.string()));
     if (fs::exists(out)) fs::remove(out);
     fs::rename(tmp, out);
@@ -177,6 +204,22 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
     fs::remove_all(tmp, ec);
     throw;
   }
+}
+
+}  // namespace
+
+nlohmann::json quantize_model(const QuantizeJob& job) {
+  std::string head;
+  passes::QuantizeOptions o = pass_options(job, head);
+  const fs::path out = output_folder(job.out);
+  Model m = load_model(job.model);
+  Calibration c;
+  calibrate_method(m, job, o, c);
+  const nlohmann::json modules = passes::quantize_weights(m.graph, o);
+  c.hessians.clear();
+  const nlohmann::json q = quantization_config(job, o, head, modules, c);
+  m.config["quantization_config"] = q;
+  write_output(m, modules, job.model, out);
   return q;
 }
 

@@ -2,6 +2,7 @@
 // a quantized one out (core/quant.h's GPTQ layout, config.json's quantization_config).
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct QuantizeJob {
   bool awq_clip = true;  // awq: also AWQ's weight clipping search
   int threads = 1;
   bool verbose = false;  // progress on stderr
+  // Hears of modules whose group size was changed to fit them, or that stay float
+  // (passes::QuantizeOptions::warn).
+  std::function<void(const std::string&)> warn;
 };
 
 // The methods quantize_model accepts, for help texts and errors.

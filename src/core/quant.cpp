@@ -19,6 +19,15 @@ void check_spec(const Spec& spec, int64_t K, int64_t N, const std::string& what)
             what, spec.group, step, spec.bits);
 }
 
+int64_t fit_group(int64_t requested, int64_t K, int bits, int64_t multiple) {
+  if (K <= 0 || bits <= 0 || multiple <= 0) return 0;
+  const int64_t step = std::lcm<int64_t>(32 / std::gcd(32, bits), multiple);
+  if (requested <= 0 || requested > K) requested = K;
+  for (int64_t g = requested - requested % step; g >= step; g -= step)
+    if (K % g == 0) return g;
+  return 0;  // K % step != 0: no group, not even K, fits
+}
+
 uint32_t read_packed(const int32_t* base, int64_t stride, int64_t index, int bits) {
   const int64_t pos = index * bits, w = pos >> 5, off = pos & 31;
   uint64_t v = static_cast<uint32_t>(base[w * stride]) >> off;

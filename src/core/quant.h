@@ -49,6 +49,12 @@ struct Packed {
 // G·bits a multiple of 32 (groups start on a word). Throws kInvalidArgument naming `what` (e.g. the tensor) otherwise.
 void check_spec(const Spec& spec, int64_t K, int64_t N, const std::string& what);
 
+// The group size a (K, N) weight gets when `requested` is asked for (<= 0: per output
+// channel, i.e. K; above K: K): the largest G <= requested that divides K, starts groups on
+// a word at `bits` bits and is a multiple of `multiple`; 0 when none does (then not even
+// K does: K·bits is not a multiple of 32, or K not a multiple of `multiple`).
+int64_t fit_group(int64_t requested, int64_t K, int bits, int64_t multiple = 1);
+
 // Scale (rounded to float16, returned as float) and zero for the values w[0..n) at
 // stride `stride` (one group of one column).
 void choose_params(const float* w, int64_t n, int64_t stride, const Spec& spec, float* scale, int32_t* zero);

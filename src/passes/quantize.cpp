@@ -4,6 +4,8 @@
 #include <map>
 #include <regex>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 
 namespace lmf::passes {
@@ -12,6 +14,29 @@ namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Sets spec.group to the group `lm` gets (quant::fit_group: the requested one, else the
+// largest that fits its K, warning about the change). Returns false, after a warning, when
+// no group fits: the module stays float. With int8 activation blocks a K or a requested
+// group that is not a multiple of 32 is the quantize_weights error below, not a fallback.
+bool fit_spec_group(quant::Spec& spec, const LinearModule& lm, bool blocks, const WarnFn& warn) {
+  const int64_t requested = spec.group <= 0 ? lm.K : spec.group;
+  if (blocks && (lm.K % 32 != 0 || requested % 32 != 0)) {  // the flags' error, below
+    spec.group = requested;
+    return true;
+  }
+  const int64_t g = quant::fit_group(requested, lm.K, spec.bits, blocks ? 32 : 1);
+  if (g == 0) {
+    if (warn)
+      warn(fmt::format("{}: no {}-bit group size fits its {} inputs; kept float", lm.module, spec.bits, lm.K));
+    return false;
+  }
+  if (g != requested && warn)
+    warn(fmt::format("{}: group size {} does not fit its {} inputs; using {}{}", lm.module, requested, lm.K, g,
+                     g == lm.K ? " (per output channel)" : ""));
+  spec.group = g;
+  return true;
 }
 
 }  // namespace
@@ -72,7 +97,11 @@ nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
     }
     const bool i8 = lm.head ? o.head_int8_dynamic : o.int8_dynamic;
     quant::Spec spec = i8 ? quant::Spec{8, lm.K, true} : (lm.head ? *o.head_spec : o.spec);
-    if (spec.group <= 0) spec.group = lm.K;  // per output channel
+    const bool blocks = !i8 && o.act_int8_blocks;
+    if (!fit_spec_group(spec, lm, blocks, o.warn)) {
+      report[lm.module] = "float";
+      continue;
+    }
     auto it = done.find(wid);
     if (it == done.end()) {
       quant::check_spec(spec, lm.K, lm.N, lm.module);
@@ -86,7 +115,6 @@ nlohmann::json quantize_weights(Graph& g, const QuantizeOptions& o) {
       it = done.emplace(wid, d).first;
     }
     const Done& d = it->second;
-    const bool blocks = !i8 && o.act_int8_blocks;
     LMF_CHECK(!blocks || (d.K % 32 == 0 && d.spec.group % 32 == 0), kInvalidArgument,
               "--act int8: {} has {} inputs in groups of {}; int8 activation blocks need multiples of 32", lm.module,
               d.K, d.spec.group);

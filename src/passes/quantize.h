@@ -20,6 +20,9 @@
 
 namespace lmf::passes {
 
+// Receives a warning (one line, no "warning:" prefix) about one module.
+using WarnFn = std::function<void(const std::string&)>;
+
 struct QuantizeOptions {
   quant::Spec spec;                       // the linear layers'
   std::optional<quant::Spec> head_spec;   // the head's (and a tied embedding's); none: float
@@ -36,6 +39,11 @@ struct QuantizeOptions {
   std::function<quant::Packed(const std::string& module, const float* w_kn, int64_t K, int64_t N,
                               const quant::Spec& spec)>
       quantizer;
+  // Where a module's group size does not fit its K (does not divide it, or is above it),
+  // the module gets the largest group that does (quant::fit_group; the report records it)
+  // and `warn` hears of it; a module no group fits (K·bits not a multiple of 32) is kept
+  // float, with a warning.
+  WarnFn warn;
 };
 
 // Rewrites g (a float graph as load_model builds it, before any plan). Returns, per

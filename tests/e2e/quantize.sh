@@ -92,8 +92,12 @@ expect_error "compare: child error" "compare: ppl .* failed: unknown split 'bogu
 expect_error "unknown method" "--method 'w5': unknown quantization method \(supported: int8-dynamic, smoothquant, w8, w4, w3, gptq, awq\)" \
   "$LMF" quantize "$M" -o "$T/bad" --method w5
 expect_error "bad --kv-cache" "--kv-cache 'int4': f32 or int8" "$LMF" quantize "$M" -o "$T/bad" --kv-cache int4
-expect_error "group not dividing" "group size 100 does not divide the input dimension 256" \
-  "$LMF" quantize "$M" -o "$T/bad" --group-size 100
+# A group size that does not divide a module's inputs: the module gets the largest that does, with a warning.
+"$LMF" quantize "$M" -o "$T/g100" --group-size 100 -q 2> "$T/g100.err" \
+  && grep -q "^lmforge: warning: h.0.attn.c_attn: group size 100 does not fit its 256 inputs; using 64$" "$T/g100.err" \
+  && grep -q "^lmforge: warning: h.0.mlp.c_proj: group size 100 does not fit its 1024 inputs; using 64$" "$T/g100.err" \
+  && "$LMF" info "$T/g100" | grep -q "quantized:    w4 g64 x 16, w8 g64 x 1" \
+  && pass "group not dividing: per-module fallback with a warning" || failed "group 100: $(cat "$T/g100.err")"
 expect_error "already quantized" "already quantized" "$LMF" quantize "$T/w8" -o "$T/bad"
 expect_error "output exists" "-o .*/w4: exists and is not an empty folder" "$LMF" quantize "$M" -o "$T/w4"
 "$LMF" quantize "$M" -o "$T/trail/" --method w8 -q && [[ -f "$T/trail/config.json" && ! -e "$T/trail/.partial" ]] \

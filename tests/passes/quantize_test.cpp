@@ -6,12 +6,14 @@
 // the float head keep those modules float; bad requests fail naming the problem.
 #include "passes/quantize.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
+#include <algorithm>
 #include <functional>
 
 #include "compress/quantize.h"
@@ -155,6 +157,63 @@ std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
+TEST(FitGroup, LargestWordAlignedDivisorAtMostTheRequest) {
+  EXPECT_EQ(quant::fit_group(128, 256, 4), 128);  // fits as asked
+  EXPECT_EQ(quant::fit_group(128, 64, 4), 64);    // above K: per channel
+  EXPECT_EQ(quant::fit_group(0, 64, 4), 64);      // per channel asked
+  EXPECT_EQ(quant::fit_group(48, 64, 4), 32);     // 48 does not divide 64
+  EXPECT_EQ(quant::fit_group(100, 256, 4), 64);
+  EXPECT_EQ(quant::fit_group(128, 96, 4), 96);    // 96 = K itself
+  EXPECT_EQ(quant::fit_group(64, 96, 4), 48);     // 4 bits: 8-row steps
+  EXPECT_EQ(quant::fit_group(64, 96, 3), 32);     // 3 bits: 32-row steps
+  EXPECT_EQ(quant::fit_group(128, 100, 8), 100);  // 8 bits: 4-row steps, 100 = K
+  EXPECT_EQ(quant::fit_group(128, 100, 4), 0);    // 100 x 4 bits is no whole number of words
+  EXPECT_EQ(quant::fit_group(128, 96, 4, 32), 96);
+  EXPECT_EQ(quant::fit_group(128, 80, 4, 32), 0);  // int8 blocks of 32 need K % 32 == 0
+  for (int bits : {3, 4, 8})  // whatever it returns is a group check_spec accepts
+    for (int64_t K : {8, 24, 32, 40, 64, 96, 100, 128, 160, 768, 3072})
+      for (int64_t req : {-1, 16, 32, 48, 64, 100, 128, 256}) {
+        const int64_t g = quant::fit_group(req, K, bits);
+        if (g == 0) continue;
+        EXPECT_NO_THROW(quant::check_spec({bits, g, true}, K, 4, "w")) << bits << " " << K << " " << req;
+        EXPECT_LE(g, req <= 0 ? K : req > K ? K : req);
+      }
+}
+
+// A group size that does not divide a module's inputs: that module gets the largest one
+// that does, with a warning naming it; the others keep the requested one.
+TEST_F(QuantizeFolder, GroupSizeFallsBackPerModuleWithAWarning) {
+  compress::QuantizeJob job;
+  job.model = test::golden_dir("llama");
+  job.out = (tmp_ / "g48").string();
+  job.method = "w4";
+  job.group = 48;
+  std::vector<std::string> warnings;
+  job.warn = [&](const std::string& w) { warnings.push_back(w); };
+  const nlohmann::json q = compress::quantize_model(job);
+  const Model m = load_model(test::golden_dir("llama"));
+  int quantized = 0;
+  for (const auto& lm : passes::linear_modules(m.graph)) {
+    const auto& rep = q["lmforge"]["modules"][lm.module];
+    ASSERT_TRUE(rep.is_object()) << lm.module;
+    const int64_t want = quant::fit_group(48, lm.K, rep["bits"].get<int>());  // the head's w8 too
+    EXPECT_EQ(rep["group_size"].get<int64_t>(), want) << lm.module << " K " << lm.K;
+    if (want != 48) {
+      const std::string expect = fmt::format("{}: group size 48 does not fit its {} inputs; using {}", lm.module, lm.K, want);
+      EXPECT_NE(std::find_if(warnings.begin(), warnings.end(),
+                             [&](const std::string& w) { return w.rfind(expect, 0) == 0; }),
+                warnings.end())
+          << "no warning: " << expect;
+    }
+    ++quantized;
+  }
+  EXPECT_GT(quantized, 0);
+  EXPECT_FALSE(warnings.empty());  // llama's golden K (64, 128, ...) are not multiples of 48
+  // The folder loads: each module's group follows from its scales' shape.
+  const Model qm = load_model(job.out);
+  EXPECT_NE(qm.info.quantization.find("w4"), std::string::npos) << qm.info.quantization;
+}
+
 TEST_F(QuantizeFolder, BadRequestsAreRefusedAndWriteNothing) {
   const std::string dir = test::golden_dir("llama");
   compress::QuantizeJob job;
@@ -164,9 +223,6 @@ TEST_F(QuantizeFolder, BadRequestsAreRefusedAndWriteNothing) {
   EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("--method 'int3': unknown quantization method"),
             std::string::npos);
   job.method = "w4";
-  job.group = 48;  // 64 / 48
-  EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("group size 48 does not divide the input dimension 64"),
-            std::string::npos);
   job.group = 0;
   EXPECT_NE(error_of([&] { compress::quantize_model(job); }).find("--group-size 0"), std::string::npos);
   job.group = 32;
