@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "data/token_dataset.h"
@@ -61,7 +62,7 @@ void run_ppl(const PplArgs& a) {
   Model m = load_model(a.model);
   LMF_CHECK(a.ctx <= m.info.context, kOutOfRange, "--ctx {} exceeds the model's context of {}", a.ctx, m.info.context);
   std::vector<int32_t> tokens = load_tokens(a);
-  data::check_token_ids(tokens, m.info.vocab, "--data " + a.data);  // the scored targets index the logits
+  check_token_ids(tokens, m.info.vocab, "--data " + a.data);  // the scored targets index the logits
   make_windows(static_cast<int64_t>(tokens.size()), a.ctx, stride);  // validates --ctx/--stride early
   SessionOptions so;
   so.max_batch = a.batch;

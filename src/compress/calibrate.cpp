@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "data/token_dataset.h"
 #include "runtime/session.h"
@@ -20,7 +21,7 @@ std::vector<std::vector<int32_t>> calibration_samples(const std::string& dir, in
   std::vector<std::vector<int32_t>> out(static_cast<size_t>(samples), std::vector<int32_t>(static_cast<size_t>(seq)));
   for (int64_t i = 0; i < samples; ++i) {
     ds.read((ds.size() - seq) * i / samples, out[static_cast<size_t>(i)]);
-    data::check_token_ids(out[static_cast<size_t>(i)], vocab, "--calib " + dir);
+    check_token_ids(out[static_cast<size_t>(i)], vocab, "--calib " + dir);
   }
   return out;
 }

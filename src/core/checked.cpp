@@ -36,4 +36,10 @@ void check_json_depth(std::string_view text, std::string_view what) {
   LMF_CHECK(json_depth_ok(text), kBadFile, "{}: JSON nested deeper than {} levels", what, kMaxJsonDepth);
 }
 
+void check_token_ids(std::span<const int32_t> ids, int64_t vocab, std::string_view what) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    LMF_CHECK(ids[i] >= 0 && ids[i] < vocab, kBadFile, "{}: token id {} at {} is outside the model's vocabulary of {}",
+              what, ids[i], i, vocab);
+}
+
 }  // namespace lmf

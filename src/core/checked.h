@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -43,5 +44,10 @@ inline constexpr int kMaxJsonDepth = 256;
 bool json_depth_ok(std::string_view text);
 // Throws kBadFile "<what>: JSON nested deeper than 256 levels" unless json_depth_ok(text).
 void check_json_depth(std::string_view text, std::string_view what);
+
+// Throws kBadFile "<what>: token id <id> at <i> is outside the model's vocabulary of <vocab>"
+// for the first id not in [0, vocab): ids from a file (a dataset, calibration data) or a
+// caller index logits and embeddings.
+void check_token_ids(std::span<const int32_t> ids, int64_t vocab, std::string_view what);
 
 }  // namespace lmf

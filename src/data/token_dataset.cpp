@@ -185,12 +185,6 @@ const std::string& TokenDataset::document_id(int64_t i) const {
   return (*doc_ids_)[static_cast<size_t>(i)];
 }
 
-void check_token_ids(std::span<const int32_t> ids, int64_t vocab, std::string_view what) {
-  for (size_t i = 0; i < ids.size(); ++i)
-    LMF_CHECK(ids[i] >= 0 && ids[i] < vocab, kBadFile, "{}: token id {} at {} is outside the model's vocabulary of {}",
-              what, ids[i], i, vocab);
-}
-
 void TokenDataset::verify() const {
   for (const Shard& s : shards_) {
     Fnv1a64 h;

@@ -80,9 +80,4 @@ class TokenDataset {
   std::string tokenizer_hash_, tokenizer_path_;
 };
 
-// Throws kBadFile "<what>: token id <id> at <i> is outside the model's vocabulary of <vocab>"
-// for the first id not in [0, vocab): a dataset's ids come from a file, and the model reads
-// logits and embeddings at them.
-void check_token_ids(std::span<const int32_t> ids, int64_t vocab, std::string_view what);
-
 }  // namespace lmf::data

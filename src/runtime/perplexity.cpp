@@ -7,6 +7,7 @@
 
 #include "backend/cpu/kernels_grad.h"
 #include "core/clock.h"
+#include "core/checked.h"
 #include "core/error.h"
 
 namespace lmf {
@@ -63,6 +64,7 @@ double PerplexityResult::ppl_stderr() const {
 PerplexityResult perplexity(Session& s, std::span<const int32_t> tokens, int64_t ctx, int64_t stride,
                             int64_t batch, const Progress& progress) {
   LMF_CHECK(batch >= 1, kInvalidArgument, "-b must be positive, got {}", batch);
+  check_token_ids(tokens, s.vocab(), "perplexity");  // the targets index the logits
   const std::vector<Window> windows = make_windows(static_cast<int64_t>(tokens.size()), ctx, stride);
   PerplexityResult res;
   std::vector<SeqChunk> chunks;
@@ -87,6 +89,7 @@ CompareResult compare_models(Session& base, Session& variant, std::span<const in
   LMF_CHECK(base.vocab() == variant.vocab(), kInvalidArgument, "the models' vocabularies differ ({} vs {})",
             base.vocab(), variant.vocab());
   LMF_CHECK(batch >= 1, kInvalidArgument, "-b must be positive, got {}", batch);
+  check_token_ids(tokens, base.vocab(), "compare");
   const std::vector<Window> windows = make_windows(static_cast<int64_t>(tokens.size()), ctx, stride);
   const int64_t V = base.vocab();
   CompareResult res;

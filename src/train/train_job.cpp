@@ -1,9 +1,12 @@
 #include "train/train_job.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "data/token_dataset.h"
@@ -19,9 +22,7 @@ namespace fs = std::filesystem;
 std::vector<int32_t> read_split(const std::string& dir, const char* split, int64_t vocab) {
   data::TokenDataset ds = data::TokenDataset::open(dir, split);
   std::vector<int32_t> ids = ds.read_all();
-  for (int32_t id : ids)
-    LMF_CHECK(id >= 0 && id < vocab, kInvalidArgument,
-              "--data {}: token id {} in the {} split is outside the model's vocabulary of {}", dir, id, split, vocab);
+  check_token_ids(ids, vocab, fmt::format("--data {} ({} split)", dir, split));
   return ids;
 }
 

@@ -144,6 +144,12 @@ expect_error "train --config: initializer_range not a number" "badinit.json: fie
   "$T/ds_oov/valid-00000.bin"
 expect_error "ppl: a dataset token outside the vocabulary" "--data .*ds_oov: token id 65535 at [0-9]+ is outside the model's vocabulary of 50257" \
   "$LMF" ppl "$G/gpt2_tok" --data "$T/ds_oov" --ctx 8
+"$LMF" data prepare --text "$T/notes.txt" --tokenizer "$G/gpt2_tok" -o "$T/ds_oov_train" --split 100,0,0 -q
+"$PY" -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-2:]=b'\xff\xff'; open(p,'wb').write(b)" \
+  "$T/ds_oov_train/train-00000.bin"
+expect_error "train: a dataset token outside the vocabulary" \
+  "--data .*ds_oov_train \(train split\): token id 65535 at [0-9]+ is outside the model's vocabulary of 50257" \
+  "$LMF" train --init "$G/gpt2_tok" --data "$T/ds_oov_train" -o "$T/trained_oov" --steps 1 -b 1 --seq 8
 d=$(copy oddheader gpt2); "$PY" - "$d/model.safetensors" <<'PY'
 import json, struct, sys
 p = sys.argv[1]; raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]

@@ -6,6 +6,7 @@
 // against itself has KL 0 and 100% same top token; and the reference teacher
 // (assets/brown-gpt2-4l) on Brown's valid split has PyTorch's perplexity on the same
 // windows, within 1e-6 relative (measured 1e-8).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,6 +19,7 @@
 #include "data/brown_corpus.h"
 #include "models/model.h"
 #include "runtime/perplexity.h"
+#include "runtime/session.h"
 #include "support/golden.h"
 #include "tokenizer/tokenizer.h"
 
@@ -146,6 +148,29 @@ TEST(Windows, BadArguments) {
   EXPECT_THROW(make_windows(100, 8, 9), Error);
   EXPECT_THROW(make_windows(100, 8, 0), Error);
   EXPECT_THROW(make_windows(1, 8, 8), Error);
+}
+
+// A target id outside the vocabulary would index past a logits row: perplexity() and
+// compare_models() refuse it, naming the id and its position.
+TEST(Perplexity, RefusesTokenIdsOutsideTheVocabulary) {
+  const Model m = load_model(test::golden_dir("gpt2"));
+  Session s(m, {.max_batch = 1, .max_context = 16, .max_step_tokens = 16, .threads = 1});
+  std::vector<int32_t> ids(12, 1);
+  ids[7] = static_cast<int32_t>(m.info.vocab);
+  const std::string want = fmt::format("token id {} at 7 is outside the model's vocabulary of {}", m.info.vocab, m.info.vocab);
+  for (int which = 0; which < 2; ++which) {
+    try {
+      if (which == 0) perplexity(s, ids, 8, 4, 1);
+      else compare_models(s, s, ids, 8, 4, 1);
+      ADD_FAILURE() << "accepted an id outside the vocabulary";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  }
+  ids[7] = -1;
+  EXPECT_THROW(perplexity(s, ids, 8, 4, 1), Error);
+  ids[7] = 2;
+  EXPECT_GT(perplexity(s, ids, 8, 4, 1).tokens, 0);
 }
 
 }  // namespace
