@@ -25,7 +25,7 @@ std::vector<std::string> copy_tokenizer_files(const std::string& from, const std
   } else {
     LMF_CHECK(is_file(from), kBadFile, "{}: no such file or folder", from);
     files.emplace_back(from, fs::path(from).extension() == ".json" ? "tokenizer.json" : "tokenizer.model");
-    for (const char* name : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"})
+    for (const char* name : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "chat_template.jinja"})
       files.emplace_back(fs::path(from).parent_path() / name, name);
   }
   std::vector<std::string> written;

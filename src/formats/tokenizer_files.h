@@ -14,13 +14,13 @@ namespace lmf {
 inline constexpr const char* kTokenizerFiles[] = {"tokenizer.json",          "tokenizer.model",
                                                   "vocab.json",              "merges.txt",
                                                   "tokenizer_config.json",   "special_tokens_map.json",
-                                                  "added_tokens.json"};
+                                                  "added_tokens.json",       "chat_template.jinja"};
 
 // Copies the tokenizer at `from` into the folder `to` (which must exist), each file written
 // atomically, so an output model folder (quantize, train, distill) loads with the same
 // tokenizer as its source. `from` is a model folder (every kTokenizerFiles entry it has) or
 // a tokenizer file, written as tokenizer.json (a .json) or tokenizer.model, with the
-// tokenizer_config.json, special_tokens_map.json and added_tokens.json beside it. A file
+// tokenizer_config.json, special_tokens_map.json, added_tokens.json and chat_template.jinja beside it. A file
 // that already is its destination is left alone. Returns the names written.
 std::vector<std::string> copy_tokenizer_files(const std::string& from, const std::string& to);
 
