@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "formats/generation_config.h"
 
 namespace lmf::cli {
 
@@ -31,6 +32,40 @@ std::unique_ptr<Tokenizer> load_tokenizer(const Model& m) {
   namespace fs = std::filesystem;
   if (!fs::exists(m.dir + "/tokenizer.json") && !fs::exists(m.dir + "/tokenizer.model")) return nullptr;
   return load_tokenizer_for_model(m.dir);
+}
+
+void add_decode_flags(CLI::App* cmd, DecodeFlags* f, int64_t default_n) {
+  f->n = default_n;
+  f->n_opt = cmd->add_option("-n,--n-predict", f->n,
+                             fmt::format("Tokens to generate at most (default: generation_config.json's max_new_tokens, else {})",
+                                         default_n));
+  f->temperature_opt = cmd->add_option("--temperature", f->temperature,
+                                       "Sampling temperature; 0 = greedy (default: generation_config.json's when it "
+                                       "sets do_sample, else greedy)");
+  f->top_k_opt = cmd->add_option("--top-k", f->top_k, "Sample from the k most likely tokens (0 = all)");
+  f->top_p_opt = cmd->add_option("--top-p", f->top_p, "Nucleus sampling threshold in (0, 1] (default 1)");
+  cmd->add_option("--seed", f->seed, "Random seed for sampling (default 0)");
+}
+
+GenerateOptions generate_options(const Model& m, const Tokenizer* tok, const DecodeFlags& f) {
+  const GenerationConfig gc = read_generation_config(m.dir, m.config, m.info.vocab);
+  GenerateOptions go;
+  SamplingOptions& s = go.sampling;
+  if (gc.do_sample) {  // transformers' GenerationConfig defaults for what the file leaves out
+    s.temperature = static_cast<float>(gc.temperature.value_or(1.0));
+    s.top_k = static_cast<int>(gc.top_k.value_or(50));
+    s.top_p = static_cast<float>(gc.top_p.value_or(1.0));
+  }
+  if (f.temperature_opt->count()) s.temperature = f.temperature;
+  if (f.top_k_opt->count()) s.top_k = f.top_k;
+  if (f.top_p_opt->count()) s.top_p = f.top_p;
+  s.seed = f.seed;
+  check_sampling(s);
+  go.max_new_tokens = f.n_opt->count() || !gc.max_new_tokens ? f.n : *gc.max_new_tokens;
+  LMF_CHECK(go.max_new_tokens >= 0, kInvalidArgument, "-n must be >= 0, got {}", go.max_new_tokens);
+  go.stop = gc.eos;
+  if (go.stop.empty() && tok && tok->eos_id()) go.stop.push_back(*tok->eos_id());
+  return go;
 }
 
 std::vector<int32_t> parse_ids(const std::string& s, const std::string& flag) {

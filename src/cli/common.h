@@ -9,6 +9,7 @@
 
 #include "models/model.h"
 #include "runtime/executor.h"
+#include "runtime/generate.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lmf::dist {
@@ -32,6 +33,21 @@ std::string human_bytes(double bytes);
 std::string human_count(double n);
 bool stdout_is_tty();
 
+// -n, --temperature, --top-k, --top-p and --seed of generate and chat. A flag not given
+// takes generation_config.json's value (transformers' defaults where do_sample is set).
+struct DecodeFlags {
+  int64_t n = 64;
+  float temperature = 0.0f, top_p = 1.0f;
+  int top_k = 0;
+  uint64_t seed = 0;
+  CLI::Option *n_opt = nullptr, *temperature_opt = nullptr, *top_k_opt = nullptr, *top_p_opt = nullptr;
+};
+void add_decode_flags(CLI::App* cmd, DecodeFlags* f, int64_t default_n);
+// The generate options for m: sampling and -n from the flags over the model folder's
+// generation_config.json; stop ids: its eos_token_id (one or a list, else config.json's),
+// else the tokenizer's end-of-sequence id. Checks the sampling options.
+GenerateOptions generate_options(const Model& m, const Tokenizer* tok, const DecodeFlags& f);
+
 void register_info(CLI::App& app);
 void register_graph(CLI::App& app);
 void register_generate(CLI::App& app);
@@ -43,5 +59,6 @@ void register_train(CLI::App& app, dist::Communicator& world);  // train and dis
 void register_quantize(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_template(CLI::App& app);
+void register_chat(CLI::App& app);
 
 }  // namespace lmf::cli

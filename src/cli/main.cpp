@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   lmf::cli::register_quantize(app);
   lmf::cli::register_compare(app);
   lmf::cli::register_template(app);
+  lmf::cli::register_chat(app);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     std::string names;

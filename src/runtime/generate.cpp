@@ -88,7 +88,7 @@ std::vector<std::vector<int32_t>> generate(Session& session, const std::vector<s
     out[i].push_back(tok);
     next[i] = tok;
     if (on_token) on_token(i, tok);
-    const bool stop = (opts.eos && tok == *opts.eos) ||
+    const bool stop = std::find(opts.stop.begin(), opts.stop.end(), tok) != opts.stop.end() ||
                       static_cast<int64_t>(out[i].size()) >= opts.max_new_tokens ||
                       session.length(static_cast<int>(i)) >= session.context();
     if (stop) live[i] = false;

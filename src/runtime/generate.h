@@ -14,7 +14,9 @@ namespace lmf {
 struct GenerateOptions {
   int64_t max_new_tokens = 64;
   SamplingOptions sampling;
-  std::optional<int32_t> eos;  // stop a sequence when it produces this token
+  // Stop a sequence when it produces one of these (the end-of-sequence ids; kept as the
+  // sequence's last token).
+  std::vector<int32_t> stop;
 };
 
 struct GenerateStats {
