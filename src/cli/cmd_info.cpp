@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "formats/gguf.h"
 #include "formats/hf_folder.h"
 #include "runtime/session.h"
 
@@ -17,7 +18,51 @@ struct InfoArgs {
   int64_t ctx = 0;
 };
 
+// A metadata value for display: long arrays (a vocabulary) summarized.
+nlohmann::json gguf_display(const GgufValue& v) {
+  if (v.type == GgufType::kArray && v.value.size() > 8)
+    return fmt::format("[{} x {}]", v.value.size(), gguf_type_name(v.elem_type));
+  return v.value;
+}
+
+// `info FILE.gguf`: the file's metadata and tensors (loading GGUF models is to come).
+void run_gguf_info(const InfoArgs& a) {
+  const GgufFile f = GgufFile::open(a.model);
+  std::map<std::string, std::pair<int64_t, uint64_t>> by_type;  // type -> tensors, bytes
+  uint64_t bytes = 0;
+  int64_t params = 0;
+  for (const GgufTensor& t : f.tensors()) {
+    auto& [n, b] = by_type[ggml_type_traits(static_cast<uint32_t>(t.type))->name];
+    ++n, b += t.nbytes, bytes += t.nbytes, params += t.numel();
+  }
+  if (a.json) {
+    nlohmann::json j = {{"path", a.model}, {"format", "gguf"}, {"version", f.version()},
+                        {"alignment", f.alignment()}, {"params", params}, {"tensor_bytes", bytes}};
+    for (const auto& [k, v] : f.metadata()) j["metadata"][k] = gguf_display(v);
+    for (const auto& [type, nb] : by_type) j["types"][type] = {{"tensors", nb.first}, {"bytes", nb.second}};
+    if (a.tensors)
+      for (const GgufTensor& t : f.tensors())
+        j["tensors"].push_back({{"name", t.name}, {"type", ggml_type_traits(static_cast<uint32_t>(t.type))->name},
+                                {"dims", t.dims}, {"offset", t.offset}, {"bytes", t.nbytes}});
+    fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    return;
+  }
+  fmt::print("file:         {} (GGUF v{}, alignment {})\n", a.model, f.version(), f.alignment());
+  fmt::print("tensors:      {} ({} parameters, {})\n", f.tensors().size(), human_count(static_cast<double>(params)),
+             human_bytes(static_cast<double>(bytes)));
+  for (const auto& [type, nb] : by_type)
+    fmt::print("  {:<10}  {} tensors, {}\n", type, nb.first, human_bytes(static_cast<double>(nb.second)));
+  fmt::print("metadata:     {} keys\n", f.metadata().size());
+  for (const auto& [k, v] : f.metadata())
+    fmt::print("  {} = {}\n", k, gguf_display(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (a.tensors)
+    for (const GgufTensor& t : f.tensors())
+      fmt::print("  {:<40} {:<6} {}\n", t.name, ggml_type_traits(static_cast<uint32_t>(t.type))->name,
+                 nlohmann::json(t.dims).dump());
+}
+
 void run_info(const InfoArgs& a) {
+  if (a.model.size() > 5 && a.model.compare(a.model.size() - 5, 5, ".gguf") == 0) return run_gguf_info(a);
   Model m = load_model(a.model);
   const ModelInfo& i = m.info;
   std::unique_ptr<Tokenizer> tok = load_tokenizer(m);

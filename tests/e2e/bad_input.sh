@@ -158,4 +158,14 @@ open(p, "wb").write(struct.pack("<Q", len(hb)) + hb + raw[8 + n:])
 PY
 want="$("$LMF" generate "$G/gpt2" --ids -p 1,2,3 -n 6 -q)"
 expect_output "unpadded safetensors header (data misaligned)" "^$want\$" "$LMF" generate "$d" --ids -p 1,2,3 -n 6 -q
+# GGUF: info reads llama.cpp's format (a file written by gguf-py, the golden_gguf fixture); a bad one is one error line.
+GG="$(dirname "$LMF_GOLDEN")/gguf/ref/types.gguf"
+out="$("$LMF" info "$GG")" && grep -q "GGUF v3, alignment 32" <<<"$out" && grep -qE "^  Q6_K +1 tensors" <<<"$out" \
+  && grep -q 'test.string = "héllo ✓"' <<<"$out" && pass "info FILE.gguf" || failed "info gguf: $out"
+"$LMF" info "$GG" --json --tensors | "$PY" -c 'import json,sys; j=json.load(sys.stdin); assert j["format"]=="gguf" and len(j["tensors"])==29 and j["types"]["Q4_K"]["tensors"]==1' \
+  && pass "info FILE.gguf --json" || failed "info gguf --json"
+printf 'not gguf' > "$T/bad.gguf"
+expect_error "gguf: wrong magic" "bad.gguf: not a GGUF file \(no 'GGUF' magic\)" "$LMF" info "$T/bad.gguf"
+head -c 1000 "$GG" > "$T/cut.gguf"
+expect_error "gguf: truncated" "cut.gguf: truncated" "$LMF" info "$T/cut.gguf"
 finish

@@ -106,6 +106,7 @@ const std::vector<Target>& targets() {
       {"jsonl", run_jsonl, seeds_jsonl, false},
       {"text", run_text, seeds_text, false},
       {"teacher_cache", run_teacher_cache, seeds_teacher_cache, false},
+      {"gguf", run_gguf, seeds_gguf, false},
   };
   return all;
 }

@@ -82,5 +82,7 @@ void run_text(std::string_view);
 std::vector<std::string> seeds_text();
 void run_teacher_cache(std::string_view);
 std::vector<std::string> seeds_teacher_cache();
+void run_gguf(std::string_view);
+std::vector<std::string> seeds_gguf();
 
 }  // namespace lmf::fuzz
