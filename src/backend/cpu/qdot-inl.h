@@ -169,4 +169,113 @@ HWY_INLINE float RoundSym(const float* HWY_RESTRICT x, size_t n, float top, int3
   return amax / top;
 }
 
+// ---- packing the rounded activations --------------------------------------------------
+// The kernels read the rounded q as bytes or int16 in one of these orders (PackSrc: the
+// input stored at position j):
+//  kOrderInput  input order (int8: 8-bit strips with kDot, int8-dynamic; int16: -);
+//  kOrderNib    per 8 inputs k0 k2 k4 k6 k1 k3 k5 k7 (int8: a 4-bit word's low then high
+//               nibbles, kBytes4);
+//  kOrderPair2  per 4 inputs k0 k2 k1 k3 (int16: pairs (j, j + 2), 8-bit words widened;
+//               int8-dynamic's widened bytes);
+//  kOrderPair4  per 8 inputs k0 k4 k1 k5 k2 k6 k3 k7 (int16: pairs (j, j + 4), 4-bit words).
+// Vectors of at least 8 int32 lanes narrow q (DemoteTo, values already in range) and
+// reorder it within 8-input groups by one byte shuffle (TableLookupBytes: within 128-bit
+// blocks, where the groups lie); shorter vectors (SSE4, NEON, EMU128, scalar) store it
+// element by element. kFlip adds 128 to each byte (unsigned q + 128, kDot's int8-dynamic).
+constexpr int kOrderInput = 0, kOrderNib = 1, kOrderPair2 = 2, kOrderPair4 = 3;
+
+constexpr size_t PackSrc(int order, size_t j) {
+  const size_t e = j & ~size_t{7}, t = j & 7;
+  switch (order) {
+    case kOrderNib: return e + (t < 4 ? 2 * t : 2 * (t - 4) + 1);
+    case kOrderPair2: return e + (t & 4) + (t & 3) / 2 + (t & 1) * 2;
+    case kOrderPair4: return e + t / 2 + (t & 1) * 4;
+    default: return j;
+  }
+}
+
+// The byte shuffle of PackSrc(order) for lanes of `bytes` bytes, indices within 16-byte
+// blocks; enough entries for 256-byte vectors.
+struct PackTable {
+  alignas(64) uint8_t idx[256];
+};
+constexpr PackTable MakePackTable(int order, size_t bytes) {
+  PackTable t{};
+  for (size_t i = 0; i < 256; ++i)
+    t.idx[i] = static_cast<uint8_t>((PackSrc(order, i / bytes) * bytes + i % bytes) & 15);
+  return t;
+}
+
+// q[0..n) (int32, already within T's range) stored as T in `order` at out, one element at
+// a time (n a multiple of the order's group: 8, or 4 for kOrderPair2).
+template <int kOrder, class T, bool kFlip>
+HWY_INLINE void PackScalar(const int32_t* HWY_RESTRICT q, size_t n, T* HWY_RESTRICT out) {
+  for (size_t j = 0; j < n; ++j) {
+    const int32_t v = q[PackSrc(kOrder, j)];
+    out[j] = kFlip ? static_cast<T>(static_cast<uint8_t>(v + 128)) : static_cast<T>(v);
+  }
+}
+
+// Whether PackVec serves this target's vectors for `order` (Lanes(di) int32 lanes).
+template <class DI>
+HWY_INLINE bool PackVecOk(DI di, int order) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)di;
+  return order == kOrderInput;
+#else
+  return order == kOrderInput || hn::Lanes(di) >= 8;
+#endif
+}
+
+// One vector of q (int32, within T's range) stored as Lanes(di) T in `order` at out
+// (PackVecOk).
+template <int kOrder, class T, bool kFlip, class DI>
+HWY_INLINE void PackVec(DI di, hn::Vec<DI> q, T* HWY_RESTRICT out) {
+  const hn::Rebind<T, DI> dt;
+  auto v = hn::DemoteTo(dt, q);
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (kOrder != kOrderInput) {
+    static constexpr PackTable kTab = MakePackTable(kOrder, sizeof(T));
+    const hn::Repartition<uint8_t, decltype(dt)> d8;
+    v = hn::BitCast(dt, hn::TableLookupBytes(hn::BitCast(d8, v), hn::LoadU(d8, kTab.idx)));
+  }
+#endif
+  if constexpr (kFlip) {
+    const hn::Repartition<uint8_t, decltype(dt)> d8;
+    v = hn::BitCast(dt, hn::Xor(hn::BitCast(d8, v), hn::Set(d8, uint8_t{0x80})));
+  }
+  (void)di;
+  hn::StoreU(v, dt, out);
+}
+
+// RoundPack: q[k] = the rounding of x[k] · inv to [-top, top] (RoundClamp) for k < n,
+// stored as T in kOrder at out (n a multiple of the order's group); returns Σ q.
+template <int kOrder, class T, bool kFlip = false>
+HWY_INLINE int32_t RoundPack(const float* HWY_RESTRICT x, size_t n, float inv, float top, T* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const size_t L = hn::Lanes(df);
+  const auto iv = hn::Set(df, inv);
+  size_t k = 0;
+  int32_t sum = 0;
+  if (PackVecOk(di, kOrder)) {
+    auto acc = hn::Zero(di);
+    for (; k + L <= n; k += L) {
+      const auto q = RoundClamp(df, hn::Mul(hn::LoadU(df, x + k), iv), top);
+      acc = hn::Add(acc, q);
+      PackVec<kOrder, T, kFlip>(di, q, out + k);
+    }
+    sum = hn::GetLane(hn::SumOfLanes(di, acc));
+  }
+  constexpr size_t kChunk = 64;  // the rest: a multiple of 8 (or 4) inputs, in chunks
+  HWY_ALIGN int32_t t[kChunk];
+  for (; k < n; k += kChunk) {
+    const size_t c = std::min(kChunk, n - k);
+    RoundScaled(x + k, c, inv, top, t);
+    for (size_t j = 0; j < c; ++j) sum += t[j];
+    PackScalar<kOrder, T, kFlip>(t, c, out + k);
+  }
+  return sum;
+}
+
 #endif  // LMF_BACKEND_CPU_QDOT_INL_H_ toggle
