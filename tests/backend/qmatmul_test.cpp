@@ -508,7 +508,7 @@ TEST_P(QMatmul, Bf16KernelMatchesFloat64Reference) {
 // Which targets and paths of the quantized kernels (Highway, qgemv*.cpp) the tests above run
 // here, listed in the log; the best this CPU has is what the CPU's features say, read with
 // the compiler's CPU check rather than Highway's (so a VNNI machine does not silently test
-// only the kWiden or portable code); LMF_TEST_SIMD names (VNNI, BF16, PAIR, Highway targets
+// only the kWiden or portable code, on AVX3_DL or on AVX3); LMF_TEST_SIMD names (VNNI, BF16, PAIR, Highway targets
 // such as AVX3_DL) must run.
 TEST(QMatmulPaths, ReportsTheTargetsAndPathsRun) {
   const int64_t compiled = q_simd_targets();
@@ -537,7 +537,17 @@ TEST(QMatmulPaths, ReportsTheTargetsAndPathsRun) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) EXPECT_TRUE(run & HWY_AVX2) << "AVX2 does not run";
   if (avx512) EXPECT_TRUE(run & HWY_AVX3) << "AVX3 does not run";
   if (dl) EXPECT_TRUE(run & HWY_AVX3_DL) << "the CPU has AVX3_DL (VNNI), the tests do not run it";
-  EXPECT_EQ(best, dl ? QI8Isa::kDot : QI8Isa::kWiden);
+  const bool vnni = avx512 && __builtin_cpu_supports("avx512vnni");
+  EXPECT_EQ(best, vnni ? QI8Isa::kDot : QI8Isa::kWiden);
+  // AVX3 takes vpdpbusd where the CPU has AVX512_VNNI (Cascade Lake: VNNI without the rest of
+  // AVX3_DL), so the tests limited to AVX3 run that path here too (AVX3/dot above).
+  if (run & HWY_AVX3) {
+    hwy::SetSupportedTargetsForTest(HWY_AVX3);
+    const QI8Isa avx3 = q_i8_isa();
+    hwy::SetSupportedTargetsForTest(0);
+    std::printf("[ simd  ] AVX3's integer code here: %s\n", avx3 == QI8Isa::kDot ? "dot (VNNI, Cascade Lake's path)" : "widen");
+    EXPECT_EQ(avx3, vnni ? QI8Isa::kDot : QI8Isa::kWiden) << "AVX3 on a CPU with AVX512_VNNI";
+  }
   if (std::getenv("LMF_NO_BF16") == nullptr)
     EXPECT_EQ(q_bf16_cpu(), dl && __builtin_cpu_supports("avx512bf16"));
 #else

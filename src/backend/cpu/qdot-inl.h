@@ -10,13 +10,16 @@
 //    ReorderWidenMulAccumulate into two accumulators that RearrangeToOddPlusEven folds back
 //    into column order (x86: vpmaddwd, the second accumulator unused; NEON: vmlal on the
 //    halves; SVE: the even and odd lanes).
-//  - DotBytes: HWY_AVX3_DL only, AVX-512 VNNI's vpdpbusd on the vectors' .raw. Highway
-//    1.0.3 compiles AVX3_DL only where HWY_WANT_AVX3_DL is defined (the qgemv files define
-//    it) and detects it at run time only on CPUs with AVX-512 VNNI (with VBMI2, VAES,
-//    VPCLMULQDQ, BITALG, VPOPCNTDQ: Ice Lake, Sapphire Rapids, Zen 4), but its target
-//    string names "avxvnni" rather than "avx512vnni": LMF_VNNI_ATTR adds the latter to the
-//    functions that use it. A CPU with VNNI but not the rest (Cascade Lake) runs AVX3 and
-//    PairDot.
+//  - DotBytes: AVX-512 VNNI's vpdpbusd. On HWY_AVX3_DL (Ice Lake, Sapphire Rapids, Zen 4:
+//    VNNI with VBMI2, VAES, VPCLMULQDQ, BITALG, VPOPCNTDQ) through the intrinsic on the
+//    vectors' .raw: Highway 1.0.3 compiles AVX3_DL only where HWY_WANT_AVX3_DL is defined
+//    (the qgemv files define it), and its target string names "avxvnni" rather than
+//    "avx512vnni", so LMF_VNNI_ATTR adds the latter to the functions that use it. On HWY_AVX3
+//    (which a CPU with VNNI but not the rest, Cascade Lake, runs) through inline asm, taken
+//    only where HaveDot() (cpuid's AVX512_VNNI bit, at run time): no AVX3 function is compiled
+//    with VNNI enabled, so the code a CPU without it (Skylake-X) runs holds no VNNI
+//    instruction the compiler might have chosen. Tests run the AVX3 path on an AVX3_DL CPU
+//    by limiting dispatch to HWY_AVX3 (Highway's target mask).
 #if defined(LMF_BACKEND_CPU_QDOT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LMF_BACKEND_CPU_QDOT_INL_H_
 #undef LMF_BACKEND_CPU_QDOT_INL_H_
@@ -26,16 +29,28 @@
 
 #undef LMF_HAVE_DOT
 #undef LMF_VNNI_ATTR
-#if HWY_TARGET == HWY_AVX3_DL
-#define LMF_HAVE_DOT 1
-#define LMF_VNNI_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni")))
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
+#define LMF_HAVE_DOT 1  // DotBytes is compiled (HaveDot: whether the CPU runs it)
 #else
 #define LMF_HAVE_DOT 0
+#endif
+#if HWY_TARGET == HWY_AVX3_DL
+#define LMF_VNNI_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni")))
+#else
 #define LMF_VNNI_ATTR
 #endif
 
-// Whether this target's integer kernels use an int8 dot-product instruction (QI8Isa::kDot).
-inline constexpr bool kHaveDot = LMF_HAVE_DOT;
+// Whether this target's integer kernels use an int8 dot-product instruction (QI8Isa::kDot)
+// on this CPU: always on AVX3_DL, on AVX3 where cpuid reports AVX512_VNNI (Cascade Lake).
+HWY_INLINE bool HaveDot() {
+#if HWY_TARGET == HWY_AVX3_DL
+  return true;
+#elif HWY_TARGET == HWY_AVX3
+  return __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
 
 // (acc0, acc1) += the products of the 16-bit halves of a and b, lane pairs in an order
 // RearrangeToOddPlusEven undoes; a and b hold int16 pairs in 32-bit lanes. (HWY_SCALAR,
@@ -80,7 +95,13 @@ HWY_INLINE void SignedBytePairs(DI di, hn::Vec<DI> w, hn::Vec<DI>& even, hn::Vec
 // acc + Σ_j u[j] · s[j] over the 4 bytes of each 32-bit lane, u unsigned, s signed.
 template <class V>
 HWY_INLINE LMF_VNNI_ATTR V DotBytes(V acc, V u, V s) {
+#if HWY_TARGET == HWY_AVX3_DL
   return V{_mm512_dpbusd_epi32(acc.raw, u.raw, s.raw)};
+#else  // HWY_AVX3, where HaveDot(): AT&T operand order (signed, unsigned, accumulator)
+  auto a = acc.raw;
+  asm("vpdpbusd %2, %1, %0" : "+v"(a) : "v"(u.raw), "v"(s.raw));
+  return V{a};
+#endif
 }
 #endif
 

@@ -7,7 +7,7 @@
 // Any number of rows (decode and prompts alike): per strip, 32-input block and row of x,
 // the integer dot product of the weights' unsigned values with the block's signed
 // activations, then per group y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k.
-//  - kDot (AVX3_DL: AVX-512 VNNI): one vpdpbusd per 64 values (4-bit: the low and the high
+//  - kDot (AVX-512 VNNI: AVX3_DL, or AVX3 on a CPU with VNNI such as Cascade Lake; qdot-inl.h): one vpdpbusd per 64 values (4-bit: the low and the high
 //    nibbles of a strip row are two operands, so the activation words are laid out to
 //    match: bytes k0 k2 k4 k6 and k1 k3 k5 k7 of each 8 inputs). A 4-bit strip row costs a
 //    shift, two masks and two vpdpbusd per row of x.
@@ -219,8 +219,9 @@ LMF_VNNI_ATTR void StripsT(const int32_t* xa, const float* sx, const float* xsum
 
 }  // namespace
 
-// QI8Isa of this target's integer code: kDot where it has an int8 dot product, else kWiden.
-int I8Level() { return kHaveDot ? static_cast<int>(QI8Isa::kDot) : static_cast<int>(QI8Isa::kWiden); }
+// QI8Isa of this target's integer code on this CPU: kDot where it has an int8 dot product
+// (AVX3_DL; AVX3 on a CPU with AVX512_VNNI), else kWiden.
+int I8Level() { return HaveDot() ? static_cast<int>(QI8Isa::kDot) : static_cast<int>(QI8Isa::kWiden); }
 
 // quantize_int8_sym (qmatmul.h): the rule of RoundSym over x, packed as it is rounded.
 float QuantizeInt8Sym(const float* HWY_RESTRICT x, size_t n, int8_t* HWY_RESTRICT q) {

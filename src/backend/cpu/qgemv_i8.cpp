@@ -2,7 +2,7 @@
 // (quantize_int8_sym, the one rounding rule), int8 weights, int32 dot products, exact on
 // every path, so every CPU and path gives the same bits. The integer code is compiled per
 // Highway target (qdot-inl.h) and dispatched at run time; KernelOptions::i8_isa caps it:
-//  - kDot (AVX3_DL: AVX-512 VNNI): vpdpbusd multiplies 64 unsigned activation bytes by
+//  - kDot (AVX-512 VNNI: AVX3_DL, or AVX3 where the CPU has VNNI; qdot-inl.h): vpdpbusd multiplies 64 unsigned activation bytes by
 //    signed weight bytes per instruction; activations are stored as q + 128 (unsigned) and
 //    128 · Σ_k w is taken back off per column.
 //  - kWiden on x86 without VNNI (SSSE3 to AVX3): vpmaddubsw of |w| by the signed activation
