@@ -176,90 +176,101 @@ class QMatmul : public ::testing::TestWithParam<int64_t> {
   void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
 };
 
-// linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, against the float64
-// reference: 16-column strips or wide ones (the float kernels, 16 columns at a time; one row
-// of wide strips on a CPU with AVX-512 BF16: the bf16 kernel; one row of 16-column strips
-// where q_pair_takes(): the pair kernel; past kQStripRows, dequantize + sgemm, and into 64-column
-// strips for gemm_strips, 512 columns at a time), each within
-// its tolerance; the pair kernel also within tolerance() of the float64 result for its x̃
-// (pair_parts). Returns the largest error relative to the terms' scale and counts the bf16
-// and pair kernels' cases.
-double check_linear_q(bool wide, const KernelOptions& ko, int64_t* bf16_cases, int64_t* pair_cases) {
-  double worst = 0;
+// One configuration of linear_q's kernels (KernelOptions) on 16-column or wide strips,
+// and what check_linear_q saw of it.
+struct Pass {
+  bool wide, bf16, pair;
+  const char* name;
+  QI8Isa isa = QI8Isa::kDot;
+  double worst = 0;  // the largest error relative to the terms' scale
+  int64_t bf16_cases = 0, pair_cases = 0;
+};
+
+// linear_q on every case, M = 1 .. 65 rows, 1 and 2 threads, for each pass, against the
+// float64 reference (computed once per case and M for all passes): 16-column strips or wide
+// ones (the float kernels, 16 columns at a time; one row of wide strips on a CPU with
+// AVX-512 BF16: the bf16 kernel; one row of 16-column strips where q_pair_takes(): the pair
+// kernel; past kQStripRows, dequantize + sgemm, and into 64-column strips for gemm_strips,
+// 512 columns at a time), each within its tolerance; the pair kernel also within
+// tolerance() of the float64 result for its x̃ (pair_parts). Records each pass's largest
+// relative error and counts its bf16 and pair kernels' cases.
+void check_linear_q(std::vector<Pass>& passes) {
   for_each_case([&](const Case& c) {
-    if (wide && c.wide.w.q == nullptr) return;
-    const QWeight& w = wide ? c.wide.w : c.t.w;
     const int64_t K = c.K, N = c.N;
     for (int64_t M : {1, 2, 3, 5, 8, 9, 65}) {
       std::vector<float> x = randn(static_cast<size_t>(M * K), static_cast<uint32_t>(M), 0, 1.0f);
       const std::vector<double> xd(x.begin(), x.end());
-      std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M, ko)));
-      const bool bf16 = wide && M == 1 && q_bf16_cpu(ko);
-      const bool pair = !wide && M == 1 && q_pair_takes(K, c.G, w.bits, ko);
-      *bf16_cases += bf16;
-      *pair_cases += pair;
-      const std::vector<double> xt = pair ? pair_parts(x, w.bits == 8) : std::vector<double>{};
-      // Past kQStripRows rows both prefill paths: dequantized to (K, cols) for sgemm, and to
-      // 64-column strips for gemm_strips (a plan's choice on AVX-512 CPUs).
-      for (int pass = 0; pass < (M > kQStripRows ? 4 : 2); ++pass) {
-        const int threads = 1 + pass % 2;
-        QWeight wp = w;
-        wp.dequant_strips = pass >= 2;
-        std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
-        bool ok = false;
-        with_threads(threads, [&] { ok = linear_q(x.data(), wp, c.bias.data(), y.data(), M, scratch.data(), ko); });
-        ASSERT_TRUE(ok) << "linear_q's sgemm failed";
-        for (int64_t m = 0; m < M; ++m)
-          for (int64_t n = 0; n < N; ++n) {
-            const Ref r = ref_of(c, xd.data() + m * K, n);
-            const double err = std::fabs(y[m * N + n] - r.y);
-            ASSERT_LE(err, bf16 ? tolerance_bf16(c, r) : pair ? tolerance_pair(c, r) : tolerance(c, r))
-                << "bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M << " sym " << c.sym
-                << " threads " << threads << " strip " << w.strip << " dequant_strips " << wp.dequant_strips << " at "
-                << m << "," << n;
-            if (pair) {
-              const Ref rt = ref_of(c, xt.data() + m * K, n);
-              ASSERT_LE(std::fabs(y[m * N + n] - rt.y), 2 * tolerance(c, rt))
-                  << "the pair kernel against its x̃: bits " << c.bits << " G " << c.G << " K " << K << " N " << N
-                  << " at " << m << "," << n;
+      std::vector<Ref> ref, ref_pair;  // (M, N); the pair kernel's x̃ · Ŵ (one row), when run
+      ref.reserve(static_cast<size_t>(M * N));
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) ref.push_back(ref_of(c, xd.data() + m * K, n));
+      for (Pass& p : passes) {
+        if (p.wide && c.wide.w.q == nullptr) continue;
+        KernelOptions ko;
+        ko.bf16 = p.bf16;
+        ko.i8_pair = p.pair;
+        ko.i8_isa = p.isa;
+        const QWeight& w = p.wide ? c.wide.w : c.t.w;
+        std::vector<float> scratch(static_cast<size_t>(linear_q_scratch(K, N, c.G, M, ko)));
+        const bool bf16 = p.wide && M == 1 && q_bf16_cpu(ko);
+        const bool pair = !p.wide && M == 1 && q_pair_takes(K, c.G, w.bits, ko);
+        p.bf16_cases += bf16;
+        p.pair_cases += pair;
+        if (pair && ref_pair.empty()) {
+          const std::vector<double> xt = pair_parts(x, w.bits == 8);
+          for (int64_t n = 0; n < N; ++n) ref_pair.push_back(ref_of(c, xt.data(), n));
+        }
+        // Past kQStripRows rows both prefill paths: dequantized to (K, cols) for sgemm, and to
+        // 64-column strips for gemm_strips (a plan's choice on AVX-512 CPUs).
+        for (int run = 0; run < (M > kQStripRows ? 4 : 2); ++run) {
+          const int threads = 1 + run % 2;
+          QWeight wp = w;
+          wp.dequant_strips = run >= 2;
+          std::vector<float> y(static_cast<size_t>(M * N), -1.0f);
+          bool ok = false;
+          with_threads(threads, [&] { ok = linear_q(x.data(), wp, c.bias.data(), y.data(), M, scratch.data(), ko); });
+          ASSERT_TRUE(ok) << "linear_q's sgemm failed";
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n) {
+              const Ref& r = ref[m * N + n];
+              const double err = std::fabs(y[m * N + n] - r.y);
+              ASSERT_LE(err, bf16 ? tolerance_bf16(c, r) : pair ? tolerance_pair(c, r) : tolerance(c, r))
+                  << p.name << ": bits " << c.bits << " G " << c.G << " K " << K << " N " << N << " M " << M
+                  << " sym " << c.sym << " threads " << threads << " strip " << w.strip << " dequant_strips "
+                  << wp.dequant_strips << " at " << m << "," << n;
+              if (pair) {
+                const Ref& rt = ref_pair[n];
+                ASSERT_LE(std::fabs(y[m * N + n] - rt.y), 2 * tolerance(c, rt))
+                    << p.name << ": the pair kernel against its x̃: bits " << c.bits << " G " << c.G << " K " << K
+                    << " N " << N << " at " << m << "," << n;
+              }
+              p.worst = std::max(p.worst, err / (r.bound + r.scale));
             }
-            worst = std::max(worst, err / (r.bound + r.scale));
-          }
+        }
       }
     }
   });
-  return worst;
 }
 
 // 16-column strips, wide ones, and with the one-row kernel this CPU has turned off: wide
 // ones without the bf16 kernel (!bf16, AVX-512 BF16), 16-column ones without
 // the pair kernel (!i8_pair, AVX2 or VNNI); the float kernels take the one row
-// then. With VNNI, 16-column strips once more with the integer path limited to AVX2 (the
-// pair kernel's AVX2 form).
+// then. With VNNI, 16-column strips once more with the integer path limited to kWiden (the
+// pair kernel's form without VNNI).
 TEST_P(QMatmul, MatchesFloat64ReferenceOfDequantizedWeights) {
-  struct Pass {
-    bool wide, bf16, pair;
-    const char* name;
-    QI8Isa isa = QI8Isa::kDot;
-  };
   std::vector<Pass> passes = {{false, true, true, "16-column"}, {true, true, true, "wide"}};
   const bool has_bf16 = q_bf16_cpu(), has_pair = q_pair_cpu();
   if (has_bf16) passes.push_back({true, false, true, "wide (bf16 kernel off)"});
   if (has_pair) passes.push_back({false, true, false, "16-column (pair kernel off)"});
   if (q_i8_isa() == QI8Isa::kDot) passes.push_back({false, true, true, "16-column (pair kernel without VNNI)", QI8Isa::kWiden});
+  check_linear_q(passes);
   for (const Pass& p : passes) {
-    KernelOptions ko;
-    ko.bf16 = p.bf16;
-    ko.i8_pair = p.pair;
-    ko.i8_isa = p.isa;
-    int64_t bf16_cases = 0, pair_cases = 0;
-    const double worst = check_linear_q(p.wide, ko, &bf16_cases, &pair_cases);
-    if (has_bf16) EXPECT_EQ(bf16_cases > 0, p.wide && p.bf16) << "the bf16 kernel runs on one row of wide strips";
-    if (has_pair) EXPECT_EQ(pair_cases > 0, !p.wide && p.pair) << "the pair kernel runs on one row of 16-column strips";
-    std::printf("    %s, %s strips: max relative error %.3g%s\n", q_target_name().c_str(), p.name, worst,
-                bf16_cases   ? " (one row: the bf16 kernel)"
-                : pair_cases ? " (one row: the pair kernel)"
-                             : "");
+    if (has_bf16) EXPECT_EQ(p.bf16_cases > 0, p.wide && p.bf16) << "the bf16 kernel runs on one row of wide strips";
+    if (has_pair) EXPECT_EQ(p.pair_cases > 0, !p.wide && p.pair) << "the pair kernel runs on one row of 16-column strips";
+    std::printf("    %s, %s strips: max relative error %.3g%s\n", q_target_name().c_str(), p.name, p.worst,
+                p.bf16_cases   ? " (one row: the bf16 kernel)"
+                : p.pair_cases ? " (one row: the pair kernel)"
+                               : "");
   }
 }
 
@@ -497,7 +508,7 @@ TEST_P(QMatmul, Bf16KernelMatchesFloat64Reference) {
 // Which targets and paths of the quantized kernels (Highway, qgemv*.cpp) the tests above run
 // here, listed in the log; the best this CPU has is what the CPU's features say, read with
 // the compiler's CPU check rather than Highway's (so a VNNI machine does not silently test
-// only the kWiden or portable code); LMF_TEST_SIMD names (VNNI, BF16, PAIR, Highway targets
+// only the kWiden or portable code, on AVX3_DL or on AVX3); LMF_TEST_SIMD names (VNNI, BF16, PAIR, Highway targets
 // such as AVX3_DL) must run.
 TEST(QMatmulPaths, ReportsTheTargetsAndPathsRun) {
   const int64_t compiled = q_simd_targets();
@@ -526,7 +537,17 @@ TEST(QMatmulPaths, ReportsTheTargetsAndPathsRun) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) EXPECT_TRUE(run & HWY_AVX2) << "AVX2 does not run";
   if (avx512) EXPECT_TRUE(run & HWY_AVX3) << "AVX3 does not run";
   if (dl) EXPECT_TRUE(run & HWY_AVX3_DL) << "the CPU has AVX3_DL (VNNI), the tests do not run it";
-  EXPECT_EQ(best, dl ? QI8Isa::kDot : QI8Isa::kWiden);
+  const bool vnni = avx512 && __builtin_cpu_supports("avx512vnni");
+  EXPECT_EQ(best, vnni ? QI8Isa::kDot : QI8Isa::kWiden);
+  // AVX3 takes vpdpbusd where the CPU has AVX512_VNNI (Cascade Lake: VNNI without the rest of
+  // AVX3_DL), so the tests limited to AVX3 run that path here too (AVX3/dot above).
+  if (run & HWY_AVX3) {
+    hwy::SetSupportedTargetsForTest(HWY_AVX3);
+    const QI8Isa avx3 = q_i8_isa();
+    hwy::SetSupportedTargetsForTest(0);
+    std::printf("[ simd  ] AVX3's integer code here: %s\n", avx3 == QI8Isa::kDot ? "dot (VNNI, Cascade Lake's path)" : "widen");
+    EXPECT_EQ(avx3, vnni ? QI8Isa::kDot : QI8Isa::kWiden) << "AVX3 on a CPU with AVX512_VNNI";
+  }
   if (std::getenv("LMF_NO_BF16") == nullptr)
     EXPECT_EQ(q_bf16_cpu(), dl && __builtin_cpu_supports("avx512bf16"));
 #else

@@ -7,7 +7,7 @@
 // Any number of rows (decode and prompts alike): per strip, 32-input block and row of x,
 // the integer dot product of the weights' unsigned values with the block's signed
 // activations, then per group y += s · Σ_b sx_b · dot_b - zs · Σ_k x̂_k.
-//  - kDot (AVX3_DL: AVX-512 VNNI): one vpdpbusd per 64 values (4-bit: the low and the high
+//  - kDot (AVX-512 VNNI: AVX3_DL, or AVX3 on a CPU with VNNI such as Cascade Lake; qdot-inl.h): one vpdpbusd per 64 values (4-bit: the low and the high
 //    nibbles of a strip row are two operands, so the activation words are laid out to
 //    match: bytes k0 k2 k4 k6 and k1 k3 k5 k7 of each 8 inputs). A 4-bit strip row costs a
 //    shift, two masks and two vpdpbusd per row of x.
@@ -49,32 +49,12 @@ constexpr size_t kB = kActBlock;
 // Activation words a row of x is given (its int16 pairs; bytes use half of them).
 constexpr size_t act_words(size_t K) { return K / 2; }
 
-// One block of n rounded activations q (n a multiple of 8) into a row's activation words
-// `out`, from input `k0` on:
-//  - bytes (kDot, and 4-bit strips on x86: a8::kBytes4): int8, for 4-bit strips per 8 inputs k0 k2 k4 k6 k1 k3 k5 k7 (a word's low
-//    then high nibbles), for 8-bit in input order;
-//  - widen: int16, per 8 inputs k0 k4 k1 k5 k2 k6 k3 k7 (4-bit: the pairs (j, j + 4)), per
-//    4 inputs k0 k2 k1 k3 (8-bit: the pairs (j, j + 2)).
-template <int BITS, bool kBytes>
-inline void store_act(const int32_t* q, size_t n, int32_t* out, size_t k0) {
-  if constexpr (kBytes) {
-    auto* b = reinterpret_cast<int8_t*>(out) + k0;
-    for (size_t e = 0; e < n; e += 8)
-      for (size_t j = 0; j < 8; ++j)
-        b[e + j] = static_cast<int8_t>(BITS == 4 ? q[e + (j < 4 ? 2 * j : 2 * (j - 4) + 1)] : q[e + j]);
-  } else {
-    auto* h = reinterpret_cast<int16_t*>(out) + k0;
-    for (size_t e = 0; e < n; e += 8)
-      for (size_t j = 0; j < 8; ++j)
-        h[e + j] = static_cast<int16_t>(q[e + (BITS == 4 ? j / 2 + (j % 2) * 4 : (j / 4) * 4 + (j % 4) / 2 + (j % 2) * 2)]);
-  }
-}
-inline void store_act(const int32_t* q, size_t n, int bits, bool bytes, int32_t* out, size_t k0) {
-  if (bits == 4)
-    bytes ? store_act<4, true>(q, n, out, k0) : store_act<4, false>(q, n, out, k0);
-  else
-    bytes ? store_act<8, true>(q, n, out, k0) : store_act<8, false>(q, n, out, k0);
-}
+// The activation words are, per block (qdot-inl.h's RoundPack orders):
+//  - bytes (kDot, and 4-bit strips on x86: kBytes4): int8, for 4-bit strips per 8 inputs k0
+//    k2 k4 k6 k1 k3 k5 k7 (a word's low then high nibbles: kOrderNib), for 8-bit in input
+//    order;
+//  - widen: int16, per 8 inputs k0 k4 k1 k5 k2 k6 k3 k7 (4-bit: the pairs (j, j + 4),
+//    kOrderPair4), per 4 inputs k0 k2 k1 k3 (8-bit: the pairs (j, j + 2), kOrderPair2).
 
 }  // namespace lmf::cpu::a8
 #endif  // LMF_QGEMV_A8_SHARED_
@@ -239,39 +219,93 @@ LMF_VNNI_ATTR void StripsT(const int32_t* xa, const float* sx, const float* xsum
 
 }  // namespace
 
-// QI8Isa of this target's integer code: kDot where it has an int8 dot product, else kWiden.
-int I8Level() { return kHaveDot ? static_cast<int>(QI8Isa::kDot) : static_cast<int>(QI8Isa::kWiden); }
+// QI8Isa of this target's integer code on this CPU: kDot where it has an int8 dot product
+// (AVX3_DL; AVX3 on a CPU with AVX512_VNNI), else kWiden.
+int I8Level() { return HaveDot() ? static_cast<int>(QI8Isa::kDot) : static_cast<int>(QI8Isa::kWiden); }
 
-// quantize_int8_sym (qmatmul.h): the rule of RoundSym over x in chunks.
+// quantize_int8_sym (qmatmul.h): the rule of RoundSym over x, packed as it is rounded.
 float QuantizeInt8Sym(const float* HWY_RESTRICT x, size_t n, int8_t* HWY_RESTRICT q) {
-  constexpr size_t kChunk = 256;
-  HWY_ALIGN int32_t t[kChunk];
-  const float amax = AbsMax(x, n), inv = InvScale(amax, 127.0f);
-  for (size_t k = 0; k < n; k += kChunk) {
-    const size_t c = std::min(kChunk, n - k);
-    RoundScaled(x + k, c, inv, 127.0f, t);
-    for (size_t j = 0; j < c; ++j) q[k + j] = static_cast<int8_t>(t[j]);
-  }
+  const float amax = AbsMax(x, n);
+  RoundPack<kOrderInput, int8_t>(x, n, InvScale(amax, 127.0f), 127.0f, q);
   return amax / 127.0f;
 }
 
-// One row of x (K inputs) as activation words xa for `bits`-bit strips (a8::store_act),
-// block scales sx (K/32) and group sums of x̂ xsum (K/G).
-void QuantizeRowA8(const float* x, size_t K, size_t G, int bits, bool dot, int32_t* xa, float* sx, float* xsum) {
+// One row of x (K inputs) rounded per block of 32 to [-top, top] and packed as T in kOrder
+// at out, block scales sx (K/32) and group sums of x̂ xsum (K/G).
+template <int kOrder, class T>
+void RoundRowT(const float* x, size_t K, size_t G, float top, T* out, float* sx, float* xsum) {
   const size_t bpg = G / kB;
-  HWY_ALIGN int32_t qb[kB];
   for (size_t g = 0; g < K / G; ++g) {
     float sum = 0;
     for (size_t bb = 0; bb < bpg; ++bb) {
       const size_t b = g * bpg + bb;
-      const float scale = RoundSym(x + b * kB, kB, 127.0f, qb);
-      int32_t isum = 0;
-      for (size_t j = 0; j < kB; ++j) isum += qb[j];
-      a8::store_act(qb, kB, bits, dot || (bits == 4 && kBytes4), xa, b * kB);
-      sx[b] = scale;
-      sum = std::fma(scale, static_cast<float>(isum), sum);
+      const float amax = AbsMax(x + b * kB, kB);
+      const int32_t isum = RoundPack<kOrder, T>(x + b * kB, kB, InvScale(amax, top), top, out + b * kB);
+      sx[b] = amax / top;
+      sum = std::fma(sx[b], static_cast<float>(isum), sum);
     }
     xsum[g] = sum;
+  }
+}
+
+// One row of x (K inputs) as activation words xa for `bits`-bit strips (the orders above),
+// block scales sx (K/32) and group sums of x̂ xsum (K/G).
+void QuantizeRowA8(const float* x, size_t K, size_t G, int bits, bool dot, int32_t* xa, float* sx, float* xsum) {
+  auto* b8 = reinterpret_cast<int8_t*>(xa);
+  auto* h16 = reinterpret_cast<int16_t*>(xa);
+  if (dot || (bits == 4 && kBytes4))
+    bits == 4 ? RoundRowT<kOrderNib>(x, K, G, 127.0f, b8, sx, xsum) : RoundRowT<kOrderInput>(x, K, G, 127.0f, b8, sx, xsum);
+  else
+    bits == 4 ? RoundRowT<kOrderPair4>(x, K, G, 127.0f, h16, sx, xsum)
+              : RoundRowT<kOrderPair2>(x, K, G, 127.0f, h16, sx, xsum);
+}
+
+// The 4-bit pair kernel's two parts (SplitPair) packed as T in kOrder: hi at xa, lo at xa +
+// act_words(K).
+template <int kOrder, class T>
+void SplitPair4T(const float* x, size_t K, size_t G, int32_t* xa, float* sx, float* xsum) {
+  const size_t nb = K / kB, groups = K / G, bpg = G / kB;
+  const hn::CappedTag<float, kB> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const size_t L = hn::Lanes(df);
+  const bool vec = PackVecOk(di, kOrder);
+  T* ho = reinterpret_cast<T*>(xa);
+  T* lo = reinterpret_cast<T*>(xa + a8::act_words(K));
+  HWY_ALIGN int32_t hq[kB], lq[kB];
+  for (size_t g = 0; g < groups; ++g) {
+    float sh = 0, sl = 0;
+    for (size_t bb = 0; bb < bpg; ++bb) {
+      const size_t b = g * bpg + bb;
+      const float* xb = x + b * kB;
+      const float amax = AbsMax(xb, kB);
+      const auto iv = hn::Set(df, InvScale(amax, 127.0f));
+      auto ah = hn::Zero(di), al = hn::Zero(di);
+      for (size_t k = 0; k < kB; k += L) {
+        const auto u = hn::Mul(hn::LoadU(df, xb + k), iv);
+        const auto h = RoundClamp(df, u, 127.0f);
+        const auto l = RoundClamp(df, hn::Mul(hn::Sub(u, hn::ConvertTo(df, h)), hn::Set(df, 254.0f)), 127.0f);
+        ah = hn::Add(ah, h);
+        al = hn::Add(al, l);
+        if (vec) {
+          PackVec<kOrder, T, false>(di, h, ho + b * kB + k);
+          PackVec<kOrder, T, false>(di, l, lo + b * kB + k);
+        } else {
+          hn::Store(h, di, hq + k);
+          hn::Store(l, di, lq + k);
+        }
+      }
+      if (!vec) {
+        PackScalar<kOrder, T, false>(hq, kB, ho + b * kB);
+        PackScalar<kOrder, T, false>(lq, kB, lo + b * kB);
+      }
+      const int32_t ih = hn::GetLane(hn::SumOfLanes(di, ah)), il = hn::GetLane(hn::SumOfLanes(di, al));
+      sx[b] = amax / 127.0f;
+      sx[nb + b] = sx[b] / 254.0f;
+      sh = std::fma(sx[b], static_cast<float>(ih), sh);
+      sl = std::fma(sx[nb + b], static_cast<float>(il), sl);
+    }
+    xsum[g] = sh;
+    xsum[groups + g] = sl;
   }
 }
 
@@ -282,53 +316,11 @@ void QuantizeRowA8(const float* x, size_t K, size_t G, int bits, bool dot, int32
 //    group sums per part (xsum, xsum + K/G), so the two rows' results add up to x̃ · W;
 //  - 8 bits: one row of int16 pairs, x16 = round(x / sx) with sx = max|x_b| / 32767.
 void SplitPair(const float* x, size_t K, size_t G, int bits, bool dot, int32_t* xa, float* sx, float* xsum) {
-  const size_t nb = K / kB, groups = K / G, bpg = G / kB;
-  if (bits == 8) {
-    HWY_ALIGN int32_t qb[kB];
-    for (size_t g = 0; g < groups; ++g) {
-      float sum = 0;
-      for (size_t bb = 0; bb < bpg; ++bb) {
-        const size_t b = g * bpg + bb;
-        sx[b] = RoundSym(x + b * kB, kB, 32767.0f, qb);
-        int32_t isum = 0;
-        for (size_t j = 0; j < kB; ++j) isum += qb[j];
-        a8::store_act(qb, kB, 8, false, xa, b * kB);
-        sum = std::fma(sx[b], static_cast<float>(isum), sum);
-      }
-      xsum[g] = sum;
-    }
-    return;
-  }
-  const hn::CappedTag<float, kB> df;
-  const hn::RebindToSigned<decltype(df)> di;
-  const size_t L = hn::Lanes(df), xs = a8::act_words(K);
-  const bool bytes = dot || kBytes4;
-  HWY_ALIGN int32_t hq[kB], lq[kB];
-  for (size_t g = 0; g < groups; ++g) {
-    float sh = 0, sl = 0;
-    for (size_t bb = 0; bb < bpg; ++bb) {
-      const size_t b = g * bpg + bb;
-      const float* xb = x + b * kB;
-      const float amax = AbsMax(xb, kB);
-      const auto iv = hn::Set(df, InvScale(amax, 127.0f));
-      for (size_t k = 0; k < kB; k += L) {
-        const auto u = hn::Mul(hn::LoadU(df, xb + k), iv);
-        const auto h = RoundClamp(df, u, 127.0f);
-        hn::Store(h, di, hq + k);
-        hn::Store(RoundClamp(df, hn::Mul(hn::Sub(u, hn::ConvertTo(df, h)), hn::Set(df, 254.0f)), 127.0f), di, lq + k);
-      }
-      int32_t ih = 0, il = 0;
-      for (size_t j = 0; j < kB; ++j) ih += hq[j], il += lq[j];
-      a8::store_act(hq, kB, 4, bytes, xa, b * kB);
-      a8::store_act(lq, kB, 4, bytes, xa + xs, b * kB);
-      sx[b] = amax / 127.0f;
-      sx[nb + b] = sx[b] / 254.0f;
-      sh = std::fma(sx[b], static_cast<float>(ih), sh);
-      sl = std::fma(sx[nb + b], static_cast<float>(il), sl);
-    }
-    xsum[g] = sh;
-    xsum[groups + g] = sl;
-  }
+  if (bits == 8) return RoundRowT<kOrderPair2>(x, K, G, 32767.0f, reinterpret_cast<int16_t*>(xa), sx, xsum);
+  if (dot || kBytes4)
+    SplitPair4T<kOrderNib, int8_t>(x, K, G, xa, sx, xsum);
+  else
+    SplitPair4T<kOrderPair4, int16_t>(x, K, G, xa, sx, xsum);
 }
 
 // Strips [s0, s1) of w against M rows of activations (sum_rows: the pair kernel's two rows

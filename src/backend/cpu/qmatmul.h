@@ -91,14 +91,16 @@ void q_tile_i8(const int32_t* qweight, const void* scales, bool scales_f32, int6
                float* s, int32_t* colsum);
 // y (M, N) = x · W + bias with each row of x quantized to int8 (quantize_int8_sym) and
 // exact integer dot products (qgemv_i8.cpp: AVX-512 VNNI vpdpbusd on Highway's AVX3_DL
-// target, pairwise 16-bit products on the others, scalar code with ko.i8_isa kPortable:
+// target and on AVX3 where the CPU has VNNI, vpmaddubsw on other x86 targets, pairwise
+// 16-bit products on the others, scalar code with ko.i8_isa kPortable:
 // the same result on every CPU and path).
 // scratch: linear_q_i8_scratch floats.
 void linear_q_i8(const float* x, const QWeightI8& w, const float* bias, float* y, int64_t M, float* scratch,
                  const KernelOptions& ko = kDefaultKernels);
 int64_t linear_q_i8_scratch(int64_t K, int64_t max_rows);
 // The integer code linear_q_i8, linear_q_a8 and linear_q_pair use: the best the Highway
-// target in use has (kDot on AVX3_DL, kWiden elsewhere), at most ko.i8_isa (tests run each
+// target in use has on this CPU (kDot on AVX3_DL, and on AVX3 with AVX512_VNNI; kWiden
+// elsewhere), at most ko.i8_isa (tests run each
 // path, on each target).
 QI8Isa q_i8_isa(const KernelOptions& ko = kDefaultKernels);
 // The Highway targets (HWY_AVX3_DL, HWY_AVX3, ...) compiled into the quantized kernels
