@@ -46,6 +46,7 @@ class HfTokenizer final : public Tokenizer {
   std::vector<int32_t> encode(std::string_view text) const override { return encode(text, false); }
   // add_special: also run the post-processor (TemplateProcessing adds BOS, ...).
   std::vector<int32_t> encode(std::string_view text, bool add_special) const;
+  std::vector<int32_t> encode_with_special(std::string_view text) const override { return encode(text, true); }
   // Hugging Face's decode(ids, skip_special_tokens=false).
   std::string decode(const std::vector<int32_t>& ids) const override;
   // The bytes one token stands for (ByteLevel bytes, <0xNN> byte, "▁" as a space).

@@ -51,13 +51,15 @@ std::optional<int64_t> config_eos(const fs::path& dir) {
 }
 
 // A tokenizer.json: GPT-2-style byte-level BPE through BpeTokenizer (its fast path), any
-// other pipeline through HfTokenizer, whose error is the one reported when neither loads it.
+// other pipeline through HfTokenizer, whose error is the one reported when neither loads it
+// (a malformed file, kBadFile, is reported as BpeTokenizer found it).
 std::unique_ptr<Tokenizer> open_tokenizer_json(const std::string& path) {
   try {
     return std::make_unique<BpeTokenizer>(BpeTokenizer::from_file(path));
-  } catch (const Error&) {
-    return std::make_unique<HfTokenizer>(HfTokenizer::from_file(path));
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kUnsupported) throw;
   }
+  return std::make_unique<HfTokenizer>(HfTokenizer::from_file(path));
 }
 
 }  // namespace

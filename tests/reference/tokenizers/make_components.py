@@ -100,19 +100,21 @@ comps["whitespace_split"] = bl(pre={"type": "WhitespaceSplit"})
 comps["bert_pre"] = bl(pre={"type": "BertPreTokenizer"})
 comps["pre_sequence"] = bl(pre={"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"},
                                                                         {"type": "Digits", "individual_digits": True}]})
+# Added tokens take the ids after the vocabulary (the Rust library renumbers any others).
+NV = len(bl_model()["vocab"])
 comps["added_options"] = bl(normalizer={"type": "Lowercase"}, added=[
-    added("<special>", 400, lstrip=True), added("[R]", 401, rstrip=True),
-    added("word", 402, special=False, single_word=True), added("ABC", 403, special=False, normalized=True),
-    added("thin", 404, special=False, normalized=False)])
-comps["post_template"] = bl(added=[added("<bos>", 400), added("<eos>", 401)], post={
+    added("<special>", NV, lstrip=True), added("[R]", NV + 1, rstrip=True),
+    added("word", NV + 2, special=False, single_word=True), added("ABC", NV + 3, special=False, normalized=True),
+    added("thin", NV + 4, special=False, normalized=False)])
+comps["post_template"] = bl(added=[added("<bos>", NV), added("<eos>", NV + 1)], post={
     "type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<bos>", "type_id": 0}},
                                              {"Sequence": {"id": "A", "type_id": 0}},
                                              {"SpecialToken": {"id": "<eos>", "type_id": 0}}],
     "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
-    "special_tokens": {"<bos>": {"id": "<bos>", "ids": [400], "tokens": ["<bos>"]},
-                       "<eos>": {"id": "<eos>", "ids": [401], "tokens": ["<eos>"]}}})
-comps["post_roberta"] = bl(added=[added("<s>", 400), added("</s>", 401)], post={
-    "type": "RobertaProcessing", "sep": ["</s>", 401], "cls": ["<s>", 400], "trim_offsets": True, "add_prefix_space": False})
+    "special_tokens": {"<bos>": {"id": "<bos>", "ids": [NV], "tokens": ["<bos>"]},
+                       "<eos>": {"id": "<eos>", "ids": [NV + 1], "tokens": ["<eos>"]}}})
+comps["post_roberta"] = bl(added=[added("<s>", NV), added("</s>", NV + 1)], post={
+    "type": "RobertaProcessing", "sep": ["</s>", NV + 1], "cls": ["<s>", NV], "trim_offsets": True, "add_prefix_space": False})
 for scheme in ["always", "first", "never"]:
     for spl in [True, False]:
         m = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": scheme, "split": spl}
