@@ -91,7 +91,7 @@ void run_train(const TrainArgs& a) {
 
 struct TokenizeArgs {
   std::string source, text, ids;
-  bool has_ids = false, has_text = false, tokens = false, json = false;
+  bool has_ids = false, has_text = false, tokens = false, json = false, special = false;
 };
 
 // A token's bytes as a JSON string (invalid UTF-8 replaced by U+FFFD).
@@ -115,11 +115,13 @@ void run_tokenize(const TokenizeArgs& a) {
   } else {
     text = a.text;
     if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    ids = t->encode(text);
+    ids = a.special ? t->encode_with_special(text) : t->encode(text);
   }
   if (a.json) {
     nlohmann::json j = {{"tokenizer", t->path()}, {"kind", t->kind()}, {"ids", ids}};
     if (a.has_ids) j["text"] = text;
+    j["tokens"] = nlohmann::json::array();
+    for (int32_t id : ids) j["tokens"].push_back(t->token_piece(id));
     if (a.tokens) {
       j["pieces"] = nlohmann::json::array();
       for (int32_t id : ids) j["pieces"].push_back(t->token_piece(id));
@@ -164,11 +166,17 @@ void register_tokenizer(CLI::App& app) {
 
   auto a = std::make_shared<TokenizeArgs>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Text to token ids, or with --ids token ids to text");
-  cmd->add_option("model", a->source, "Model folder, tokenizer.json or SentencePiece tokenizer.model")->required();
+  cmd->add_option("model", a->source,
+                  "Model folder, tokenizer.json (any Hugging Face pipeline: Llama 3, Qwen3, Llama 2, Gemma 3, GPT-2...) "
+                  "or SentencePiece tokenizer.model")
+      ->required();
   CLI::Option* text = cmd->add_option("text", a->text, "Text to encode (\"-\": read stdin)");
   CLI::Option* ids = cmd->add_option("--ids", a->ids, "Token ids to decode (\"1,2,3\")");
   cmd->add_flag("--tokens", a->tokens, "Also list each token: id, piece, text");
-  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--json", a->json, "Print JSON: {\"ids\": [...], \"tokens\": [...]} (and \"text\" with --ids)");
+  cmd->add_flag("--special", a->special,
+                "Add the tokenizer's special tokens (tokenizer.json post_processor, e.g. BOS), as Hugging Face's "
+                "add_special_tokens=True; without it none are added");
   cmd->callback([a, ids, text] {
     a->has_ids = ids->count() > 0;
     a->has_text = text->count() > 0;

@@ -10,7 +10,8 @@
 // tools/gen_unicode_tables.py), maps each byte to its byte-level symbol and applies the
 // merges lowest rank first. Any byte string encodes, invalid UTF-8 included (an invalid
 // byte counts as one punctuation character), and decode(encode(x)) == x unless the file
-// asks for add_prefix_space. encode() never adds BOS/EOS: the post_processor is ignored.
+// asks for add_prefix_space. encode() never adds BOS/EOS; a post_processor other than ByteLevel
+// (which adds nothing) is rejected (open_tokenizer then loads the file as an HfTokenizer).
 // Words are cached (thread-safe), so encode() may be called from several threads.
 // Not supported, each rejected with an lmf::Error naming the file: other models
 // (WordPiece, Unigram, WordLevel), non-byte-level BPE (Metaspace, byte_fallback,

@@ -99,6 +99,11 @@ void parse_normalizer_and_decoder(const json& root, const std::string& path) {
     for (const json& e : d["decoders"]) ok = ok && type_of(e) == "ByteLevel";
   }
   LMF_CHECK(ok, kUnsupported, "{}: decoder {} is not supported (only ByteLevel)", path, type_of(d));
+  // A post-processor that adds tokens (TemplateProcessing, ...) is left to HfTokenizer, which
+  // honours it when special tokens are asked for; ByteLevel only trims offsets.
+  const json& pp = root.contains("post_processor") ? root["post_processor"] : json();
+  LMF_CHECK(pp.is_null() || type_of(pp) == "ByteLevel", kUnsupported,
+            "{}: post_processor {} is not supported (only ByteLevel)", path, type_of(pp));
 }
 
 void parse_pre_tokenizer(const json& root, BpeSpec& spec) {

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 
 namespace lmf {
@@ -49,6 +50,18 @@ std::optional<int64_t> config_eos(const fs::path& dir) {
   return std::nullopt;
 }
 
+// A tokenizer.json: GPT-2-style byte-level BPE through BpeTokenizer (its fast path), any
+// other pipeline through HfTokenizer, whose error is the one reported when neither loads it
+// (a malformed file, kBadFile, is reported as BpeTokenizer found it).
+std::unique_ptr<Tokenizer> open_tokenizer_json(const std::string& path) {
+  try {
+    return std::make_unique<BpeTokenizer>(BpeTokenizer::from_file(path));
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kUnsupported) throw;
+  }
+  return std::make_unique<HfTokenizer>(HfTokenizer::from_file(path));
+}
+
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& model_dir) {
@@ -57,7 +70,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& model_dir
   const fs::path dir(model_dir);
   std::unique_ptr<Tokenizer> t;
   if (is_file(dir / "tokenizer.json")) {
-    t = std::make_unique<BpeTokenizer>(BpeTokenizer::from_file((dir / "tokenizer.json").string()));
+    t = open_tokenizer_json((dir / "tokenizer.json").string());
   } else if (is_file(dir / "tokenizer.model")) {
     t = std::make_unique<SentencePieceTokenizer>(SentencePieceTokenizer::from_file((dir / "tokenizer.model").string()));
   } else if (is_file(dir / "vocab.json") && is_file(dir / "merges.txt")) {
@@ -79,7 +92,7 @@ std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path) {
   LMF_CHECK(is_file(path), kBadFile, "{}: no such file or folder", path);
   const std::string ext = fs::path(path).extension().string();
   if (ext == ".json" || (ext != ".model" && first_byte(path) == '{')) {
-    return std::make_unique<BpeTokenizer>(BpeTokenizer::from_file(path));
+    return open_tokenizer_json(path);
   }
   if (ext == ".model") return std::make_unique<SentencePieceTokenizer>(SentencePieceTokenizer::from_file(path));
   try {

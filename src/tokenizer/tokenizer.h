@@ -1,7 +1,8 @@
 // lmforge tokenizer: the common interface of the tokenizers a model may come with.
 //
-// Two kinds implement it: BpeTokenizer (a Hugging Face tokenizer.json with byte-level BPE,
-// GPT-2 and its descendants) and SentencePieceTokenizer (a SentencePiece tokenizer.model,
+// Three kinds implement it: BpeTokenizer (a Hugging Face tokenizer.json with byte-level BPE,
+// GPT-2 and its descendants: a fast path), HfTokenizer (any other tokenizer.json: the
+// component pipeline of hf_tokenizer.h) and SentencePieceTokenizer (a SentencePiece tokenizer.model,
 // Llama-2 style, through libsentencepiece). Code that only needs to turn text into ids and
 // back holds a std::unique_ptr<Tokenizer> from open_tokenizer() or
 // load_tokenizer_for_model(), and does not care which kind it got.
@@ -24,9 +25,13 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // "bpe" or "sentencepiece".
+  // "bpe", "tokenizer.json" (HfTokenizer) or "sentencepiece".
   virtual const char* kind() const = 0;
   virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  // encode() plus the special tokens the tokenizer adds around a text (Hugging Face's
+  // add_special_tokens=True: a tokenizer.json's post_processor). By default encode():
+  // BpeTokenizer's files add none, and SentencePiece's BOS is the caller's choice (bos_id()).
+  virtual std::vector<int32_t> encode_with_special(std::string_view text) const { return encode(text); }
   // The text of the ids, as the tokenizer's own decoder produces it.
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
   // The bytes one token stands for (possibly a partial UTF-8 sequence), for streaming:
@@ -58,13 +63,14 @@ class Tokenizer {
   Tokenizer& operator=(const Tokenizer&) = default;
 };
 
-// Loads a tokenizer file: a tokenizer.json (byte-level BPE) or a SentencePiece model
+// Loads a tokenizer file: a tokenizer.json (BpeTokenizer when it is GPT-2-style byte-level
+// BPE, else HfTokenizer) or a SentencePiece model
 // (tokenizer.model, *.model), or a model folder (see load_tokenizer_for_model). Throws
 // lmf::Error naming the path when it is missing or of an unsupported kind.
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path);
 
-// The tokenizer of a Hugging Face model folder: tokenizer.json when present (byte-level
-// BPE), else tokenizer.model (SentencePiece). eos_id() is the folder's config.json
+// The tokenizer of a Hugging Face model folder: tokenizer.json when present (as open_tokenizer
+// reads it), else tokenizer.model (SentencePiece). eos_id() is the folder's config.json
 // "eos_token_id" (the first, if a list) when it is a valid id, else the kind's own rule.
 // Throws lmf::Error naming the folder when it has neither file.
 std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& model_dir);

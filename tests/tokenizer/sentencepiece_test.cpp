@@ -222,7 +222,7 @@ TEST(Tokenizer, LoadersPickTheKind) {
   write_all(dir + "/vocab.txt", "[PAD]\n[UNK]\nhello\n");
   EXPECT_NE(message(dir + "/vocab.txt", false).find("vocab.txt: unsupported tokenizer file"), std::string::npos);
   write_all(dir + "/wordpiece.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})");
-  EXPECT_NE(message(dir + "/wordpiece.json", false).find("WordPiece is not supported"), std::string::npos);
+  EXPECT_NE(message(dir + "/wordpiece.json", false).find("wordpiece.json: model.type 'WordPiece' is not supported"), std::string::npos);
 }
 
 }  // namespace
