@@ -53,7 +53,10 @@ make_case_prompts "$DYN_PROMPTS" 32 llama_dynamic_plain --arch llama --seed 12 -
 # Biases on every Llama projection and a head_dim (32) other than hidden / heads (16).
 make_case llama_bias_headdim --arch llama --seed 13 --attention-bias --mlp-bias --head-dim 32
 # Mistral with a window of 8 keys: the prompts (7, 13) and the 24 greedy tokens pass it.
-make_case mistral_window --arch mistral --seed 14 --sliding-window 8
+# (Both with the prompts the reference picks for mistral_window.)
+WIN_PROMPTS="303,211,294,53,204,372,152;442,120,368,476,325,336,457,383,246,510,431,50,240;251"
+make_case_prompts "$WIN_PROMPTS" 24 mistral_window --arch mistral --seed 14 --sliding-window 8
+make_case_prompts "$WIN_PROMPTS" 24 mistral --arch mistral --seed 14  # the same weights, sliding_window null
 # Qwen3: q_norm / k_norm over an explicit head_dim (32).
 make_case qwen3 --arch qwen3 --seed 15 --head-dim 32
 

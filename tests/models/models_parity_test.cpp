@@ -218,7 +218,7 @@ INSTANTIATE_TEST_SUITE_P(Golden, ConfigScalars,
                          ::testing::Values(Variant{"gpt2_eps", "gpt2"}, Variant{"llama_eps", "llama"},
                                            Variant{"llama_theta", "llama"}, Variant{"qwen2_eps_theta", "qwen2"},
                                            Variant{"llama_rope_linear", "llama"}, Variant{"llama_rope_llama3", "llama"},
-                                           Variant{"llama_rope_yarn", "llama"}),
+                                           Variant{"llama_rope_yarn", "llama"}, Variant{"mistral_window", "mistral"}),
                          [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(Golden, Parity,
