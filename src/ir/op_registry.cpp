@@ -69,7 +69,19 @@ std::map<std::string, OpSchema> make_registry() {
   add({"gelu_tanh", 1, 1, "GPT-2's gelu_new (tanh approximation)", same_as_first});
   add({"silu_mul", 2, 2, "silu(gate) * up", same_as_first});
   add({"layer_norm", 3, 3, "x (N, C), weight (C), bias (C); attr eps", norm});
-  add({"rms_norm", 2, 2, "x (N, C), weight (C); attr eps", norm});
+  add({"rms_norm", 2, 2,
+       "x (N, C), weight (C); attr eps. attr group G (Qwen3's per-head q/k norm): weight (G), each "
+       "row normalized in C / G groups of G columns",
+       [](const Graph& g, const Node& n) -> Infer {
+         if (!n.has_attr("group")) return norm(g, n);
+         const Value& x = in(g, n, 0);
+         expect_rank(n, x, 2);
+         const int64_t G = n.attr_int("group");
+         LMF_CHECK(G > 0 && !x.shape[1].symbolic() && x.shape[1].n % G == 0 && in(g, n, 1).shape == SymShape({G}),
+                   kInternal, "op rms_norm: group {} does not fit {} and weight {}", G, sym_shape_str(x.shape),
+                   sym_shape_str(in(g, n, 1).shape));
+         return {x.dtype, x.shape};
+       }});
   add({"linear", 2, 3,
        "x (N, K) times weight, plus optional bias (out). attr layout: 'nk' = weight (out, K) as in "
        "torch.nn.Linear, 'kn' = weight (K, out) as in GPT-2's Conv1D, 'strips' = weight "
@@ -113,9 +125,13 @@ std::map<std::string, OpSchema> make_registry() {
                    "op split_cols: bad range [{}, {}) of {}", b, e, sym_shape_str(x.shape));
          return {DType::kF32, {x.shape[0], e - b}};
        }});
-  add({"rope", 2, 2,
+  add({"rope", 2, 3,
        "rotary position embedding (rotate-half) of x (N, heads*D) at positions (N); attrs heads, "
-       "head_dim, theta. attr angles = 'table' (the CPU pre-pack's sharing): input 1 is a "
+       "head_dim, theta; optional inv_freq (head_dim/2 comma-separated doubles, the frequencies a "
+       "rope_scaling gives, instead of theta's) and scale (cos and sin times it: yarn's attention "
+       "factor). attrs dynamic_factor, dynamic_max (dynamic NTK): input 2 is the slots (N), and a "
+       "sequence reaching length L > dynamic_max in the step turns with theta grown as Hugging Face "
+       "does. attr angles = 'table' (the CPU pre-pack's sharing): input 1 is a "
        "rope_table (N, head_dim) instead of the positions",
        [](const Graph& g, const Node& n) -> Infer {
          const Value& x = in(g, n, 0);
@@ -123,6 +139,11 @@ std::map<std::string, OpSchema> make_registry() {
          int64_t h = n.attr_int("heads"), d = n.attr_int("head_dim");
          LMF_CHECK(x.shape[1] == Dim(h * d) && d % 2 == 0, kInternal, "op rope: {} is not heads*head_dim",
                    sym_shape_str(x.shape));
+         const bool dynamic = n.has_attr("dynamic_factor");
+         LMF_CHECK(n.inputs.size() == (dynamic ? 3u : 2u), kInternal, "op rope: {} inputs", n.inputs.size());
+         if (dynamic)
+           LMF_CHECK(in(g, n, 2).dtype == DType::kI32 && in(g, n, 2).shape == SymShape({x.shape[0]}), kInternal,
+                     "op rope: slots {} is not ({}) i32", in(g, n, 2).name, x.shape[0].str());
          const Value& p = in(g, n, 1);
          if (n.has_attr("angles")) {
            LMF_CHECK(n.attr_str("angles") == "table" && p.dtype == DType::kF32 && p.shape.size() == 2 &&
@@ -136,7 +157,7 @@ std::map<std::string, OpSchema> make_registry() {
        }});
   add({"rope_table", 1, 1,
        "cos and sin of rope's angles at positions (N) i32 -> (N, head_dim): row t holds the cos "
-       "of pairs [0, head_dim / 2), then their sin; attrs head_dim, theta",
+       "of pairs [0, head_dim / 2), then their sin; attrs head_dim, theta and rope's inv_freq, scale",
        [](const Graph& g, const Node& n) -> Infer {
          const Value& p = in(g, n, 0);
          const int64_t d = n.attr_int("head_dim");
@@ -150,7 +171,8 @@ std::map<std::string, OpSchema> make_registry() {
        "cache at (slot, position), then each token attends to its sequence's positions 0..its own. "
        "attr kv = 'int8': the caches are i8, each (slot, head, position) row scaled by inputs 7, 8 "
        "(SLOTS, Hkv, S) f32 (max|row| / 127). attr qkv = 'packed' (the CPU pre-pack's fusion): inputs 0, 1 "
-       "and 2 are one (N, (H + 2 Hkv) D) value holding q, k and v side by side",
+       "and 2 are one (N, (H + 2 Hkv) D) value holding q, k and v side by side. attr window W > 0 "
+       "(sliding-window attention, Mistral): a token at position p attends to positions p - W + 1 .. p",
        [](const Graph& g, const Node& n) -> Infer {
          const Value& q = in(g, n, 0);
          int64_t h = n.attr_int("heads"), hkv = n.attr_int("kv_heads"), d = n.attr_int("head_dim");

@@ -180,10 +180,15 @@ int add_attention(Graph& g, const BuildOptions& o, const ModelInfo& info, int64_
                                        {"head_dim", info.head_dim},
                                        {"scale", 1.0 / std::sqrt(static_cast<double>(info.head_dim))}};
   if (o.training()) {
+    // attention_causal has no window: equal to it while a sequence fits in the window.
+    LMF_CHECK(info.sliding_window == 0 || o.train_seq <= info.sliding_window, kUnsupported,
+              "training with sliding-window attention needs sequences within the window ({} tokens), not {}",
+              info.sliding_window, o.train_seq);
     attrs["batch"] = o.train_batch;
     attrs["seq"] = o.train_seq;
     return g.add_n("attention_causal", {q, k, v}, attrs)[0];
   }
+  if (info.sliding_window > 0) attrs["window"] = info.sliding_window;
   const SymShape cache = {"SLOTS", info.kv_heads, "S", info.head_dim};
   const bool i8 = info.kv_cache == "int8";
   int kc = g.add_state(fmt::format("cache.{}.k", l), i8 ? DType::kI8 : DType::kF32, cache);
@@ -245,13 +250,17 @@ Model build_model(HfFolder& f, const BuildOptions& opts) {
   if (arch == "GPT2LMHeadModel") {
     m = detail::build_gpt2(f, opts);
   } else if (arch == "LlamaForCausalLM") {
-    m = detail::build_llama(f, false, opts);
+    m = detail::build_llama(f, LlamaFamily::kLlama, opts);
   } else if (arch == "Qwen2ForCausalLM") {
-    m = detail::build_llama(f, true, opts);
+    m = detail::build_llama(f, LlamaFamily::kQwen2, opts);
+  } else if (arch == "MistralForCausalLM") {
+    m = detail::build_llama(f, LlamaFamily::kMistral, opts);
+  } else if (arch == "Qwen3ForCausalLM") {
+    m = detail::build_llama(f, LlamaFamily::kQwen3, opts);
   } else {
     fail(ErrorCode::kUnsupported,
          "{}: architecture '{}' is not supported (supported: GPT2LMHeadModel, LlamaForCausalLM, "
-         "Qwen2ForCausalLM)",
+         "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)",
          f.config_path(), arch);
   }
   std::vector<std::string> unused = f.unused();

@@ -34,6 +34,10 @@ struct ModelInfo {
   // The KV cache's element type: "f32", or "int8" (config.json
   // quantization_config.lmforge.kv_cache; rows scaled per position and head).
   std::string kv_cache = "f32";
+  // config.json's rope_scaling, e.g. "llama3 x8" (empty: none), and Mistral's
+  // sliding_window (keys within that many positions of the query; 0: none).
+  std::string rope_scaling;
+  int64_t sliding_window = 0;
 };
 
 // How the graph is built. Default: for inference (the step interface above). With
@@ -104,6 +108,22 @@ StepInputs add_step_inputs(Graph& g, const BuildOptions& o);
 // values are declared here) or, for training, causal over whole sequences.
 int add_attention(Graph& g, const BuildOptions& o, const ModelInfo& info, int64_t l, int q, int k, int v,
                   const StepInputs& in);
+// RoPE as config.json gives it (rope_theta, rope_scaling; models/rope.cpp): the attributes
+// of the rope op. read_rope throws kBadFile / kUnsupported naming config.json and the field;
+// it sets info.rope_scaling and, for dynamic NTK, extends info.context (read from
+// max_position_embeddings before) to factor times it.
+struct RopeSpec {
+  double theta = 10000.0;
+  std::string type;      // linear, dynamic, yarn, llama3; empty: plain
+  std::string inv_freq;  // the frequencies (rope op attr inv_freq); empty: theta's
+  double scale = 1.0;    // yarn's attention factor
+  double dynamic_factor = 0;
+  int64_t dynamic_max = 0;
+};
+RopeSpec read_rope(const HfFolder& f, int64_t head_dim, ModelInfo& info);
+// rope of x (N, heads * head_dim) at the step's positions.
+int add_rope(Graph& g, const BuildOptions& o, const RopeSpec& r, int x, int64_t heads, int64_t head_dim,
+             const StepInputs& in);
 // After the last layer's attention (its keys and values are in the cache: every row's
 // work for later steps is done), the attention output and the residual stream are cut to
 // the logit rows (gather_rows), so the rest of that layer, the final norm and the head run
@@ -113,7 +133,9 @@ void read_common_ids(const HfFolder& f, ModelInfo& info);
 Model build_gpt2(HfFolder& f, const BuildOptions& o);
 // The family's builder for f's architecture, then the checks load_model() does.
 Model build_model(HfFolder& f, const BuildOptions& o);
-Model build_llama(HfFolder& f, bool qkv_bias, const BuildOptions& o);
+// The Llama-like families (llama.cpp).
+enum class LlamaFamily { kLlama, kQwen2, kMistral, kQwen3 };
+Model build_llama(HfFolder& f, LlamaFamily family, const BuildOptions& o);
 }  // namespace detail
 
 }  // namespace lmf

@@ -32,6 +32,18 @@ d=$(copy arch gpt2); "$PY" -c "import json,sys; p=sys.argv[1]; c=json.load(open(
 expect_error "unknown architecture" "architecture 'BertModel' is not supported" "$LMF" info "$d"
 d=$(copy noweights gpt2); rm "$d/model.safetensors"
 expect_error "no weights" "no model.safetensors" "$LMF" info "$d"
+# config.json fields of the new families (rope_scaling, head_dim, sliding_window).
+setcfg() { "$PY" -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); exec(sys.argv[2]); json.dump(c,open(p,'w'))" "$1/config.json" "$2"; }
+d=$(copy ropetype llama); setcfg "$d" "c['rope_scaling']={'rope_type': 'su', 'factor': 2.0}"
+expect_error "unknown rope_scaling type" "config.json: rope_scaling.rope_type 'su' is not supported" "$LMF" info "$d"
+d=$(copy ropefactor llama); setcfg "$d" "c['rope_scaling']={'rope_type': 'llama3', 'factor': 8.0}"
+expect_error "rope_scaling field missing" "config.json: rope_scaling.low_freq_factor is missing" "$LMF" info "$d"
+d=$(copy headdim llama); setcfg "$d" "c['head_dim']=32"
+expect_error "head_dim not the projections'" "config.json: head_dim 32 does not match the projections" "$LMF" info "$d"
+d=$(copy window0 mistral_window); setcfg "$d" "c['sliding_window']=0"
+expect_error "sliding_window 0" "config.json: sliding_window 0 must be positive" "$LMF" info "$d"
+d=$(copy windowneg mistral_window); setcfg "$d" "c['sliding_window']=-4"
+expect_error "sliding_window negative" "config.json: sliding_window -4 must be positive" "$LMF" info "$d"
 
 d=$(copy hdrlen gpt2); "$PY" - "$d/model.safetensors" <<'PY'
 import struct, sys

@@ -216,12 +216,44 @@ TEST_P(ConfigScalars, LogitsMoveWithConfigAsPyTorchDoes) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, ConfigScalars,
                          ::testing::Values(Variant{"gpt2_eps", "gpt2"}, Variant{"llama_eps", "llama"},
-                                           Variant{"llama_theta", "llama"}, Variant{"qwen2_eps_theta", "qwen2"}),
+                                           Variant{"llama_theta", "llama"}, Variant{"qwen2_eps_theta", "qwen2"},
+                                           Variant{"llama_rope_linear", "llama"}, Variant{"llama_rope_llama3", "llama"},
+                                           Variant{"llama_rope_yarn", "llama"}, Variant{"mistral_window", "mistral"}),
                          [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(Golden, Parity,
                          ::testing::Values("gpt2", "gpt2_noprefix", "llama", "llama_untied_sharded", "qwen2",
-                                           "qwen2_bf16", "llama_f16"));
+                                           "qwen2_bf16", "llama_f16", "llama_rope_linear", "llama_rope_llama3",
+                                           "llama_rope_yarn", "llama_rope_dynamic", "llama_bias_headdim",
+                                           "mistral_window", "qwen3"));
+
+// Dynamic NTK (llama_rope_dynamic: max_position_embeddings 16, factor 4) against the same
+// weights with plain RoPE and a 64-position context (llama_dynamic_plain): PyTorch's logits
+// are the same while a sequence is within 16 positions and move past it, so the Parity
+// cases of llama_rope_dynamic (greedy runs of 32 tokens) test the grown frequencies.
+TEST(DynamicNtk, ChangesLogitsOnlyPastMaxPositionEmbeddings) {
+  const test::Expected dyn = test::load_expected(test::golden_dir("llama_rope_dynamic")),
+                       plain = test::load_expected(test::golden_dir("llama_dynamic_plain"));
+  const Model m = load_model(test::golden_dir("llama_rope_dynamic"));
+  EXPECT_EQ(m.info.context, 64);
+  EXPECT_EQ(m.info.rope_scaling, "dynamic x4");
+  const int64_t V = m.info.vocab;
+  double within = 0, past = 0;
+  for (size_t i = 0; i < dyn.prompts.size(); ++i) {
+    ASSERT_EQ(dyn.prompts[i], plain.prompts[i]);
+    const int64_t n = static_cast<int64_t>(dyn.prompts[i].size());
+    within = std::max(within, test::rel_error(dyn.logits[i].data_as<float>(), plain.logits[i].data_as<float>(), n * V));
+    // step g's logits come from position n - 1 + g (sequence length n + g)
+    const int64_t first_past = std::max<int64_t>(0, 16 - n + 1);
+    const int64_t steps = static_cast<int64_t>(dyn.greedy[i].size());
+    if (first_past < steps && dyn.greedy[i][0] == plain.greedy[i][0])
+      past = std::max(past, test::rel_error(dyn.step_logits[i].data_as<float>() + first_past * V,
+                                            plain.step_logits[i].data_as<float>() + first_past * V, V));
+  }
+  std::printf("    within 16 positions: PyTorch's logits differ by %.2e; the first step past: %.2e\n", within, past);
+  EXPECT_EQ(within, 0.0);
+  EXPECT_GT(past, 100 * kF32Tol);
+}
 
 }  // namespace
 }  // namespace lmf

@@ -189,14 +189,14 @@ void SoftmaxRows(float* x, size_t r0, size_t r1, size_t cols) {
 // ---- RoPE ----------------------------------------------------------------------------
 
 // cos and sin (in double, rounded to float) of the angles of pairs [i0, i0 + m) at position
-// pos: pos * theta^(-2i/D), negated for the inverse rotation. One definition for rope(),
-// its backward and rope_table(), so they agree to the bit.
-inline void RopeAngles(int32_t pos, float theta, size_t D, size_t i0, size_t m, bool inverse, float* cs, float* sn) {
-  const double sign = inverse ? -1.0 : 1.0;
+// pos: pos * inv_freq[i0 + i], each times `scale`, the sin negated for the inverse rotation.
+// One definition for rope(), its backward and rope_table(), so they agree to the bit.
+inline void RopeAngles(int32_t pos, const double* inv_freq, double scale, size_t i0, size_t m, bool inverse, float* cs,
+                       float* sn) {
+  const double sign = inverse ? -scale : scale;
   for (size_t i = 0; i < m; ++i) {
-    const double inv_freq = std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i0 + i) / static_cast<double>(D));
-    const double angle = static_cast<double>(pos) * inv_freq;
-    cs[i] = static_cast<float>(std::cos(angle));
+    const double angle = static_cast<double>(pos) * inv_freq[i0 + i];
+    cs[i] = static_cast<float>(scale * std::cos(angle));
     sn[i] = static_cast<float>(sign * std::sin(angle));
   }
 }
@@ -235,7 +235,7 @@ HWY_INLINE void RotateHalves(float* a, float* b, const float* cs, const float* s
 // Tokens [t0, t1) of rope(); cos/sin are computed once per (token, pair) (RopeAngles) and
 // shared by all heads. Pairs go in chunks so the tables live on the stack.
 void RopeTokens(float* x, size_t t0, size_t t1, size_t tok_stride, size_t nheads, size_t D,
-                const int32_t* positions, float theta, bool inverse) {
+                const int32_t* positions, const double* inv_freq, double scale, bool inverse) {
   constexpr size_t kChunk = 128;  // a multiple of every vector length
   HWY_ALIGN float cs[kChunk];
   HWY_ALIGN float sn[kChunk];
@@ -243,7 +243,7 @@ void RopeTokens(float* x, size_t t0, size_t t1, size_t tok_stride, size_t nheads
   for (size_t i0 = 0; i0 < half; i0 += kChunk) {
     const size_t m = std::min(kChunk, half - i0);
     for (size_t t = t0; t < t1; ++t) {
-      RopeAngles(positions[t], theta, D, i0, m, inverse, cs, sn);
+      RopeAngles(positions[t], inv_freq, scale, i0, m, inverse, cs, sn);
       float* xt = x + t * tok_stride;
       for (size_t h = 0; h < nheads; ++h) {
         RotateHalves(xt + h * D + i0, xt + h * D + half + i0, cs, sn, m);
@@ -373,32 +373,50 @@ void softmax(float* x, int64_t rows, int64_t cols) {
   });
 }
 
+std::vector<double> rope_inv_freq(float theta, int64_t D) {
+  std::vector<double> f(static_cast<size_t>(std::max<int64_t>(D / 2, 0)));
+  for (size_t i = 0; i < f.size(); ++i)
+    f[i] = std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) / static_cast<double>(D));
+  return f;
+}
+
 namespace {
 void rope_rows(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
-               float theta, bool inverse) {
+               const RopeFreqs& fr, bool inverse) {
   if (D < 2 || nheads <= 0) return;
   for_row_blocks(T, nheads * D, [&](size_t t0, size_t t1) {
     HWY_DYNAMIC_DISPATCH(RopeTokens)(x, t0, t1, static_cast<size_t>(tok_stride),
                                      static_cast<size_t>(nheads), static_cast<size_t>(D),
-                                     positions, theta, inverse);
+                                     positions, fr.inv_freq, fr.scale, inverse);
   });
 }
 }  // namespace
 
-void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
-          const int32_t* positions, float theta) {
-  rope_rows(x, T, tok_stride, nheads, D, positions, theta, false);
+void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
+          const RopeFreqs& fr) {
+  rope_rows(x, T, tok_stride, nheads, D, positions, fr, false);
 }
 
-void rope_table(const int32_t* positions, int64_t T, int64_t D, float theta, float* table) {
+void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
+          const int32_t* positions, float theta) {
+  const std::vector<double> f = rope_inv_freq(theta, D);
+  rope(x, T, tok_stride, nheads, D, positions, RopeFreqs{f.data(), 1.0});
+}
+
+void rope_table(const int32_t* positions, int64_t T, int64_t D, const RopeFreqs& fr, float* table) {
   if (D < 2) return;
   const size_t half = static_cast<size_t>(D / 2);
   for_row_blocks(T, D, [&](size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; ++t) {
       float* row = table + t * static_cast<size_t>(D);
-      HWY_STATIC_DISPATCH(RopeAngles)(positions[t], theta, static_cast<size_t>(D), 0, half, false, row, row + half);
+      HWY_STATIC_DISPATCH(RopeAngles)(positions[t], fr.inv_freq, fr.scale, 0, half, false, row, row + half);
     }
   });
+}
+
+void rope_table(const int32_t* positions, int64_t T, int64_t D, float theta, float* table) {
+  const std::vector<double> f = rope_inv_freq(theta, D);
+  rope_table(positions, T, D, RopeFreqs{f.data(), 1.0}, table);
 }
 
 void rope_with_table(const float* x, float* y, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
@@ -412,8 +430,14 @@ void rope_with_table(const float* x, float* y, int64_t T, int64_t tok_stride, in
 
 // The backward of rope (kernels_grad.h): the same rotation by the negated angle.
 void rope_backward(float* dx, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
+                   const RopeFreqs& fr) {
+  rope_rows(dx, T, tok_stride, nheads, D, positions, fr, true);
+}
+
+void rope_backward(float* dx, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
                    float theta) {
-  rope_rows(dx, T, tok_stride, nheads, D, positions, theta, true);
+  const std::vector<double> f = rope_inv_freq(theta, D);
+  rope_backward(dx, T, tok_stride, nheads, D, positions, RopeFreqs{f.data(), 1.0});
 }
 
 int64_t kernel_simd_targets() { return HWY_TARGETS; }

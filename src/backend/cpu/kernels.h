@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace lmf::cpu {
 
@@ -42,17 +43,33 @@ void add_bias(float* y, const float* bias, int64_t rows, int64_t cols);
 // largest element is -inf or +inf, or that holds a NaN, gives NaNs.
 void softmax(float* x, int64_t rows, int64_t cols);
 
+// RoPE's frequencies: pair i of a head turns by position * inv_freq[i] (D/2 values), and
+// cos and sin are multiplied by `scale` (1, or the attention factor of yarn, which Hugging
+// Face applies to its cos and sin tables). Plain RoPE: rope_inv_freq(theta, D); the
+// rope_scaling variants (models/rope.h) compute their own.
+struct RopeFreqs {
+  const double* inv_freq = nullptr;
+  double scale = 1.0;
+};
+// theta^(-2i/D) for i in [0, D/2), in double.
+std::vector<double> rope_inv_freq(float theta, int64_t D);
+
 // RoPE in Hugging Face's rotate-half convention, in place. D even.
 // x: T tokens, token t starts at x + t*tok_stride and holds nheads heads of D floats each
-// (contiguous). For pair i in [0, D/2): freq = positions[t] * theta^(-2i/D);
-// x1 = x[i], x2 = x[i + D/2]; x[i] = x1*cos - x2*sin; x[i + D/2] = x2*cos + x1*sin.
+// (contiguous). For pair i in [0, D/2): angle = positions[t] * inv_freq[i];
+// x1 = x[i], x2 = x[i + D/2]; x[i] = (x1*cos - x2*sin) * scale; x[i + D/2] = (x2*cos + x1*sin) * scale.
 // The angle and its cos/sin are computed in double, then rounded to float (Hugging Face
 // computes the angle in float32, which differs by up to ~position * 6e-8 radians).
 void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
+          const int32_t* positions, const RopeFreqs& freqs);
+// The same with rope_inv_freq(theta, D), scale 1.
+void rope(float* x, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,
           const int32_t* positions, float theta);
 // rope()'s cos and sin for T tokens, computed once for every rope of a step that shares
-// positions, head_dim and theta (q and k of every layer): table row t (D floats) holds the
-// cos of pairs [0, D/2) at positions[t], then their sin, bit-identical to rope()'s.
+// positions and frequencies (q and k of every layer): table row t (D floats) holds the
+// cos of pairs [0, D/2) at positions[t], then their sin (both times the scale),
+// bit-identical to rope()'s.
+void rope_table(const int32_t* positions, int64_t T, int64_t D, const RopeFreqs& freqs, float* table);
 void rope_table(const int32_t* positions, int64_t T, int64_t D, float theta, float* table);
 // rope() of x into y (the same layout; y may be x) with the angles from such a table (T rows of D).
 void rope_with_table(const float* x, float* y, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D,

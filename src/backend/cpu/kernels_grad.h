@@ -14,6 +14,8 @@
 
 #include <cstdint>
 
+#include "backend/cpu/kernels.h"
+
 namespace lmf::cpu {
 
 // ---- norms and activations ---------------------------------------------------------
@@ -42,10 +44,12 @@ void gelu_tanh_backward(const float* x, const float* dy, float* dx, int64_t n);
 void silu_mul_backward(const float* gate, const float* up, const float* dy, float* dgate, float* dup, int64_t n);
 
 // Backward of rope (same arguments as rope() in kernels.h): rotates each pair by the
-// negative angle, in place. Since rope is a rotation, this is its inverse and its
-// transpose.
+// negative angle (times the same scale), in place: rope's transpose (a rotation's is its
+// inverse; the scale is symmetric).
 void rope_backward(float* dx, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
                    float theta);
+void rope_backward(float* dx, int64_t T, int64_t tok_stride, int64_t nheads, int64_t D, const int32_t* positions,
+                   const RopeFreqs& freqs);
 
 // Backward of the embedding lookup: dtable (V, C) = 0, then for every token i in order
 // dtable[ids[i]] += dy[i] (dy (N, C)). Ids are in [0, V).

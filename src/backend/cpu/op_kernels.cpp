@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -22,7 +23,9 @@ using Out = KernelOut;
 
 NoParams no_params(const PrepareContext&) { return {}; }
 
-NormParams prep_norm(const PrepareContext& c) { return {static_cast<float>(c.node.attr_float("eps"))}; }
+NormParams prep_norm(const PrepareContext& c) {
+  return {static_cast<float>(c.node.attr_float("eps")), c.node.has_attr("group") ? c.node.attr_int("group") : 0};
+}
 
 void k_embedding(const NoParams&, In in, Out out, ExecContext&) {
   const float* table = in[0]->f32();
@@ -50,7 +53,8 @@ void k_layer_norm(const NormParams& p, In in, Out out, ExecContext&) {
 }
 
 void k_rms_norm(const NormParams& p, In in, Out out, ExecContext&) {
-  cpu::rms_norm(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->dims[0], in[0]->dims[1], p.eps);
+  const int64_t cols = p.group > 0 ? p.group : in[0]->dims[1];  // groups: (rows * C / group, group)
+  cpu::rms_norm(in[0]->f32(), in[1]->f32(), out[0]->f32(), in[0]->numel() / cols, cols, p.eps);
 }
 
 LinearParams prep_linear(const PrepareContext& c) {
@@ -176,16 +180,34 @@ void k_split_cols(const SplitColsParams& p, In in, Out out, ExecContext&) {
   for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * w, x + r * k + p.begin, static_cast<size_t>(w) * 4);
 }
 
-RopeParams prep_rope(const PrepareContext& c) {
-  const Node& n = c.node;
-  RopeParams p;
-  p.head_dim = n.attr_int("head_dim");
-  p.theta = static_cast<float>(n.attr_float("theta"));
-  if (n.op != "rope_table") p.heads = n.attr_int("heads");
-  p.table = n.has_attr("angles");  // "table": a rope_table's output
-  LMF_CHECK(p.head_dim > 0 && p.head_dim % 2 == 0 && (n.op == "rope_table" || p.heads > 0), kInvalidArgument,
-            "{}: {} heads of {}", n.op, p.heads, p.head_dim);
-  return p;
+RopeParams prep_rope(const PrepareContext& c) { return rope_params_of(c.node); }
+
+// Tokens of a dynamic-NTK rope: each turns with its sequence's frequencies (the base grows
+// with the longest position of that sequence (slot) in this step); tokens of sequences
+// within dynamic_max take the plain ones.
+void rope_dynamic(const RopeParams& p, float* y, int64_t rows, int64_t cols, const int32_t* pos, const int32_t* slots) {
+  std::map<int32_t, int64_t> len;  // slot -> longest position + 1 in the step
+  for (int64_t t = 0; t < rows; ++t) len[slots[t]] = std::max<int64_t>(len[slots[t]], int64_t{pos[t]} + 1);
+  std::map<int64_t, std::vector<double>> freqs;  // len -> inv_freq
+  const double D = static_cast<double>(p.head_dim);
+  for (int64_t t = 0; t < rows; ++t) {
+    const int64_t n = len[slots[t]];
+    const std::vector<double>* f = &p.inv_freq;
+    if (n > p.dynamic_max) {
+      auto it = freqs.find(n);
+      if (it == freqs.end()) {
+        const double base = static_cast<double>(p.theta) *
+                            std::pow(p.dynamic_factor * static_cast<double>(n) / static_cast<double>(p.dynamic_max) -
+                                         (p.dynamic_factor - 1.0),
+                                     D / (D - 2.0));
+        std::vector<double> v(p.inv_freq.size());
+        for (size_t i = 0; i < v.size(); ++i) v[i] = std::pow(base, -2.0 * static_cast<double>(i) / D);
+        it = freqs.emplace(n, std::move(v)).first;
+      }
+      f = &it->second;
+    }
+    cpu::rope(y + t * cols, 1, cols, p.heads, p.head_dim, pos + t, cpu::RopeFreqs{f->data(), p.scale});
+  }
 }
 
 void k_rope(const RopeParams& p, In in, Out out, ExecContext&) {
@@ -196,11 +218,15 @@ void k_rope(const RopeParams& p, In in, Out out, ExecContext&) {
     return;
   }
   if (y != in[0]->f32()) std::memcpy(y, in[0]->f32(), static_cast<size_t>(rows * cols) * 4);
-  cpu::rope(y, rows, cols, p.heads, p.head_dim, in[1]->i32(), p.theta);
+  if (p.dynamic_factor > 0) {
+    rope_dynamic(p, y, rows, cols, in[1]->i32(), in[2]->i32());
+    return;
+  }
+  cpu::rope(y, rows, cols, p.heads, p.head_dim, in[1]->i32(), p.freqs());
 }
 
 void k_rope_table(const RopeParams& p, In in, Out out, ExecContext&) {
-  cpu::rope_table(in[0]->i32(), in[0]->dims[0], p.head_dim, p.theta, out[0]->f32());
+  cpu::rope_table(in[0]->i32(), in[0]->dims[0], p.head_dim, p.freqs(), out[0]->f32());
 }
 
 void k_gather_rows(const NoParams&, In in, Out out, ExecContext&) {
@@ -220,8 +246,9 @@ AttentionParams prep_attention(const PrepareContext& c) {
   p.scale = static_cast<float>(n.attr_float("scale"));
   p.packed = n.has_attr("qkv");
   p.i8 = n.inputs.size() == 9;
-  LMF_CHECK(p.H > 0 && p.Hkv > 0 && p.H % p.Hkv == 0 && p.D > 0, kInvalidArgument,
-            "attention: {} heads, {} kv heads of {}", p.H, p.Hkv, p.D);
+  p.window = n.has_attr("window") ? n.attr_int("window") : 0;
+  LMF_CHECK(p.H > 0 && p.Hkv > 0 && p.H % p.Hkv == 0 && p.D > 0 && p.window >= 0, kInvalidArgument,
+            "attention: {} heads, {} kv heads of {}, window {}", p.H, p.Hkv, p.D, p.window);
   return p;
 }
 
@@ -281,6 +308,22 @@ void k_attention(const AttentionParams& p, In in, Out out, ExecContext& ctx) {
     const int64_t t0 = r[0], T = r[1], slot = r[2], pos0 = r[3];
     const int64_t cache = (slot * Hkv + hk) * S * D;
     float* scratch = ctx.scratch + static_cast<int64_t>(omp_get_thread_num()) * ctx.scratch_per_thread;
+    if (p.window > 0 && pos0 + T > p.window) {  // sliding window: each query over its own last `window` keys
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t at = pos0 + t, first = std::max<int64_t>(0, at - p.window + 1);
+        const float* qt = q + (t0 + t) * qs + h * D;
+        float* yt = y + (t0 + t) * H * D + h * D;
+        if (i8) {
+          const int64_t rows = (slot * Hkv + hk) * S + first;
+          cpu::attention_head_i8(qt, qs, kc8 + cache + first * D, ks + rows, vc8 + cache + first * D, vs + rows, yt,
+                                 H * D, 1, D, at - first, scale, scratch);
+        } else {
+          cpu::attention_head(qt, qs, kc + cache + first * D, vc + cache + first * D, yt, H * D, 1, D, at - first,
+                              scale, scratch);
+        }
+      }
+      return;
+    }
     if (i8) {
       const int64_t rows = (slot * Hkv + hk) * S;
       cpu::attention_head_i8(q + t0 * qs + h * D, qs, kc8 + cache, ks + rows, vc8 + cache, vs + rows,
@@ -329,6 +372,39 @@ const std::map<std::string, PrepareFn>& table() {
 }
 
 }  // namespace
+
+RopeParams rope_params_of(const Node& n) {
+  RopeParams p;
+  p.head_dim = n.attr_int("head_dim");
+  p.theta = static_cast<float>(n.attr_float("theta"));
+  if (n.op != "rope_table") p.heads = n.attr_int("heads");
+  p.table = n.has_attr("angles");  // "table": a rope_table's output
+  LMF_CHECK(p.head_dim > 0 && p.head_dim % 2 == 0 && (n.op == "rope_table" || p.heads > 0), kInvalidArgument,
+            "{}: {} heads of {}", n.op, p.heads, p.head_dim);
+  if (n.has_attr("inv_freq")) {  // comma-separated doubles (C99 hex floats, exact)
+    const std::string& s = n.attr_str("inv_freq");
+    const char* c = s.c_str();
+    while (*c) {
+      char* end = nullptr;
+      p.inv_freq.push_back(std::strtod(c, &end));
+      LMF_CHECK(end != c && (*end == ',' || *end == 0), kInvalidArgument, "{}: bad inv_freq '{}'", n.op, s);
+      c = *end ? end + 1 : end;
+    }
+    LMF_CHECK(static_cast<int64_t>(p.inv_freq.size()) == p.head_dim / 2, kInvalidArgument,
+              "{}: {} inv_freq values for head_dim {}", n.op, p.inv_freq.size(), p.head_dim);
+  } else {
+    p.inv_freq = cpu::rope_inv_freq(p.theta, p.head_dim);
+  }
+  if (n.has_attr("scale")) p.scale = n.attr_float("scale");
+  if (n.has_attr("dynamic_factor")) {
+    p.dynamic_factor = n.attr_float("dynamic_factor");
+    p.dynamic_max = n.attr_int("dynamic_max");
+    LMF_CHECK(n.op == "rope" && !p.table && n.inputs.size() == 3 && p.dynamic_factor > 0 && p.dynamic_max > 0 &&
+                  p.head_dim > 2,
+              kInvalidArgument, "{}: dynamic NTK needs the slots, a factor and a length", n.op);
+  }
+  return p;
+}
 
 int64_t cpu_scratch_per_thread(const Node& n, int64_t cache_len) {
   return n.op == "attention" ? cpu::attention_head_scratch(cache_len, n.attr_int("head_dim")) : 0;

@@ -15,9 +15,11 @@
 #include <memory>
 #include <string>
 #include <typeinfo>
+#include <vector>
 
 #include "backend/cpu/backend.h"
 #include "backend/cpu/kernel_options.h"
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/qmatmul.h"
 #include "core/dtype.h"
 #include "ir/graph.h"
@@ -106,6 +108,7 @@ PreparedKernel cpu_prepare(const PrepareContext& c);
 struct NoParams {};
 struct NormParams {  // layer_norm, rms_norm and their gradients
   float eps = 0;
+  int64_t group = 0;  // rms_norm attr group: each row normalized in groups of that many columns
 };
 struct LinearParams {
   enum class Layout { kNK, kKN, kStrips } layout = Layout::kKN;  // attr layout
@@ -126,12 +129,24 @@ struct RopeParams {  // rope, rope_table, rope_grad
   int64_t heads = 0, head_dim = 0;
   float theta = 0;
   bool table = false;  // rope: reads a rope_table's output (attr angles)
+  std::vector<double> inv_freq;  // head_dim / 2: attr inv_freq, else theta^(-2i/D)
+  double scale = 1.0;            // attr scale (cos and sin times it)
+  // Dynamic NTK (attrs dynamic_factor, dynamic_max; input 2 the slots): a sequence whose
+  // positions in the step reach len > dynamic_max turns with the frequencies of the base
+  // theta * (factor * len / max - (factor - 1))^(D / (D - 2)), as Hugging Face recomputes
+  // them for each forward.
+  double dynamic_factor = 0;
+  int64_t dynamic_max = 0;
+  cpu::RopeFreqs freqs() const { return {inv_freq.data(), scale}; }
 };
+// The RopeParams of a rope, rope_table or rope_grad node (checked).
+RopeParams rope_params_of(const Node& n);
 struct AttentionParams {
   int64_t H = 0, Hkv = 0, D = 0;
   float scale = 0;
   bool packed = false;  // q, k, v side by side in one value (attr qkv)
   bool i8 = false;      // int8 cache with row scales (9 inputs)
+  int64_t window = 0;   // attr window: a query at position p sees keys p - window + 1 .. p (0: all)
 };
 
 // Floats of ExecContext::scratch the kernel of node n needs with `threads` threads, its

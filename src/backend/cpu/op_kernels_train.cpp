@@ -148,8 +148,9 @@ void k_layer_norm_grad(const NormParams& p, In in, Out out, ExecContext&) {
 }
 
 void k_rms_norm_grad(const NormParams& p, In in, Out out, ExecContext&) {
-  cpu::rms_norm_backward(in[0]->f32(), in[1]->f32(), in[2]->f32(), out[0]->f32(), out[1]->f32(), in[0]->dims[0],
-                         in[0]->dims[1], p.eps);
+  const int64_t cols = p.group > 0 ? p.group : in[0]->dims[1];  // groups share the weight (D)
+  cpu::rms_norm_backward(in[0]->f32(), in[1]->f32(), in[2]->f32(), out[0]->f32(), out[1]->f32(), in[0]->numel() / cols,
+                         cols, p.eps);
 }
 
 void k_gelu_tanh_grad(const NoParams&, In in, Out out, ExecContext&) {
@@ -161,13 +162,8 @@ void k_silu_mul_grad(const NoParams&, In in, Out out, ExecContext&) {
 }
 
 RopeParams prep_rope(const PrepareContext& c) {
-  const Node& n = c.node;
-  RopeParams p;
-  p.heads = n.attr_int("heads");
-  p.head_dim = n.attr_int("head_dim");
-  p.theta = static_cast<float>(n.attr_float("theta"));
-  LMF_CHECK(p.heads > 0 && p.head_dim > 0 && p.head_dim % 2 == 0, kInvalidArgument, "rope_grad: {} heads of {}",
-            p.heads, p.head_dim);
+  RopeParams p = rope_params_of(c.node);
+  LMF_CHECK(p.dynamic_factor == 0, kUnsupported, "rope_grad: dynamic NTK scaling is not differentiable here");
   return p;
 }
 
@@ -175,7 +171,7 @@ void k_rope_grad(const RopeParams& p, In in, Out out, ExecContext&) {
   const int64_t rows = in[0]->dims[0], cols = in[0]->dims[1];
   float* y = out[0]->f32();
   std::memcpy(y, in[0]->f32(), static_cast<size_t>(rows * cols) * 4);
-  cpu::rope_backward(y, rows, cols, p.heads, p.head_dim, in[1]->i32(), p.theta);
+  cpu::rope_backward(y, rows, cols, p.heads, p.head_dim, in[1]->i32(), p.freqs());
 }
 
 }  // namespace

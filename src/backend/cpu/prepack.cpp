@@ -88,18 +88,26 @@ int fuse_qkv_split(Graph& g) {
 // same cos and sin again (Llama-shaped, 12 layers, pp128: 24 ropes took 1.7 ms, ~2% of
 // a prefill). Results are bit-identical.
 int share_rope_tables(Graph& g) {
-  std::map<std::tuple<int, int64_t, double>, std::vector<size_t>> groups;  // (positions, head_dim, theta) -> ropes
+  // (positions, head_dim, theta, inv_freq, scale) -> ropes; dynamic NTK ropes (their
+  // frequencies depend on the step) compute their own.
+  std::map<std::tuple<int, int64_t, double, std::string, double>, std::vector<size_t>> groups;
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const Node& n = g.nodes()[i];
-    if (n.op == "rope" && !n.has_attr("angles"))
-      groups[{n.inputs[1], n.attr_int("head_dim"), n.attr_float("theta")}].push_back(i);
+    if (n.op == "rope" && !n.has_attr("angles") && !n.has_attr("dynamic_factor"))
+      groups[{n.inputs[1], n.attr_int("head_dim"), n.attr_float("theta"),
+              n.has_attr("inv_freq") ? n.attr_str("inv_freq") : std::string(),
+              n.has_attr("scale") ? n.attr_float("scale") : 1.0}]
+          .push_back(i);
   }
   int shared = 0, tables = 0;
   for (const auto& [key, ropes] : groups) {
-    const auto& [pos, d, theta] = key;
+    const auto& [pos, d, theta, inv_freq, scale] = key;
     // One rope gains nothing; positions computed in the graph are left alone.
     if (ropes.size() < 2 || g.value(pos).producer >= 0) continue;
-    const int table = g.add("rope_table", {pos}, {{"head_dim", d}, {"theta", theta}});  // appended: indices hold
+    std::map<std::string, Attr> attrs = {{"head_dim", d}, {"theta", theta}};
+    if (!inv_freq.empty()) attrs["inv_freq"] = inv_freq;
+    if (scale != 1.0) attrs["scale"] = scale;
+    const int table = g.add("rope_table", {pos}, attrs);  // appended: indices hold
     ++tables;
     for (size_t i : ropes) {
       Node& n = g.mutable_nodes()[i];
