@@ -11,11 +11,19 @@
 #include <fmt/format.h>
 
 #include "compress/calibrate.h"
+#include "compress/gptq.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "formats/safetensors.h"
 #include "formats/tokenizer_files.h"
 #include "passes/quantize.h"
+
+extern "C" {
+// BLAS (OpenBLAS): SparseGPT's lazy block update in float64.
+void dgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const double* alpha,
+            const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
+            const int* ldc);
+}
 
 namespace lmf::compress {
 
@@ -100,13 +108,16 @@ PruneMethod check_prune_options(const PruneOptions& o) {
   std::string nm_flag = "--nm", nm = o.nm;
   if (o.method == "wanda") {
     pm.wanda = true;
+  } else if (o.method == "sparsegpt") {
+    pm.sparsegpt = true;
+    LMF_CHECK(o.damp >= 0 && o.damp < 1, kInvalidArgument, "--damp {}: must be in [0, 1)", o.damp);
   } else if (o.method.find(':') != std::string::npos) {
     LMF_CHECK(o.nm.empty(), kInvalidArgument, "--nm {}: --method {} already is N:M (use --method magnitude or wanda with --nm)",
               o.nm, o.method);
     nm_flag = "--method", nm = o.method;
   } else {
     LMF_CHECK(o.method == "magnitude", kInvalidArgument,
-              "--method '{}': unknown pruning method (supported: magnitude, wanda, N:M such as 2:4)", o.method);
+              "--method '{}': unknown pruning method (supported: magnitude, wanda, sparsegpt, N:M such as 2:4)", o.method);
   }
   if (!nm.empty()) {
     LMF_CHECK(parse_nm(nm, &pm.n, &pm.m), kInvalidArgument, "{} '{}': expected N:M with integers, such as 2:4", nm_flag,
@@ -126,9 +137,11 @@ PruneMethod check_prune_options(const PruneOptions& o) {
     LMF_CHECK(o.scope == "layer" || o.scope == "global", kInvalidArgument, "--scope '{}': layer or global", o.scope);
     LMF_CHECK(o.scope == "layer" || !pm.wanda, kInvalidArgument,
               "--scope global: wanda compares weights within each output row (use --scope layer)");
+    LMF_CHECK(o.scope == "layer" || !pm.sparsegpt, kInvalidArgument,
+              "--scope global: sparsegpt prunes each layer on its own (use --scope layer)");
   }
-  LMF_CHECK(!pm.wanda || !o.calib.empty(), kInvalidArgument,
-            "--calib DATA is required for --method wanda (a `data prepare` folder; its train split)");
+  LMF_CHECK(!(pm.wanda || pm.sparsegpt) || !o.calib.empty(), kInvalidArgument,
+            "--calib DATA is required for --method {} (a `data prepare` folder; its train split)", o.method);
   return pm;
 }
 
@@ -149,7 +162,76 @@ std::map<int, std::vector<float>> input_norms(const Model& m, const std::vector<
   return out;
 }
 
-PruneReport prune_graph(Model& m, const PruneOptions& o, const std::map<int, std::vector<float>>& norms) {
+void sparsegpt_prune(float* w_kn, int64_t K, int64_t N, std::vector<double> H, const SparseGptOptions& o) {
+  LMF_CHECK(static_cast<int64_t>(H.size()) == K * K, kInternal, "sparsegpt: H has {} elements for K = {}", H.size(), K);
+  std::vector<double> W(w_kn, w_kn + K * N);
+  for (int64_t k = 0; k < K; ++k)
+    if (H[static_cast<size_t>(k * K + k)] == 0) {  // a dead input: its weights cannot matter
+      H[static_cast<size_t>(k * K + k)] = 1;
+      std::fill(W.begin() + k * N, W.begin() + (k + 1) * N, 0.0);
+    }
+  inverse_hessian_factor(H, K, o.damp, "sparsegpt");
+  auto U = [&](int64_t i, int64_t j) { return H[static_cast<size_t>(j * K + i)]; };
+  int64_t B = std::max<int64_t>(1, o.block);
+  if (o.m > 0) B = std::max(o.m, B / o.m * o.m);
+  std::vector<double> err(static_cast<size_t>(B * N)), a, s(static_cast<size_t>(std::max<int64_t>(o.m, 1)));
+  std::vector<uint8_t> pruned(static_cast<size_t>(B * N));
+  std::vector<int64_t> idx(s.size());
+  for (int64_t i1 = 0; i1 < K; i1 += B) {
+    const int64_t i2 = std::min(K, i1 + B), nb = i2 - i1;
+    std::fill(pruned.begin(), pruned.end(), 0);
+    if (o.m == 0) {  // the block's int(S · nb · N) least w² / U_kk², in (output, input) order for ties
+      const int64_t kp = static_cast<int64_t>(static_cast<double>(nb * N) * o.sparsity);
+      prune_lowest<double>(
+          nb * N, kp,
+          [&](int64_t t) {
+            const int64_t c = t / nb, kk = t % nb;
+            const double w = W[static_cast<size_t>((i1 + kk) * N + c)], d = U(i1 + kk, i1 + kk);
+            return w * w / (d * d);
+          },
+          [&](int64_t t) { pruned[static_cast<size_t>((t % nb) * N + t / nb)] = 1; });
+    }
+    for (int64_t i = i1; i < i2; ++i) {
+      const int64_t kk = i - i1;
+      if (o.m > 0 && kk % o.m == 0)  // the group's M - N least w² / U_kk² (the current weights)
+        for (int64_t c = 0; c < N; ++c) {
+          for (int64_t j = 0; j < o.m; ++j) {
+            const double w = W[static_cast<size_t>((i + j) * N + c)], d = U(i + j, i + j);
+            s[static_cast<size_t>(j)] = w * w / (d * d);
+          }
+          std::iota(idx.begin(), idx.end(), 0);
+          std::stable_sort(idx.begin(), idx.end(), [&](int64_t x, int64_t y) { return s[x] < s[y]; });
+          for (int64_t j = 0; j < o.m - o.n; ++j) pruned[static_cast<size_t>((kk + idx[j]) * N + c)] = 1;
+        }
+      const double d = U(i, i);
+      double* row = W.data() + i * N;
+      double* e = err.data() + kk * N;
+      for (int64_t c = 0; c < N; ++c) {
+        const double q = pruned[static_cast<size_t>(kk * N + c)] ? 0.0 : row[c];
+        e[c] = (row[c] - q) / d;
+        row[c] = q;
+      }
+      for (int64_t j = i + 1; j < i2; ++j) {
+        const double h = U(i, j);
+        double* r = W.data() + j * N;
+        for (int64_t c = 0; c < N; ++c) r[c] -= h * e[c];
+      }
+    }
+    if (i2 < K) {  // W[i2:] -= U[i1:i2, i2:]ᵀ · err (row-major, as column-major Wᵀ -= errᵀ · A ᵀ)
+      const int64_t rows = K - i2;
+      a.resize(static_cast<size_t>(rows * nb));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < nb; ++c) a[static_cast<size_t>(r * nb + c)] = U(i1 + c, i2 + r);
+      const int n = static_cast<int>(N), m = static_cast<int>(rows), k = static_cast<int>(nb);
+      const double minus = -1.0, one = 1.0;
+      dgemm_("N", "N", &n, &m, &k, &minus, err.data(), &n, a.data(), &k, &one, W.data() + i2 * N, &n);
+    }
+  }
+  for (int64_t i = 0; i < K * N; ++i) w_kn[i] = static_cast<float>(W[static_cast<size_t>(i)]);
+}
+
+PruneReport prune_graph(Model& m, const PruneOptions& o, const std::map<int, std::vector<float>>& norms,
+                        const std::map<int, std::vector<double>>& hessians) {
   const PruneMethod pm = check_prune_options(o);
   Graph& g = m.graph;
   std::vector<std::regex> include;
@@ -184,6 +266,8 @@ PruneReport prune_graph(Model& m, const PruneOptions& o, const std::map<int, std
               nm_flag, pm.n, pm.m, pm.m, t.K, t.module);
     LMF_CHECK(!pm.wanda || (norms.count(t.input) && static_cast<int64_t>(norms.at(t.input).size()) == t.K), kInternal,
               "wanda: no input norms for {}", t.module);
+    LMF_CHECK(!pm.sparsegpt || (hessians.count(t.input) && static_cast<int64_t>(hessians.at(t.input).size()) == t.K * t.K),
+              kInternal, "sparsegpt: no Hessian for {}", t.module);
   }
   // Owned float32 copies of the weights to prune (a checkpoint's may be a read-only mapping).
   for (const Target& t : targets) {
@@ -195,7 +279,18 @@ PruneReport prune_graph(Model& m, const PruneOptions& o, const std::map<int, std
   }
   auto data = [&](const Target& t) { return g.values()[static_cast<size_t>(t.weight)].data.mutable_data_as<float>(); };
 
-  if (pm.m > 0) {  // N:M: per row, per group of M inputs, keep the N largest scores
+  if (pm.sparsegpt) {
+    for (const Target& t : targets) {
+      if (o.verbose) fmt::print(stderr, "sparsegpt: {} ({} x {})\n", t.module, t.K, t.N);
+      float* w = data(t);
+      std::vector<float> kn(static_cast<size_t>(t.K * t.N));
+      if (t.nk) transpose_f32(w, kn.data(), t.N, t.K);  // (N, K) -> (K, N)
+      else std::copy(w, w + t.K * t.N, kn.begin());
+      sparsegpt_prune(kn.data(), t.K, t.N, hessians.at(t.input), {pm.sparsity, pm.n, pm.m, o.damp, 128});
+      if (t.nk) transpose_f32(kn.data(), w, t.K, t.N);
+      else std::copy(kn.begin(), kn.end(), w);
+    }
+  } else if (pm.m > 0) {  // N:M: per row, per group of M inputs, keep the N largest scores
     for (const Target& t : targets) {
       float* w = data(t);
       const float* nrm = pm.wanda ? norms.at(t.input).data() : nullptr;
@@ -254,7 +349,7 @@ PruneReport prune_graph(Model& m, const PruneOptions& o, const std::map<int, std
   }
 
   PruneReport r;
-  r.method = pm.wanda ? "wanda" : "magnitude";
+  r.method = pm.sparsegpt ? "sparsegpt" : pm.wanda ? "wanda" : "magnitude";
   r.scope = pm.m > 0 ? fmt::format("{}:{}", pm.n, pm.m) : o.scope;
   r.sparsity = pm.sparsity;
   for (const Target& t : targets) {
@@ -282,16 +377,21 @@ PruneReport prune_model(const PruneOptions& o) {
   LMF_CHECK(m.info.quantization.empty(), kInvalidArgument, "{}: quantized ({}); prune the float model, then quantize",
             o.model, m.info.quantization);
   std::map<int, std::vector<float>> norms;
-  if (pm.wanda) {
+  std::map<int, std::vector<double>> hessians;
+  if (pm.wanda || pm.sparsegpt) {
     const int64_t seq = o.calib_seq > 0 ? o.calib_seq : std::min<int64_t>(512, m.info.context);
     LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
               m.info.context);
     const auto samples = calibration_samples(o.calib, o.calib_samples, seq, m.info.vocab);
-    if (o.verbose) fmt::print(stderr, "wanda: input norms from {} x {} calibration tokens\n", samples.size(), seq);
-    norms = input_norms(m, samples, o.threads);
+    if (o.verbose)
+      fmt::print(stderr, "{}: {} from {} x {} calibration tokens\n", o.method, pm.wanda ? "input norms" : "Hessians",
+                 samples.size(), seq);
+    if (pm.wanda) norms = input_norms(m, samples, o.threads);
+    else hessians = collect_hessians(m, samples, o.threads);
   }
-  PruneReport r = prune_graph(m, o, norms);
+  PruneReport r = prune_graph(m, o, norms, hessians);
   norms.clear();
+  hessians.clear();
   // The checkpoint's dtype (the graph holds float32; pruned zeros and the loaded values
   // convert back exactly).
   const DType dt = m.info.dtype == DType::kBF16 || m.info.dtype == DType::kF16 ? m.info.dtype : DType::kF32;

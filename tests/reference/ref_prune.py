@@ -17,6 +17,18 @@ torch.nn.Linear: (out, in)):
   {module}.cut_tied          int64 (len(amounts)): for l1_unstructured at each amount, 1 if the
                              round(a n)-th and next smallest |w| are equal (a tie at the cut,
                              where torch.topk's order decides), else 0
+
+    ref_prune.py sparsegpt --in PROBLEM.safetensors --out FILE
+
+SparseGPT (Frantar and Alistarh 2023, its reference code's algorithm) in float64 of W (K, N)
+(rows: inputs, as lmforge stores a Conv1D) given calibration inputs X (n, K): H = 2/n XᵀX,
+dead inputs zeroed, H += damp · mean(diag H) · I, U = cholesky(H⁻¹, upper); inputs in
+blocks of `block`: unstructured, the block's int(S · block · N) least w² / U_kk² (ties:
+the earlier in (output, input) order) pruned at the block's start; N:M, per group of M
+inputs of each output the M - N least pruned at the group's start; each input's error
+pushed onto the later inputs through U. PROBLEM holds W, X and params (float64:
+sparsity, n, m, damp, block); FILE gets W (K, N) float32, the pruned weights.
+
 NORMS holds ids (S, T) int32 and {module}.norm float32 (K), the norms lmforge measured: the
 Wanda and N:M masks here are computed from those (scores in float64, ties broken by the
 lower input index: a stable sort), so the masks compare exactly; ref_norm checks the norms.
@@ -45,6 +57,48 @@ def rows(w, gpt2):  # -> (out, in)
     return w.t() if gpt2 else w
 
 
+def sparsegpt(W, X, sparsity, n_keep, m, damp, block):
+    W = W.t().clone()  # (out, in), as the reference code's layer.weight
+    rows, cols = W.shape
+    H = 2.0 / X.shape[0] * X.t() @ X
+    dead = torch.diag(H) == 0
+    H[dead, dead] = 1
+    W[:, dead] = 0
+    H += damp * torch.mean(torch.diag(H)) * torch.eye(cols, dtype=H.dtype)
+    Hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)
+    if m:
+        block = max(m, block // m * m)
+    for i1 in range(0, cols, block):
+        i2 = min(i1 + block, cols)
+        count = i2 - i1
+        W1 = W[:, i1:i2].clone()
+        Q1 = torch.zeros_like(W1)
+        Err1 = torch.zeros_like(W1)
+        Hinv1 = Hinv[i1:i2, i1:i2]
+        mask1 = torch.zeros(W1.shape, dtype=torch.bool)
+        if not m:
+            tmp = W1 ** 2 / (torch.diag(Hinv1).reshape((1, -1))) ** 2
+            k = int(tmp.numel() * sparsity)
+            order = torch.sort(tmp.flatten(), stable=True).indices
+            mask1.view(-1)[order[:k]] = True
+        for i in range(count):
+            w = W1[:, i]
+            d = Hinv1[i, i]
+            if m and i % m == 0:
+                tmp = W1[:, i:i + m] ** 2 / (torch.diag(Hinv1)[i:i + m].reshape((1, -1))) ** 2
+                srt = torch.sort(tmp, dim=1, stable=True).indices
+                mask1.scatter_(1, i + srt[:, : m - n_keep], True)
+            q = w.clone()
+            q[mask1[:, i]] = 0
+            Q1[:, i] = q
+            err1 = (w - q) / d
+            W1[:, i:] -= err1.unsqueeze(1).matmul(Hinv1[i, i:].unsqueeze(0))
+            Err1[:, i] = err1
+        W[:, i1:i2] = Q1
+        W[:, i2:] -= Err1.matmul(Hinv[i1:i2, i2:])
+    return W.t().contiguous()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -54,7 +108,16 @@ def main(argv=None):
     d.add_argument("--amounts", required=True)
     d.add_argument("--nm", default="2:4")
     d.add_argument("--out", required=True)
+    sg = sub.add_parser("sparsegpt")
+    sg.add_argument("--in", dest="inp", required=True)
+    sg.add_argument("--out", required=True)
     a = ap.parse_args(argv)
+    if a.cmd == "sparsegpt":
+        p = R.load_safetensors(a.inp)
+        s, n, m, damp, block = p["params"].tolist()
+        W = sparsegpt(p["W"].to(torch.float64), p["X"].to(torch.float64), s, int(n), int(m), damp, int(block))
+        R.save_safetensors(a.out, {"W": W.to(torch.float32)})
+        return
     cfg, weights = R.load_checkpoint(a.model)
     gpt2 = R.arch_of(cfg) == "gpt2"
     names = [k[: -len(".weight")] for k, v in weights.items()
