@@ -57,6 +57,7 @@ void register_tokenizer(CLI::App& app);
 void register_data(CLI::App& app);
 void register_train(CLI::App& app, dist::Communicator& world);  // train and distill (data parallel under mpirun)
 void register_quantize(CLI::App& app);
+void register_prune(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_template(CLI::App& app);
 void register_chat(CLI::App& app);

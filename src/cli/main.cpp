@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   lmf::cli::register_data(app);
   lmf::cli::register_train(app, *world);
   lmf::cli::register_quantize(app);
+  lmf::cli::register_prune(app);
   lmf::cli::register_compare(app);
   lmf::cli::register_template(app);
   lmf::cli::register_chat(app);

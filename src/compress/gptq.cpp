@@ -50,6 +50,26 @@ std::map<int, std::vector<double>> collect_hessians(const Model& m, const std::v
   return H;
 }
 
+void inverse_hessian_factor(std::vector<double>& H, int64_t K, double damp, const char* what) {
+  double mean = 0;
+  for (int64_t k = 0; k < K; ++k) mean += H[k * K + k];
+  mean /= static_cast<double>(K);
+  for (int64_t k = 0; k < K; ++k) H[k * K + k] += damp * mean;
+  // U upper with H⁻¹ = Uᵀ U. LAPACK is column-major: on this symmetric row-major array,
+  // 'L' works on what row-major reads as the upper triangle.
+  const int n = static_cast<int>(K);
+  int info = 0;
+  dpotrf_("L", &n, H.data(), &n, &info);
+  LMF_CHECK(info == 0, kInvalidArgument, "{}: the Hessian is not positive definite (add calibration data or --damp)",
+            what);
+  dpotri_("L", &n, H.data(), &n, &info);
+  LMF_CHECK(info == 0, kInvalidArgument, "{}: the Hessian is singular", what);
+  for (int64_t i = 0; i < K; ++i)  // fill the other triangle: H⁻¹ full
+    for (int64_t j = i + 1; j < K; ++j) H[j * K + i] = H[i * K + j];
+  dpotrf_("U", &n, H.data(), &n, &info);
+  LMF_CHECK(info == 0, kInvalidArgument, "{}: the inverse Hessian is not positive definite (raise --damp)", what);
+}
+
 quant::Packed gptq_quantize(const float* w_kn, int64_t K, int64_t N, std::vector<double> H, const quant::Spec& spec,
                             const GptqOptions& o) {
   quant::check_spec(spec, K, N, "gptq");
@@ -85,22 +105,7 @@ quant::Packed gptq_quantize(const float* w_kn, int64_t K, int64_t N, std::vector
     W.swap(Wp);
     H.swap(Hp);
   }
-  double mean = 0;
-  for (int64_t k = 0; k < K; ++k) mean += H[k * K + k];
-  mean /= static_cast<double>(K);
-  for (int64_t k = 0; k < K; ++k) H[k * K + k] += o.damp * mean;
-  // U upper with H⁻¹ = Uᵀ U. LAPACK is column-major: on this symmetric row-major array,
-  // 'L' works on what row-major reads as the upper triangle.
-  const int n = static_cast<int>(K);
-  int info = 0;
-  dpotrf_("L", &n, H.data(), &n, &info);
-  LMF_CHECK(info == 0, kInvalidArgument, "gptq: the Hessian is not positive definite (add calibration data or --damp)");
-  dpotri_("L", &n, H.data(), &n, &info);
-  LMF_CHECK(info == 0, kInvalidArgument, "gptq: the Hessian is singular");
-  for (int64_t i = 0; i < K; ++i)  // fill the other triangle: H⁻¹ full
-    for (int64_t j = i + 1; j < K; ++j) H[j * K + i] = H[i * K + j];
-  dpotrf_("U", &n, H.data(), &n, &info);
-  LMF_CHECK(info == 0, kInvalidArgument, "gptq: the inverse Hessian is not positive definite (raise --damp)");
+  inverse_hessian_factor(H, K, o.damp, "gptq");
   // Column-major U(i, j), i <= j, is H[j * K + i].
   auto U = [&](int64_t i, int64_t j) { return H[static_cast<size_t>(j * K + i)]; };
 

@@ -37,6 +37,11 @@ std::map<int, std::vector<double>> collect_hessians(const Model& m, const std::v
                                                     int threads,
                                                     std::map<int, std::vector<float>>* absmean = nullptr);
 
+// In place: H (K, K) dampened by `damp` times its mean diagonal, then replaced by the upper
+// Cholesky factor U of its inverse (H⁻¹ = Uᵀ U), column-major: U(i, j) (i <= j) is
+// H[j * K + i]. The pruning (SparseGPT) shares it. Errors start with `what`.
+void inverse_hessian_factor(std::vector<double>& H, int64_t K, double damp, const char* what);
+
 // GPTQ of W (K, N) (row-major) given H (K, K) (taken by value: it is dampened and
 // factorized in place). Throws kInvalidArgument if H is not positive definite after
 // dampening.
