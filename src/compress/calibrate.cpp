@@ -31,7 +31,7 @@ void observe_linear_inputs(const Model& m, const std::vector<std::vector<int32_t
   LMF_CHECK(!samples.empty(), kInvalidArgument, "calibration: no samples");
   int64_t longest = 0;
   for (const auto& s : samples) longest = std::max<int64_t>(longest, static_cast<int64_t>(s.size()));
-  Session s(m, {.max_batch = 1, .max_context = longest, .max_step_tokens = longest, .threads = threads});
+  Session s(m, {.max_batch = 1, .max_context = longest, .max_step_tokens = longest, .threads = threads, .kernels = {}});
   // The plan's first linear node reading each distinct input, by the input's name: the
   // plan renumbers values and may fuse nodes away (prepack.h), names stay.
   std::map<std::string, int> ids;  // m.graph's linear inputs by name

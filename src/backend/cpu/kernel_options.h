@@ -14,7 +14,7 @@ namespace lmf::cpu {
 // target in use has, at most this. kPortable: no integer kernel (activations rounded, then
 // the float kernels; int8-dynamic in scalar code); kWiden: Highway code on any target, bytes
 // widened to 16 bits and multiplied pairwise; kDot: the CPU's int8 dot-product instruction
-// (AVX-512 VNNI vpdpbusd, on Highway's AVX3_DL target).
+// (AVX-512 VNNI vpdpbusd: on Highway's AVX3_DL target, or AVX3 on a CPU with VNNI).
 enum class QI8Isa { kPortable, kWiden, kDot };
 
 struct KernelOptions {
