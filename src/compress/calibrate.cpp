@@ -26,6 +26,14 @@ std::vector<std::vector<int32_t>> calibration_samples(const std::string& dir, in
   return out;
 }
 
+std::vector<std::vector<int32_t>> calibration_samples(const Model& m, const std::string& dir, int64_t samples,
+                                                      int64_t seq) {
+  if (seq <= 0) seq = std::min<int64_t>(512, m.info.context);
+  LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
+            m.info.context);
+  return calibration_samples(dir, samples, seq, m.info.vocab);
+}
+
 void observe_linear_inputs(const Model& m, const std::vector<std::vector<int32_t>>& samples, int threads,
                            const InputFn& f) {
   LMF_CHECK(!samples.empty(), kInvalidArgument, "calibration: no samples");

@@ -16,6 +16,10 @@ namespace lmf::compress {
 // prepared data `dir` (errors name --calib, --calib-samples, --calib-seq).
 std::vector<std::vector<int32_t>> calibration_samples(const std::string& dir, int64_t samples, int64_t seq,
                                                       int64_t vocab);
+// The same for model m, with seq 0 meaning min(512, m's context); a seq beyond the
+// context is an error naming --calib-seq.
+std::vector<std::vector<int32_t>> calibration_samples(const Model& m, const std::string& dir, int64_t samples,
+                                                      int64_t seq);
 
 // Runs the float model over the samples (one sequence per step, every row's logits, so
 // the head sees every token) and calls f once per step for each distinct input of the

@@ -12,10 +12,10 @@
 
 #include "compress/calibrate.h"
 #include "compress/gptq.h"
+#include "compress/output_folder.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "formats/safetensors.h"
-#include "formats/tokenizer_files.h"
 #include "passes/quantize.h"
 
 extern "C" {
@@ -364,28 +364,20 @@ PruneReport prune_graph(Model& m, const PruneOptions& o, const std::map<int, std
 
 PruneReport prune_model(const PruneOptions& o) {
   const PruneMethod pm = check_prune_options(o);
-  LMF_CHECK(!o.out.empty(), kInvalidArgument, "-o: an output folder is required");
   LMF_CHECK(o.dense, kInvalidArgument,
             "--dense is required: the compressed sparse format is not implemented yet (--dense writes an ordinary "
             "dense folder with zeros in place)");
-  std::error_code ec;
-  LMF_CHECK(!fs::exists(o.out, ec) || (fs::is_directory(o.out, ec) && fs::is_empty(o.out, ec)), kInvalidArgument,
-            "-o {}: exists and is not an empty folder", o.out);
-  fs::path out = fs::absolute(o.out).lexically_normal();
-  if (out.filename().empty()) out = out.parent_path();
+  const fs::path out = output_folder(o.out);
   Model m = load_model(o.model);
   LMF_CHECK(m.info.quantization.empty(), kInvalidArgument, "{}: quantized ({}); prune the float model, then quantize",
             o.model, m.info.quantization);
   std::map<int, std::vector<float>> norms;
   std::map<int, std::vector<double>> hessians;
   if (pm.wanda || pm.sparsegpt) {
-    const int64_t seq = o.calib_seq > 0 ? o.calib_seq : std::min<int64_t>(512, m.info.context);
-    LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
-              m.info.context);
-    const auto samples = calibration_samples(o.calib, o.calib_samples, seq, m.info.vocab);
+    const auto samples = calibration_samples(m, o.calib, o.calib_samples, o.calib_seq);
     if (o.verbose)
       fmt::print(stderr, "{}: {} from {} x {} calibration tokens\n", o.method, pm.wanda ? "input norms" : "Hessians",
-                 samples.size(), seq);
+                 samples.size(), samples[0].size());
     if (pm.wanda) norms = input_norms(m, samples, o.threads);
     else hessians = collect_hessians(m, samples, o.threads);
   }
@@ -396,25 +388,14 @@ PruneReport prune_model(const PruneOptions& o) {
   // convert back exactly).
   const DType dt = m.info.dtype == DType::kBF16 || m.info.dtype == DType::kF16 ? m.info.dtype : DType::kF32;
   r.dtype = dtype_name(dt);
-  const fs::path tmp = out.parent_path() / (out.filename().string() + ".partial");
-  fs::remove_all(tmp, ec);
-  try {
-    fs::create_directories(tmp);
+  write_output_folder(out, o.model, [&](const fs::path& tmp) {
     std::map<std::string, Tensor> tensors;
     for (const Value& v : m.graph.values())
       if (v.kind == ValueKind::kWeight) tensors[v.name] = to_dtype(v.data, dt);
     write_safetensors((tmp / "model.safetensors").string(), tensors, {{"format", "pt"}});
     tensors.clear();
     write_file_atomic((tmp / "config.json").string(), m.config.dump(2) + "\n");
-    copy_tokenizer_files(o.model, tmp.string());
-    if (const fs::path gen = fs::path(o.model) / "generation_config.json"; fs::exists(gen))
-      write_file_atomic((tmp / gen.filename()).string(), read_text_file(gen.string()));
-    if (fs::exists(out)) fs::remove(out);
-    fs::rename(tmp, out);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  });
   r.bytes = fs::file_size(out / "model.safetensors");
   return r;
 }

@@ -9,9 +9,9 @@
 #include "compress/awq.h"
 #include "compress/calibrate.h"
 #include "compress/gptq.h"
+#include "compress/output_folder.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "formats/tokenizer_files.h"
 #include "models/model.h"
 #include "passes/quantize.h"
 #include "passes/smooth.h"
@@ -87,21 +87,6 @@ passes::QuantizeOptions pass_options(const QuantizeJob& job, std::string& head) 
   return o;
 }
 
-// -o's absolute path, without a trailing separator ("out/" names "out"), after checking
-// that it is absent or an empty folder; missing parents are created later, as
-// save_pretrained does.
-fs::path output_folder(const std::string& path) {
-  LMF_CHECK(!path.empty(), kInvalidArgument, "-o: an output folder is required");
-  std::error_code ec;
-  LMF_CHECK(!fs::is_symlink(fs::symlink_status(path, ec)) || fs::exists(path, ec), kInvalidArgument,
-            "-o {}: a symbolic link to {}, which does not exist", path, fs::read_symlink(path, ec).string());
-  LMF_CHECK(!fs::exists(path, ec) || (fs::is_directory(path, ec) && fs::is_empty(path, ec)), kInvalidArgument,
-            "-o {}: exists and is not an empty folder", path);
-  fs::path out = fs::absolute(path).lexically_normal();
-  if (out.filename().empty()) out = out.parent_path();
-  return out;
-}
-
 // What the calibrated methods compute before the weights are quantized.
 struct Calibration {
   std::map<int, std::vector<double>> hessians;  // input value -> its Hessian (gptq, awq)
@@ -114,17 +99,14 @@ struct Calibration {
 // scales the norms) and plug their quantizer into o.
 void calibrate_method(Model& m, const QuantizeJob& job, passes::QuantizeOptions& o, Calibration& c) {
   if (job.method != "smoothquant" && job.method != "gptq" && job.method != "awq") return;
-  // The calibration windows.
-  const int64_t seq = job.calib_seq > 0 ? job.calib_seq : std::min<int64_t>(512, m.info.context);
-  LMF_CHECK(seq <= m.info.context, kInvalidArgument, "--calib-seq {} exceeds the model's context of {}", seq,
-            m.info.context);
-  const auto samples = calibration_samples(job.calib, job.calib_samples, seq, m.info.vocab);
+  const auto samples = calibration_samples(m, job.calib, job.calib_samples, job.calib_seq);
   if (job.method == "smoothquant") {  // smoothing folded into the norms, then int8-dynamic
     c.smoothed = passes::smooth_norm_inputs(m.graph, collect_absmax(m, samples, job.threads), job.alpha);
     if (job.verbose) fmt::print(stderr, "smoothquant: {} norms smoothed (alpha {})\n", c.smoothed, job.alpha);
     return;
   }
-  if (job.verbose) fmt::print(stderr, "{}: Hessians from {} x {} calibration tokens\n", job.method, samples.size(), seq);
+  if (job.verbose) fmt::print(stderr, "{}: Hessians from {} x {} calibration tokens\n", job.method, samples.size(),
+                 samples[0].size());
   std::map<int, std::vector<float>> xmean;
   c.hessians = collect_hessians(m, samples, job.threads, job.method == "awq" ? &xmean : nullptr);
   for (const auto& lm : passes::linear_modules(m.graph))
@@ -187,25 +169,6 @@ std::map<std::string, Tensor> gptq_g_idx(const Graph& g, const nlohmann::json& m
   return g_idx;
 }
 
-// Writes m into a temporary sibling of out, with the source's tokenizer files and
-// generation_config.json, then renames it to out; a failure leaves nothing behind.
-void write_output(const Model& m, const nlohmann::json& modules, const std::string& source, const fs::path& out) {
-  std::error_code ec;
-  const fs::path tmp = out.parent_path() / (out.filename().string() + ".partial");
-  fs::remove_all(tmp, ec);
-  try {
-    save_model(m, m.graph, tmp.string(), gptq_g_idx(m.graph, modules));
-    copy_tokenizer_files(source, tmp.string());
-    if (const fs::path gen = fs::path(source) / "generation_config.json"; fs::exists(gen))
-      write_file_atomic((tmp / gen.filename()).string(), read_text_file(gen.string()));
-    if (fs::exists(out)) fs::remove(out);
-    fs::rename(tmp, out);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-}
-
 }  // namespace
 
 nlohmann::json quantize_model(const QuantizeJob& job) {
@@ -219,7 +182,7 @@ nlohmann::json quantize_model(const QuantizeJob& job) {
   c.hessians.clear();
   const nlohmann::json q = quantization_config(job, o, head, modules, c);
   m.config["quantization_config"] = q;
-  write_output(m, modules, job.model, out);
+  write_output_folder(out, job.model, [&](const fs::path& tmp) { save_model(m, m.graph, tmp.string(), gptq_g_idx(m.graph, modules)); });
   return q;
 }
 
