@@ -25,6 +25,7 @@
 #include "core/subprocess.h"
 #include "formats/safetensors.h"
 #include "passes/quantize.h"
+#include "support/errors.h"
 #include "support/golden.h"
 
 namespace lmf::compress {
@@ -274,14 +275,7 @@ TEST_P(Prune, ZeroSparsityChangesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, Prune, ::testing::Values("gpt2", "llama"));
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(PruneErrors, OneLineNamingTheFlag) {
   auto check = [](PruneOptions o) { return error_of([&] { check_prune_options(o); }); };

@@ -16,18 +16,12 @@
 #include "core/mapped_file.h"
 #include "core/tensor.h"
 #include "formats/safetensors.h"
+#include "support/errors.h"
 
 namespace lmf {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(Checked, MultiplyAndAddRefuseOverflow) {
   EXPECT_EQ(checked_mul(int64_t{3} << 40, 1000, "x"), (int64_t{3} << 40) * 1000);

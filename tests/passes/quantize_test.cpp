@@ -21,6 +21,7 @@
 #include "core/mapped_file.h"
 #include "models/model.h"
 #include "runtime/session.h"
+#include "support/errors.h"
 #include "support/golden.h"
 
 namespace lmf {
@@ -148,14 +149,7 @@ TEST_F(QuantizeFolder, SkipAndFloatHeadStayFloat) {
   EXPECT_EQ(linear_q, 6 * back.info.layers);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(FitGroup, LargestWordAlignedDivisorAtMostTheRequest) {
   EXPECT_EQ(quant::fit_group(128, 256, 4), 128);  // fits as asked
@@ -370,7 +364,7 @@ TEST_F(QuantizeFolder, LyingQuantizedTensorsAreRefused) {
     write_safetensors(dir + "/model.safetensors", t);
     return error_of([&] { load_model(dir); });
   };
-  EXPECT_EQ(load_with([](auto&) {}), "");
+  EXPECT_EQ(load_with([](auto&) {}), test::kNoError);
   // 2 rows of int32 for 64 inputs: 1-bit values
   EXPECT_NE(load_with([&](auto& t) { t[mod + ".qweight"] = Tensor::empty(DType::kI32, {2, 160}, true); })
                 .find(mod + ".qweight: 2 rows for 64 inputs means 1-bit values, not supported"),
